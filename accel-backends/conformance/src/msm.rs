@@ -1,0 +1,286 @@
+//! MSM checks.
+
+use accel_backends::{Backend, BackendError, BasesHandle, Fr, G1Affine, G1Projective, MsmJob};
+use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
+use ark_ff::Field;
+use rand::Rng;
+
+use crate::{ensure, oracle, Check, Failure, Limits};
+
+fn load<B: Backend + ?Sized>(b: &mut B, bases: &[G1Affine]) -> Result<BasesHandle, Failure> {
+    b.load_bases(bases).map_err(|e| {
+        Failure(format!(
+            "{}: loading {} bases failed: {e}",
+            b.name(),
+            bases.len()
+        ))
+    })
+}
+
+/// One MSM on the backend, compared with arkworks and (when `naive`) the naive sum.
+fn compare<B: Backend + ?Sized>(
+    b: &mut B,
+    what: &str,
+    bases: &[G1Affine],
+    scalars: &[Fr],
+    naive: bool,
+) -> Check {
+    let handle = load(b, bases)?;
+    let got = b.msm(handle, 0, scalars);
+    b.release_bases(handle)
+        .map_err(|e| Failure(format!("release failed: {e}")))?;
+    let got = got.map_err(|e| Failure(format!("{what}: n = {}: {e}", scalars.len())))?;
+    let ark = oracle::ark_msm(bases, scalars);
+    ensure(got == ark, || {
+        format!(
+            "{what}: n = {}: backend {} ≠ arkworks {}",
+            scalars.len(),
+            oracle::show(&got),
+            oracle::show(&ark)
+        )
+    })?;
+    if naive {
+        let slow = oracle::naive_msm(bases, scalars);
+        ensure(got == slow, || {
+            format!(
+                "{what}: n = {}: backend ≠ naive double-and-add sum",
+                scalars.len()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The sizes the issue lists (up to the backend's limit), random bases and scalars, against
+/// arkworks and the naive sum.
+pub fn random_sizes<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng, limits: Limits) -> Check {
+    let mut sizes = vec![0, 1, 2, 3, 255, 1000, (1 << 13) + 7];
+    sizes.extend((0..=limits.max_msm_log).map(|k| 1usize << k));
+    sizes.retain(|&n| n <= 1 << limits.max_msm_log);
+    sizes.sort_unstable();
+    sizes.dedup();
+    let largest = *sizes.last().unwrap_or(&0);
+    let bases = oracle::points(rng, largest);
+    for n in sizes {
+        let scalars = oracle::scalars(rng, n);
+        compare(b, "random", &bases[..n], &scalars, true)?;
+    }
+    Ok(())
+}
+
+/// Inputs that break bucket methods: zero and `r − 1` scalars, identity bases, repeated bases,
+/// opposite bases, scalars with all digits at their extremes.
+pub fn edge_cases<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
+    let n = 1500; // above the CPU backend's batch-affine threshold
+    let bases = oracle::points(rng, n);
+    let random = oracle::scalars(rng, n);
+    let minus_one = -Fr::ONE;
+
+    compare(b, "all scalars zero", &bases, &vec![Fr::ZERO; n], true)?;
+    let some_zero: Vec<Fr> = random
+        .iter()
+        .enumerate()
+        .map(|(i, s)| if i % 3 == 0 { Fr::ZERO } else { *s })
+        .collect();
+    compare(b, "every third scalar zero", &bases, &some_zero, false)?;
+    compare(b, "all scalars r − 1", &bases, &vec![minus_one; n], true)?;
+    compare(b, "all scalars one", &bases, &vec![Fr::ONE; n], false)?;
+    let small: Vec<Fr> = (0..n).map(|i| Fr::from((i % 5) as u64)).collect();
+    compare(b, "small scalars", &bases, &small, false)?;
+    // 2^k − 1 and 2^k: every window digit at an extreme, carries running through all windows.
+    let extremes: Vec<Fr> = (0..n)
+        .map(|i| {
+            let k = (i % 253) as u64 + 1;
+            let p = Fr::from(2u64).pow([k]);
+            if i % 2 == 0 {
+                p - Fr::ONE
+            } else {
+                p
+            }
+        })
+        .collect();
+    compare(b, "scalars 2^k and 2^k − 1", &bases, &extremes, false)?;
+
+    let mut with_identity = bases.clone();
+    for p in with_identity.iter_mut().step_by(4) {
+        *p = G1Affine::zero();
+    }
+    compare(
+        b,
+        "every fourth base the identity",
+        &with_identity,
+        &random,
+        true,
+    )?;
+    compare(
+        b,
+        "all bases the identity",
+        &vec![G1Affine::zero(); n],
+        &random,
+        false,
+    )?;
+
+    let same = vec![bases[0]; n];
+    compare(b, "one base repeated", &same, &random, false)?;
+    compare(
+        b,
+        "one base repeated, scalar repeated",
+        &same,
+        &vec![random[0]; n],
+        true,
+    )?;
+    // P and −P with equal scalars: every pair cancels, in every bucket.
+    let opposite: Vec<G1Affine> = (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                bases[i / 2]
+            } else {
+                -bases[i / 2]
+            }
+        })
+        .collect();
+    let paired: Vec<Fr> = (0..n).map(|i| random[i / 2]).collect();
+    compare(
+        b,
+        "opposite bases, equal scalars",
+        &opposite,
+        &paired,
+        false,
+    )?;
+    // Few distinct bases and scalars: many equal points meet in the same bucket.
+    let few: Vec<G1Affine> = (0..n).map(|i| bases[i % 3]).collect();
+    let few_s: Vec<Fr> = (0..n).map(|i| random[i % 7]).collect();
+    compare(b, "three bases, seven scalars", &few, &few_s, true)?;
+    Ok(())
+}
+
+/// MSMs over sub-ranges of one loaded set, as a prover commits polynomials of several lengths
+/// against one SRS.
+pub fn sub_ranges<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
+    let len = 4096;
+    let bases = oracle::points(rng, len);
+    let handle = load(b, &bases)?;
+    let ranges = [
+        (0, len),
+        (0, 1),
+        (0, 1000),
+        (17, 1000),
+        (len - 700, 700),
+        (2048, 2048),
+        (len, 0),
+    ];
+    for (start, n) in ranges {
+        let scalars = oracle::scalars(rng, n);
+        let got = b
+            .msm(handle, start, &scalars)
+            .map_err(|e| Failure(format!("range {start}..{}: {e}", start + n)))?;
+        let want = oracle::ark_msm(&bases[start..start + n], &scalars);
+        ensure(got == want, || {
+            format!("range {start}..{}: backend ≠ arkworks", start + n)
+        })?;
+    }
+    b.release_bases(handle)
+        .map_err(|e| Failure(format!("release failed: {e}")))
+}
+
+/// A batch of MSMs equals the same MSMs one by one, and the counters count them.
+pub fn batches<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
+    let bases = oracle::points(rng, 2048);
+    let handle = load(b, &bases)?;
+    let scalars: Vec<Vec<Fr>> = [2048, 1024, 3, 0]
+        .iter()
+        .map(|&n| oracle::scalars(rng, n))
+        .collect();
+    let jobs: Vec<MsmJob<'_>> = scalars
+        .iter()
+        .map(|s| MsmJob {
+            bases: handle,
+            start: 2048 - s.len(),
+            scalars: s,
+        })
+        .collect();
+    let before = *b.counters();
+    let got = b
+        .msm_batch(&jobs)
+        .map_err(|e| Failure(format!("batch: {e}")))?;
+    let counted = b.counters().since(&before);
+    ensure(got.len() == jobs.len(), || {
+        format!("batch of {} gave {} results", jobs.len(), got.len())
+    })?;
+    for (job, sum) in jobs.iter().zip(&got) {
+        let want = oracle::ark_msm(&bases[job.start..], job.scalars);
+        ensure(*sum == want, || {
+            format!("batch job of {} ≠ arkworks", job.scalars.len())
+        })?;
+    }
+    ensure(
+        counted.msm_calls == 4 && counted.msm_elements == 2048 + 1024 + 3,
+        || format!("counters after a batch of 4 MSMs (3075 terms): {counted:?}"),
+    )?;
+    b.release_bases(handle)
+        .map_err(|e| Failure(format!("release failed: {e}")))
+}
+
+/// Bad handles and ranges come back as the matching typed error, never as a panic or a sum.
+pub fn errors<B: Backend + ?Sized>(b: &mut B) -> Check {
+    let g = G1Affine::generator();
+    let handle = load(b, &[g; 8])?;
+    let one = [Fr::ONE; 4];
+
+    let got = b.msm(handle, 6, &one);
+    ensure(
+        matches!(
+            got,
+            Err(BackendError::BasesOutOfRange {
+                start: 6,
+                end: 10,
+                loaded: 8,
+                ..
+            })
+        ),
+        || format!("MSM past the end of the bases gave {got:?}"),
+    )?;
+    let got = b.msm(handle, usize::MAX, &one);
+    ensure(
+        matches!(got, Err(BackendError::BasesOutOfRange { .. })),
+        || format!("MSM whose range overflows gave {got:?}"),
+    )?;
+    let ok = b
+        .msm(handle, 4, &one)
+        .map_err(|e| Failure(format!("last four bases: {e}")))?;
+    ensure(ok == G1Projective::from(g) * Fr::from(4u64), || {
+        "4·g over the last four bases".into()
+    })?;
+
+    b.release_bases(handle)
+        .map_err(|e| Failure(format!("release failed: {e}")))?;
+    let got = b.msm(handle, 0, &one);
+    ensure(got == Err(BackendError::UnknownBases(handle)), || {
+        format!("MSM on a released handle gave {got:?}")
+    })?;
+    let got = b.release_bases(handle);
+    ensure(got == Err(BackendError::UnknownBases(handle)), || {
+        format!("releasing twice gave {got:?}")
+    })?;
+
+    let off_curve = G1Affine::new_unchecked(ark_bn254::Fq::ONE, ark_bn254::Fq::ONE);
+    let got = b.load_bases(&[g, g, off_curve]);
+    ensure(got == Err(BackendError::InvalidBase { index: 2 }), || {
+        format!("loading a point off the curve gave {got:?}")
+    })?;
+    // The identity and a negated point are valid bases.
+    let got = b.load_bases(&[G1Affine::zero(), -g]);
+    ensure(got.is_ok(), || {
+        format!("loading the identity and −g gave {got:?}")
+    })?;
+    if let Ok(h) = got {
+        let sum = b.msm(h, 0, &[Fr::from(5u64), Fr::from(2u64)]);
+        ensure(
+            sum.map(|s| s.into_affine()) == Ok((-g * Fr::from(2u64)).into_affine()),
+            || "5·∞ + 2·(−g)".into(),
+        )?;
+        b.release_bases(h)
+            .map_err(|e| Failure(format!("release failed: {e}")))?;
+    }
+    Ok(())
+}
