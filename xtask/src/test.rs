@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::sh;
+use crate::sh::{self, root};
 
 pub fn run() -> Result<()> {
     sh::run("cargo", &["fmt", "--all", "--", "--check"])?;
@@ -31,6 +31,41 @@ pub fn run() -> Result<()> {
             "--lib",
         ],
     )?;
+    onnxruntime_parity()?;
     eprintln!("\nall checks passed");
     Ok(())
+}
+
+/// zkedge's int8 inference against onnxruntime, run live on every test sample of the bundled
+/// models and on random inputs (Python only as the reference's host, in a venv under target/).
+fn onnxruntime_parity() -> Result<()> {
+    let root = root();
+    let venv = root.join("target/py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        sh::run("python3", &["-m", "venv", &venv.to_string_lossy()])?;
+    }
+    let requirements = root.join("firmware/models/tools/requirements-test.txt");
+    sh::run(
+        &python.to_string_lossy(),
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            &requirements.to_string_lossy(),
+        ],
+    )?;
+    sh::run("cargo", &["build", "--quiet", "-p", "zkedge"])?;
+    let zkedge = root.join("target/debug/zkedge");
+    sh::run(
+        &python.to_string_lossy(),
+        &[
+            "firmware/models/tools/check_ort_parity.py",
+            "--zkedge",
+            &zkedge.to_string_lossy(),
+        ],
+    )
 }

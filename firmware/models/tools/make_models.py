@@ -161,6 +161,8 @@ def quantise(spec, nudge=True):
         "format": "zkedge-model", "version": 1, "name": spec["name"],
         "description": spec["description"], "source": spec["source"],
         "input": {"shape": list(xtr.shape[1:]), "scale": float(s_in), "zero_point": zp_in},
+        # Single rounding is the TFLite/CMSIS-NN mode onnxruntime agrees with exactly (README).
+        "rounding": "single",
         "layers": [],
         "classes": spec["classes"],
     }

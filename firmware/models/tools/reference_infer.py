@@ -172,7 +172,8 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--batch", required=True, help='JSON file {"inputs": [[int8, ...], ...]}')
     p.add_argument("--json", action="store_true", help="print {outputs, classes} as JSON")
-    p.add_argument("--rounding", choices=["double", "single"], default="double")
+    p.add_argument("--rounding", choices=["double", "single"], default=None,
+                   help="override the model's \"rounding\" field (absent means double)")
     args = ap.parse_args()
     try:
         model = load_model(args.model)
@@ -184,7 +185,7 @@ def main():
         outputs, classes = [], []
         for n, x in enumerate(inputs):
             _ints(f"{args.batch}: input {n}", "inputs", x, model["_input_len"], -128, 127)
-            y = infer(model, x, args.rounding)
+            y = infer(model, x, args.rounding or model.get("rounding", "double"))
             outputs.append(y)
             classes.append(y.index(max(y)))  # first index of the maximum
     except (ModelError, OverflowError, KeyError, TypeError, ValueError, OSError) as e:

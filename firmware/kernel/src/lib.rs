@@ -1,0 +1,16 @@
+//! The `no_std` heart of zkedge, shared by the host and the Cortex-M firmware:
+//!
+//! - [`model`]: the model format (`docs/model-format.md`) and its validation;
+//! - [`infer`]: int8 inference with TFLite/CMSIS-NN arithmetic ([`quant`]), keeping the trace;
+//! - [`layout`]: the circuit's layout and witness, derived from the model — the one source of
+//!   truth from which the host's halo2 circuit and the device's witness are both built.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod infer;
+pub mod layout;
+pub mod model;
+pub mod quant;

@@ -1,0 +1,260 @@
+//! One function per subcommand.
+
+use std::{fs, path::Path};
+
+use anyhow::{bail, Context, Result};
+use rand::rngs::OsRng;
+use zkedge_kernel::{
+    infer::{infer as run_model, Trace},
+    layout::Layout,
+    model::Model,
+};
+
+use super::{
+    input,
+    ui::{bytes, human, step},
+};
+use crate::{
+    bundled,
+    files::{hash, read_bounded},
+    keys::{self, Keys, SrsOrigin},
+    proof::{self, MultiOpen, ProofFile, MAX_PROOF_FILE},
+    srs::{self, DEV_WARNING},
+};
+
+fn label(model: &Model, class: usize) -> &str {
+    model.file().classes.get(class).map_or("?", String::as_str)
+}
+
+fn describe(model: &Model) -> String {
+    let layers: Vec<String> = model
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let [c, h, w] = model.layer_output_shape(i);
+            format!("{} → {c}×{h}×{w}", l.kind())
+        })
+        .collect();
+    let [c, h, w] = model.input_shape();
+    format!("{c}×{h}×{w} → {}", layers.join(" → "))
+}
+
+pub fn demo(sample: usize, multiopen: MultiOpen) -> Result<()> {
+    let model = Model::from_json(bundled::MODEL_JSON).context("the bundled model")?;
+    let samples = bundled::samples().context("the bundled test set")?;
+    let Some(input) = samples.inputs.get(sample) else {
+        bail!(
+            "the bundled test set has {} samples; pick --sample 0..{}",
+            samples.inputs.len(),
+            samples.inputs.len()
+        );
+    };
+    let truth = samples.labels.get(sample).copied().unwrap_or(usize::MAX);
+    let f = model.file();
+    println!("zkedge demo — {}", f.name);
+    println!("  {}", f.description);
+    println!(
+        "  model: {}; {} weights, {} multiply-accumulates; {} as .zkm",
+        describe(&model),
+        model.weight_count(),
+        model.mac_count(),
+        bytes(model.to_bytes().len())
+    );
+    let trace = run_model(&model, input)?;
+    let class = trace.class();
+    println!(
+        "  sample {sample} of {} (true label: {}): inferred class {class} \"{}\", logits {:?}",
+        samples.inputs.len(),
+        label(&model, truth),
+        label(&model, class),
+        trace.output()
+    );
+    let layout = Layout::new(&model)?;
+    let k = layout.k();
+    println!(
+        "  circuit: k = {k} ({} rows; {} used, threshold table {} rows)",
+        1usize << k,
+        layout.rows(),
+        layout.threshold_table().len()
+    );
+    eprintln!("{DEV_WARNING}");
+    let (srs, t_srs) = step("generating the development SRS", || srs::dev(k));
+    let (keys, t_keys) = step("generating keys", || {
+        keys::generate(model, srs, SrsOrigin::InsecureDev)
+    });
+    let keys = keys?;
+    println!(
+        "  setup: SRS {}, keys {} (total {})",
+        human(t_srs),
+        human(t_keys),
+        human(t_srs + t_keys)
+    );
+    let (proved, t_prove) = step("proving", || {
+        proof::prove_halo2(&keys, input, multiopen, OsRng)
+    });
+    let proof_bytes = proved?.file.to_bytes();
+    println!(
+        "  prove (halo2-axiom, {multiopen}): {}; proof file {}",
+        human(t_prove),
+        bytes(proof_bytes.len())
+    );
+    let (verified, t_verify) = step("verifying", || {
+        ProofFile::from_bytes(&proof_bytes)
+            .and_then(|file| proof::verify(&keys, &file).map(|()| file))
+    });
+    let file = verified.context("the demo's own proof did not verify")?;
+    println!(
+        "  verify: {}; valid — class {} \"{}\", logits {:?}",
+        human(t_verify),
+        file.class,
+        label(&keys.model, file.class as usize),
+        file.output
+    );
+    Ok(())
+}
+
+pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<()> {
+    let model = input::model(model_path)?;
+    let k = Layout::new(&model)?.k();
+    let (srs, origin) = match srs_path {
+        Some(p) => {
+            let (srs, t) = step("reading the SRS", || srs::load(p, k));
+            let srs = srs?;
+            println!("SRS {} read in {}", p.display(), human(t));
+            (srs, SrsOrigin::File(p.display().to_string()))
+        }
+        None => {
+            eprintln!("{DEV_WARNING}");
+            (
+                step("generating the development SRS", || srs::dev(k)).0,
+                SrsOrigin::InsecureDev,
+            )
+        }
+    };
+    let name = model.file().name.clone();
+    let (keys, t) = step("generating keys", || keys::generate(model, srs, origin));
+    let mut keys = keys?;
+    keys.save(out)?;
+    println!(
+        "keys for {name} (k = {k}) written to {} in {}",
+        out.display(),
+        human(t)
+    );
+    Ok(())
+}
+
+fn warn_if_dev(keys: &Keys) {
+    if keys.manifest.srs == SrsOrigin::InsecureDev {
+        eprintln!(
+            "note: these keys use the INSECURE development SRS; their proofs convince no one"
+        );
+    }
+}
+
+pub fn prove(
+    model_path: &Path,
+    keys_dir: &Path,
+    input_path: &Path,
+    out: &Path,
+    multiopen: MultiOpen,
+) -> Result<()> {
+    let model = input::model(model_path)?;
+    let keys = step("loading keys", || Keys::load(keys_dir, true)).0?;
+    if hash(&model.to_bytes()) != keys.model_hash {
+        bail!(
+            "{} is not the model the keys in {} were made for ({}); run `zkedge setup --model {}` first",
+            model_path.display(),
+            keys_dir.display(),
+            keys.manifest.model,
+            model_path.display()
+        );
+    }
+    warn_if_dev(&keys);
+    let input = input::input(input_path, &keys.model)?;
+    let (proved, t) = step("proving", || {
+        proof::prove_halo2(&keys, &input, multiopen, OsRng)
+    });
+    let proved = proved?;
+    let file_bytes = proved.file.to_bytes();
+    fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    let class = proved.trace.class();
+    println!(
+        "class {class} \"{}\", logits {:?}; proof ({}, {multiopen}) written to {} in {}",
+        label(&keys.model, class),
+        proved.trace.output(),
+        bytes(file_bytes.len()),
+        out.display(),
+        human(t)
+    );
+    Ok(())
+}
+
+pub fn verify(keys_dir: &Path, proof_path: &Path) -> Result<()> {
+    let keys = Keys::load(keys_dir, false)?;
+    let raw = read_bounded(proof_path, MAX_PROOF_FILE)?;
+    let file = ProofFile::from_bytes(&raw).with_context(|| proof_path.display().to_string())?;
+    proof::verify(&keys, &file)
+        .with_context(|| format!("{} is not a valid proof", proof_path.display()))?;
+    println!(
+        "valid: class {} \"{}\", logits {:?} (model {})",
+        file.class,
+        label(&keys.model, file.class as usize),
+        file.output,
+        keys.manifest.model
+    );
+    warn_if_dev(&keys);
+    Ok(())
+}
+
+pub fn infer(
+    model_path: &Path,
+    input_path: Option<&Path>,
+    batch: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let model = input::model(model_path)?;
+    let inputs = match (input_path, batch) {
+        (Some(p), _) => vec![input::input(p, &model)?],
+        (None, Some(b)) => input::batch(b, &model)?,
+        (None, None) => bail!("give --input or --batch"),
+    };
+    let traces: Vec<Trace> = inputs
+        .iter()
+        .map(|x| run_model(&model, x))
+        .collect::<Result<_, _>>()?;
+    if json {
+        let outputs: Vec<&[i8]> = traces.iter().map(Trace::output).collect();
+        let classes: Vec<usize> = traces.iter().map(Trace::class).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "outputs": outputs, "classes": classes })
+        );
+    } else {
+        for t in &traces {
+            println!(
+                "class {} \"{}\", logits {:?}",
+                t.class(),
+                label(&model, t.class()),
+                t.output()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn convert(model_path: &Path, out: &Path) -> Result<()> {
+    let model = input::model(model_path)?;
+    let bytes = if out.extension().is_some_and(|e| e == "zkm") {
+        model.to_bytes()
+    } else {
+        model.to_json().into_bytes()
+    };
+    fs::write(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "{} written ({})",
+        out.display(),
+        super::ui::bytes(bytes.len())
+    );
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Models and inputs from files.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use zkedge_kernel::model::{Model, MAX_FILE_BYTES};
+
+use crate::files::read_bounded;
+
+/// Reads a model in either form; `.zkm` is binary, anything else JSON.
+pub fn model(path: &Path) -> Result<Model> {
+    let bytes = read_bounded(path, MAX_FILE_BYTES as u64)?;
+    let model = if path.extension().is_some_and(|e| e == "zkm") {
+        Model::from_bytes(&bytes)?
+    } else {
+        let text = std::str::from_utf8(&bytes).context("a JSON model must be UTF-8")?;
+        Model::from_json(text)?
+    };
+    Ok(model)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputFile {
+    input: Option<Vec<i64>>,
+    values: Option<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+struct BatchFile {
+    inputs: Vec<Vec<i64>>,
+}
+
+const MAX_INPUT_FILE: u64 = 64 << 20;
+
+/// One int8 input from `{"input": [...]}` (int8) or `{"values": [...]}` (real values, quantised
+/// with the model's input scale and zero point, rounding half away from zero).
+pub fn input(path: &Path, model: &Model) -> Result<Vec<i8>> {
+    let bytes = read_bounded(path, MAX_INPUT_FILE)?;
+    let file: InputFile = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{}: expected {{\"input\": [int8…]}} or {{\"values\": [real…]}}",
+            path.display()
+        )
+    })?;
+    let q = match (file.input, file.values) {
+        (Some(ints), None) => int8s(&ints).with_context(|| path.display().to_string())?,
+        (None, Some(values)) => {
+            let spec = &model.file().input;
+            values
+                .iter()
+                .map(|v| {
+                    if !v.is_finite() {
+                        bail!("{}: input value {v} is not a finite number", path.display());
+                    }
+                    let q = (v / f64::from(spec.scale)).round() + f64::from(spec.zero_point);
+                    Ok(q.clamp(-128.0, 127.0) as i8)
+                })
+                .collect::<Result<_>>()?
+        }
+        _ => bail!(
+            "{}: give exactly one of \"input\" (int8) or \"values\" (real)",
+            path.display()
+        ),
+    };
+    if q.len() != model.input_len() {
+        bail!(
+            "{}: the model takes {} input values; the file has {}",
+            path.display(),
+            model.input_len(),
+            q.len()
+        );
+    }
+    Ok(q)
+}
+
+/// Many int8 inputs from `{"inputs": [[...], ...]}`.
+pub fn batch(path: &Path, model: &Model) -> Result<Vec<Vec<i8>>> {
+    let bytes = read_bounded(path, MAX_INPUT_FILE)?;
+    let file: BatchFile = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: expected {{\"inputs\": [[int8…], …]}}", path.display()))?;
+    file.inputs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let q = int8s(v).with_context(|| format!("{}: input {i}", path.display()))?;
+            if q.len() != model.input_len() {
+                bail!(
+                    "{}: input {i} has {} values; the model takes {}",
+                    path.display(),
+                    q.len(),
+                    model.input_len()
+                );
+            }
+            Ok(q)
+        })
+        .collect()
+}
+
+fn int8s(v: &[i64]) -> Result<Vec<i8>> {
+    v.iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            i8::try_from(x).with_context(|| format!("value {i} is {x}, outside int8 [-128, 127]"))
+        })
+        .collect()
+}

@@ -1,0 +1,134 @@
+//! The `zkedge` command line. In the library so that other binaries (`zkedge-icicle`) run the
+//! same CLI with more backends registered.
+
+mod commands;
+mod input;
+mod ui;
+
+use std::{ffi::OsString, path::PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::proof::MultiOpen;
+
+/// zkedge: prove that an output came from a given int8 model on a given input.
+#[derive(Parser)]
+#[command(name = "zkedge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prove and verify one inference of the bundled smart-city sensor model, end to end.
+    Demo {
+        /// Which sample of the bundled test set to prove.
+        #[arg(long, default_value_t = 0)]
+        sample: usize,
+        /// Multi-open argument of the proof.
+        #[arg(long, value_enum, default_value_t = MultiOpen::Gwc)]
+        multiopen: MultiOpen,
+    },
+    /// Generate proving and verifying keys for a model.
+    Setup {
+        /// The model (`.json` or `.zkm`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Directory to write the keys to.
+        #[arg(long)]
+        out: PathBuf,
+        /// A halo2 ParamsKZG file from a trusted setup; without it, the insecure development SRS.
+        #[arg(long)]
+        srs: Option<PathBuf>,
+    },
+    /// Run the model on an input and prove the result.
+    Prove {
+        /// The model (`.json` or `.zkm`); must be the one the keys were made for.
+        #[arg(long)]
+        model: PathBuf,
+        /// Keys directory from `zkedge setup`.
+        #[arg(long)]
+        keys: PathBuf,
+        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the proof.
+        #[arg(long)]
+        out: PathBuf,
+        /// Multi-open argument.
+        #[arg(long, value_enum, default_value_t = MultiOpen::Gwc)]
+        multiopen: MultiOpen,
+    },
+    /// Check a proof; prints the proven output and exits 0 if it is valid, exits 1 if not.
+    Verify {
+        /// Keys directory from `zkedge setup`.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The proof file.
+        #[arg(long)]
+        proof: PathBuf,
+    },
+    /// Run the model (no proof).
+    Infer {
+        /// The model (`.json` or `.zkm`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`.
+        #[arg(long, conflicts_with = "batch", required_unless_present = "batch")]
+        input: Option<PathBuf>,
+        /// Batch JSON: `{"inputs": [[int8…], …]}`.
+        #[arg(long)]
+        batch: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
+    Convert {
+        /// The model to read.
+        #[arg(long)]
+        model: PathBuf,
+        /// The file to write (`.json` or `.zkm`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Runs the CLI on `args`; returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    ui::init_logging();
+    let result = match cli.command {
+        Command::Demo { sample, multiopen } => commands::demo(sample, multiopen),
+        Command::Setup { model, out, srs } => commands::setup(&model, &out, srs.as_deref()),
+        Command::Prove {
+            model,
+            keys,
+            input,
+            out,
+            multiopen,
+        } => commands::prove(&model, &keys, &input, &out, multiopen),
+        Command::Verify { keys, proof } => commands::verify(&keys, &proof),
+        Command::Infer {
+            model,
+            input,
+            batch,
+            json,
+        } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
+        Command::Convert { model, out } => commands::convert(&model, &out),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Reading untrusted files: bounded in size, with errors that name the file.
+
+use std::{fs, io::Read, path::Path};
+
+use thiserror::Error;
+
+/// Why a file could not be read.
+#[derive(Debug, Error)]
+pub enum FileError {
+    /// The operating system refused.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is larger than anything of its kind can be.
+    #[error("{path} is larger than {max} bytes; is it the right file?")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// Reads at most `max` bytes of `path`; a longer file is an error, not a truncation.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
+    let io = |source| FileError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(FileError::TooLarge {
+            path: path.display().to_string(),
+            max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// BLAKE2b-256 of `bytes`, as lowercase hex.
+pub fn hash_hex(bytes: &[u8]) -> String {
+    blake2b_simd::Params::new()
+        .hash_length(32)
+        .hash(bytes)
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// BLAKE2b-256 of `bytes`.
+pub fn hash(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(
+        blake2b_simd::Params::new()
+            .hash_length(32)
+            .hash(bytes)
+            .as_bytes(),
+    );
+    out
+}

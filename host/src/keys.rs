@@ -1,0 +1,301 @@
+//! A keys directory: the model, the SRS, halo2's verifying and proving keys, and a manifest
+//! that binds them together with BLAKE2b hashes.
+//!
+//! halo2's key readers trust their input (a damaged proving key panics inside halo2), so every
+//! file is size-bounded and hash-checked against the manifest before halo2 sees it.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    panic::{catch_unwind, AssertUnwindSafe},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use halo2_proofs::{
+    halo2curves::bn256::G1Affine,
+    plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey},
+    SerdeFormat,
+};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use zkedge_kernel::{
+    layout::{Layout, LayoutError},
+    model::{Model, ModelError, MAX_FILE_BYTES},
+};
+
+use crate::{
+    circuit::ModelCircuit,
+    files::{hash_hex, read_bounded, FileError},
+    srs::{self, Srs, SrsError},
+};
+
+/// The manifest's format tag.
+const FORMAT: &str = "zkedge-keys";
+/// The keys format version this build reads and writes.
+pub const KEYS_VERSION: u32 = 1;
+
+const MANIFEST: &str = "manifest.json";
+const MODEL: &str = "model.zkm";
+const PARAMS: &str = "params.srs";
+const VK: &str = "vk.bin";
+const PK: &str = "pk.bin";
+
+/// Where the SRS came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SrsOrigin {
+    /// The deterministic development SRS; its secret is public.
+    InsecureDev,
+    /// A file, named by the path given at setup.
+    File(String),
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// `"zkedge-keys"`.
+    pub format: String,
+    /// [`KEYS_VERSION`].
+    pub version: u32,
+    /// The model's name.
+    pub model: String,
+    /// log2 of the circuit's rows.
+    pub k: u32,
+    /// Where the SRS came from.
+    pub srs: SrsOrigin,
+    /// BLAKE2b-256 (hex) of each file.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Why a keys directory could not be made or used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeysError {
+    /// A file is unreadable or oversized.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The manifest is not one.
+    #[error("{path}: not a zkedge keys manifest ({reason}); run `zkedge setup` to make keys")]
+    Manifest {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file does not match the manifest.
+    #[error("{path} does not match the manifest's hash (damaged, or from other keys); re-run `zkedge setup`")]
+    Hash {
+        /// The file.
+        path: String,
+    },
+    /// The model in the keys is invalid.
+    #[error("the keys' model: {0}")]
+    Model(#[from] ModelError),
+    /// The model cannot be laid out.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The SRS is unusable.
+    #[error(transparent)]
+    Srs(#[from] SrsError),
+    /// halo2 rejected something.
+    #[error("halo2: {0}")]
+    Halo2(String),
+    /// Writing failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Everything needed to prove and verify for one model.
+pub struct Keys {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The model.
+    pub model: Arc<Model>,
+    /// Its circuit layout.
+    pub layout: Arc<Layout>,
+    /// The SRS, cut to the circuit's size.
+    pub srs: Srs,
+    /// halo2's verifying key.
+    pub vk: VerifyingKey<G1Affine>,
+    /// halo2's proving key (not loaded for verification).
+    pub pk: Option<ProvingKey<G1Affine>>,
+    /// BLAKE2b-256 of the model's binary form.
+    pub model_hash: [u8; 32],
+    /// BLAKE2b-256 of the verifying key's bytes.
+    pub vk_hash: [u8; 32],
+}
+
+fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
+    KeysError::Halo2(format!("{e:?}"))
+}
+
+/// Generates keys for `model` over `srs` (already sized to the model's `k`).
+pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysError> {
+    let layout = Arc::new(Layout::new(&model)?);
+    let model = Arc::new(model);
+    let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
+    let vk = keygen_vk(&srs, &circuit).map_err(halo2)?;
+    let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?;
+    let model_hash = crate::files::hash(&model.to_bytes());
+    let vk_hash = crate::files::hash(&vk_bytes(&vk));
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        version: KEYS_VERSION,
+        model: model.file().name.clone(),
+        k: layout.k(),
+        srs: origin,
+        files: BTreeMap::new(),
+    };
+    Ok(Keys {
+        manifest,
+        model,
+        layout,
+        srs,
+        vk,
+        pk: Some(pk),
+        model_hash,
+        vk_hash,
+    })
+}
+
+fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
+    let mut out = Vec::new();
+    vk.write(&mut out, SerdeFormat::RawBytes)
+        .unwrap_or_default();
+    out
+}
+
+impl Keys {
+    /// Writes the keys into `dir` (created if missing).
+    pub fn save(&mut self, dir: &Path) -> Result<(), KeysError> {
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            fs::write(&path, bytes).map_err(|source| KeysError::Write {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        fs::create_dir_all(dir).map_err(|source| KeysError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let mut pk_bytes = Vec::new();
+        if let Some(pk) = &self.pk {
+            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
+                .map_err(halo2)?;
+        }
+        let files = [
+            (MODEL, self.model.to_bytes()),
+            (PARAMS, srs::to_bytes(&self.srs)),
+            (VK, vk_bytes(&self.vk)),
+            (PK, pk_bytes),
+        ];
+        self.manifest.files.clear();
+        for (name, bytes) in &files {
+            write(name, bytes)?;
+            self.manifest.files.insert((*name).into(), hash_hex(bytes));
+        }
+        let manifest = serde_json::to_string_pretty(&self.manifest).unwrap_or_default();
+        write(MANIFEST, manifest.as_bytes())
+    }
+
+    /// Reads a keys directory; the proving key only if `with_pk`.
+    pub fn load(dir: &Path, with_pk: bool) -> Result<Keys, KeysError> {
+        let path = |name: &str| -> PathBuf { dir.join(name) };
+        let manifest_path = path(MANIFEST);
+        let bad = |reason: String| KeysError::Manifest {
+            path: manifest_path.display().to_string(),
+            reason,
+        };
+        let text = read_bounded(&manifest_path, 1 << 16)?;
+        let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        if manifest.format != FORMAT {
+            return Err(bad(format!("format is {:?}", manifest.format)));
+        }
+        if manifest.version != KEYS_VERSION {
+            return Err(bad(format!(
+                "version {} (this build reads {KEYS_VERSION})",
+                manifest.version
+            )));
+        }
+        if manifest.k > srs::MAX_SRS_K {
+            return Err(bad(format!(
+                "k = {} is beyond 2^{}",
+                manifest.k,
+                srs::MAX_SRS_K
+            )));
+        }
+        let n = 1u64 << manifest.k;
+        let checked = |name: &str, max: u64| -> Result<Vec<u8>, KeysError> {
+            let bytes = read_bounded(&path(name), max)?;
+            match manifest.files.get(name) {
+                Some(h) if *h == hash_hex(&bytes) => Ok(bytes),
+                _ => Err(KeysError::Hash {
+                    path: path(name).display().to_string(),
+                }),
+            }
+        };
+        let model = Model::from_bytes(&checked(MODEL, MAX_FILE_BYTES as u64)?)?;
+        let layout = Layout::new(&model)?;
+        if layout.k() != manifest.k {
+            return Err(bad(format!(
+                "k = {} but the model lays out at k = {}",
+                manifest.k,
+                layout.k()
+            )));
+        }
+        let srs = srs::from_bytes(&checked(PARAMS, 4 + 64 * n + 128)?, manifest.k)?;
+        let vk_raw = checked(VK, 64 * 1024 * 1024)?;
+        let (model, layout) = (Arc::new(model), Arc::new(layout));
+        let vk = guarded("the verifying key", || {
+            VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
+                &mut vk_raw.as_slice(),
+                SerdeFormat::RawBytes,
+                (),
+            )
+        })?;
+        let pk = if with_pk {
+            // Fixed and Lagrange polynomials, permutation polynomials and their cosets: a
+            // generous bound per row.
+            let pk_raw = checked(PK, 32 * n * 512 + (1 << 20))?;
+            Some(guarded("the proving key", || {
+                ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
+                    &mut pk_raw.as_slice(),
+                    SerdeFormat::RawBytes,
+                    (),
+                )
+            })?)
+        } else {
+            None
+        };
+        let model_hash = crate::files::hash(&model.to_bytes());
+        let vk_hash = crate::files::hash(&vk_raw);
+        Ok(Keys {
+            manifest,
+            model,
+            layout,
+            srs,
+            vk,
+            pk,
+            model_hash,
+            vk_hash,
+        })
+    }
+}
+
+/// Runs a halo2 reader, turning an error or a panic into a [`KeysError`]. The files were hash
+/// checked first, so this only fires for keys that were wrong when they were written.
+fn guarded<T>(what: &str, read: impl FnOnce() -> std::io::Result<T>) -> Result<T, KeysError> {
+    match catch_unwind(AssertUnwindSafe(read)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(KeysError::Halo2(format!("reading {what}: {e}"))),
+        Err(_) => Err(KeysError::Halo2(format!("reading {what}: malformed"))),
+    }
+}

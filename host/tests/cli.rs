@@ -1,0 +1,141 @@
+//! The `zkedge` binary end to end on the bundled model: setup, prove, verify; a damaged proof
+//! or an edited output makes `verify` exit 1.
+
+use std::{path::Path, process::Command};
+
+use zkedge::proof::ProofFile;
+
+fn zkedge(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zkedge"))
+        .args(args)
+        .output()
+        .expect("zkedge runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+#[test]
+fn setup_prove_verify_and_reject_tampering() {
+    let dir = std::env::temp_dir().join(format!("zkedge-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/models/italy-power-demand.json");
+    let keys = dir.join("keys");
+    let (code, _, err) = zkedge(&["setup", "--model", path(&model), "--out", path(&keys)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("INSECURE"),
+        "the development SRS must be announced: {err}"
+    );
+
+    let input = dir.join("input.json");
+    let values: Vec<String> = (0..24)
+        .map(|i| format!("{}", (i as f64 * 0.3).sin()))
+        .collect();
+    std::fs::write(&input, format!("{{\"values\": [{}]}}", values.join(","))).unwrap();
+    let proof = dir.join("proof.zkp");
+    let (code, out, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&model),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&proof),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("class"), "{out}");
+
+    let (code, out, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&proof)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("valid: class"), "{out}");
+
+    let bytes = std::fs::read(&proof).unwrap();
+    let damaged = dir.join("damaged.zkp");
+    for i in [0, 4, 5, 40, 80, bytes.len() / 2, bytes.len() - 1] {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        std::fs::write(&damaged, &b).unwrap();
+        let (code, _, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&damaged)]);
+        assert_eq!(code, 1, "byte {i} flipped: {err}");
+        assert!(err.starts_with("error: "), "one plain line: {err}");
+    }
+
+    let mut edited = ProofFile::from_bytes(&bytes).unwrap();
+    edited.output[0] = edited.output[0].wrapping_add(1);
+    std::fs::write(&damaged, edited.to_bytes()).unwrap();
+    let (code, _, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&damaged)]);
+    assert_eq!(code, 1, "edited output accepted: {err}");
+
+    // A proof checked against keys for another model is refused up front.
+    let (code, _, err) = zkedge(&[
+        "verify",
+        "--keys",
+        path(&dir.join("nowhere")),
+        "--proof",
+        path(&proof),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("manifest.json"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn infer_reads_batches_and_rejects_bad_input() {
+    let dir = std::env::temp_dir().join(format!("zkedge-infer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/models/italy-power-demand.json");
+    let batch = dir.join("batch.json");
+    let ok = format!(
+        "{{\"inputs\": [[{}], [{}]]}}",
+        vec!["5"; 24].join(","),
+        vec!["-7"; 24].join(",")
+    );
+    std::fs::write(&batch, ok).unwrap();
+    let (code, out, err) = zkedge(&[
+        "infer",
+        "--model",
+        path(&model),
+        "--batch",
+        path(&batch),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outputs"].as_array().unwrap().len(), 2);
+
+    for bad in [
+        "{\"input\": [1, 2]}",
+        "{\"input\": [300]}",
+        "not json",
+        "{\"values\": [1], \"input\": [1]}",
+    ] {
+        let f = dir.join("bad.json");
+        std::fs::write(&f, bad).unwrap();
+        let (code, _, err) = zkedge(&["infer", "--model", path(&model), "--input", path(&f)]);
+        assert_eq!(code, 1, "{bad}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.lines().count() == 1,
+            "{bad}: {err}"
+        );
+    }
+    let (code, _, err) = zkedge(&[
+        "infer",
+        "--model",
+        path(&dir.join("missing.json")),
+        "--input",
+        path(&batch),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
