@@ -4,11 +4,20 @@
 use std::path::Path;
 
 use halo2_proofs::{
-    halo2curves::bn256::Bn256,
-    poly::{commitment::Params, kzg::commitment::ParamsKZG},
+    arithmetic::best_multiexp,
+    halo2curves::{
+        bn256::{Bn256, Fr, G1Affine},
+        group::Curve,
+        pairing::Engine,
+    },
+    poly::{
+        commitment::{Blind, Params, ParamsProver},
+        kzg::commitment::ParamsKZG,
+        EvaluationDomain,
+    },
     SerdeFormat,
 };
-use rand::SeedableRng;
+use rand::{rngs::OsRng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use thiserror::Error;
 
@@ -68,6 +77,14 @@ pub enum SrsError {
         path: String,
         /// What halo2 reported.
         reason: String,
+    },
+    /// Its points are valid but not a powers-of-τ structure.
+    #[error("{path}: not a consistent KZG setup ({reason}); the file is damaged or not an SRS")]
+    Inconsistent {
+        /// The file.
+        path: String,
+        /// Which check failed.
+        reason: &'static str,
     },
     /// It is too small for the circuit.
     #[error("{path} supports circuits up to 2^{have} rows; this model needs 2^{need}")]
@@ -132,14 +149,42 @@ pub fn load(path: &Path, k: u32) -> Result<Srs, SrsError> {
     }
     let mut srs = ParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), format).map_err(|e| {
         SrsError::Invalid {
-            path: name,
+            path: name.clone(),
             reason: e.to_string(),
         }
     })?;
+    check(&srs).map_err(|reason| SrsError::Inconsistent { path: name, reason })?;
     if file_k > k {
         srs.downsize(k);
     }
     Ok(srs)
+}
+
+/// Checks that `srs` is a powers-of-τ setup, with random linear combinations (false accept
+/// probability ≈ 2^−254): `g[0]` is the generator; `e(Σ rᵢ·g[i+1], [1]₂) = e(Σ rᵢ·g[i], [τ]₂)`;
+/// and the Lagrange basis matches, `Σ rᵢ·L[i] = Σ cⱼ·g[j]` with `c` the coefficients of the
+/// polynomial that takes the values `r` on the domain.
+pub fn check(srs: &Srs) -> Result<(), &'static str> {
+    use halo2_proofs::halo2curves::ff::Field;
+    let g = srs.get_g();
+    let n = g.len();
+    if g.first() != Some(&G1Affine::generator()) {
+        return Err("the first point is not the generator");
+    }
+    let r: Vec<Fr> = (1..n).map(|_| Fr::random(OsRng)).collect();
+    let next = best_multiexp(&r, &g[1..]).to_affine();
+    let this = best_multiexp(&r, &g[..n - 1]).to_affine();
+    if Bn256::pairing(&next, &srs.g2()) != Bn256::pairing(&this, &srs.s_g2()) {
+        return Err("the points are not successive powers of the secret in [τ]₂");
+    }
+    let domain = EvaluationDomain::<Fr>::new(1, srs.k());
+    let values: Vec<Fr> = (0..n).map(|_| Fr::random(OsRng)).collect();
+    let lagrange = srs.commit_lagrange(&domain.lagrange_from_vec(values.clone()), Blind::default());
+    let coeffs = domain.lagrange_to_coeff(domain.lagrange_from_vec(values));
+    if lagrange.to_affine() != srs.commit(&coeffs, Blind::default()).to_affine() {
+        return Err("the Lagrange basis does not match the powers");
+    }
+    Ok(())
 }
 
 /// The SRS as bytes (halo2's compressed `ParamsKZG` format).

@@ -1,0 +1,102 @@
+//! Model files from untrusted sources: every truncation and thousands of mutations of the
+//! binary form are rejected or parsed, never a panic; inconsistent JSON is rejected with the
+//! layer and the field named.
+
+use rand::{Rng, SeedableRng};
+use zkedge_kernel::model::{Model, ModelError};
+
+fn bundled() -> Model {
+    Model::from_json(zkedge::bundled::MODEL_JSON).unwrap()
+}
+
+#[test]
+fn binary_form_round_trips_and_json_too() {
+    let m = bundled();
+    assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m);
+    assert_eq!(Model::from_json(&m.to_json()).unwrap(), m);
+}
+
+#[test]
+fn truncated_mutated_and_padded_binaries_never_panic() {
+    let bytes = bundled().to_bytes();
+    for len in 0..bytes.len() {
+        assert!(
+            Model::from_bytes(&bytes[..len]).is_err(),
+            "truncated to {len} bytes, accepted"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        Model::from_bytes(&longer),
+        Err(ModelError::TrailingBytes(1))
+    );
+    let seed: u64 = rand::random();
+    eprintln!("seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for _ in 0..20_000 {
+        let mut b = bytes.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            let i = rng.gen_range(0..b.len());
+            b[i] = rng.gen();
+        }
+        // Either a valid model or an error; never a panic or a runaway allocation.
+        let _ = Model::from_bytes(&b);
+    }
+    // A length prefix claiming gigabytes is refused without allocating them.
+    let mut huge = b"ZKM1".to_vec();
+    huge.extend([
+        1, 5, b'x', b'x', b'x', b'x', b'x', 0xff, 0xff, 0xff, 0xff, 0x0f,
+    ]);
+    assert!(Model::from_bytes(&huge).is_err());
+}
+
+fn edit(f: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(zkedge::bundled::MODEL_JSON).unwrap();
+    f(&mut v);
+    match Model::from_json(&v.to_string()) {
+        Ok(_) => panic!("edited model accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn inconsistent_models_name_the_layer_and_the_field() {
+    let e = edit(|v| {
+        v["layers"][1]["weights"].as_array_mut().unwrap().pop();
+    });
+    assert!(
+        e.contains("layer 1 (dense)") && e.contains("expected 640 weights, found 639"),
+        "{e}"
+    );
+    let e = edit(|v| v["layers"][0]["weights"][3] = (-128).into());
+    assert!(
+        e.contains("layer 0 (conv2d)") && e.contains("weight 3 is −128"),
+        "{e}"
+    );
+    let e = edit(|v| v["layers"][2]["requant"][1]["multiplier"] = 5.into());
+    assert!(
+        e.contains("layer 2 (dense)") && e.contains("multiplier of channel 1"),
+        "{e}"
+    );
+    let e = edit(|v| v["layers"][0]["kernel"] = serde_json::json!([1, 30]));
+    assert!(
+        e.contains("layer 0 (conv2d)") && e.contains("larger than the padded input"),
+        "{e}"
+    );
+    let e = edit(|v| {
+        v["classes"].as_array_mut().unwrap().push("third".into());
+    });
+    assert!(e.contains("3 class labels for 2 outputs"), "{e}");
+    let e = edit(|v| v["version"] = 7.into());
+    assert!(e.contains("version 7 is not supported"), "{e}");
+    let e = edit(|v| v["layers"][0]["type"] = "pool".into());
+    assert!(e.contains("not a zkedge JSON model"), "{e}");
+    let e = edit(|v| v["layers"][1]["bias"][0] = i64::from(i32::MAX).into());
+    assert!(
+        e.contains("layer 1 (dense)") && e.contains("beyond int32"),
+        "{e}"
+    );
+    let e = edit(|v| v["input"]["shape"] = serde_json::json!([1, 0, 24]));
+    assert!(e.contains("input") && e.contains("height is 0"), "{e}");
+}
