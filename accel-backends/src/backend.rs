@@ -345,3 +345,64 @@ fn count_ntts<B: Backend + ?Sized>(
     counters.ntt_elements += (calls * elements_each) as u64;
     counters.ntt_nanos += nanos;
 }
+
+/// A boxed backend is a backend (so that routers and registries can hold `Box<dyn Backend>`);
+/// every hook is forwarded, batch overrides included.
+impl<B: Backend + ?Sized> Backend for alloc::boxed::Box<B> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    fn counters(&self) -> &Counters {
+        (**self).counters()
+    }
+
+    fn counters_mut(&mut self) -> &mut Counters {
+        (**self).counters_mut()
+    }
+
+    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
+        (**self).bases_len(handle)
+    }
+
+    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+        (**self).load_bases_unchecked(bases)
+    }
+
+    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
+        (**self).release_bases(handle)
+    }
+
+    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+        (**self).msm_unchecked(job)
+    }
+
+    fn ntt_unchecked(
+        &mut self,
+        values: &mut [Fr],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        (**self).ntt_unchecked(values, domain, op)
+    }
+
+    fn msm_batch_unchecked(
+        &mut self,
+        jobs: &[MsmJob<'_>],
+    ) -> Result<Vec<G1Projective>, BackendError> {
+        (**self).msm_batch_unchecked(jobs)
+    }
+
+    fn ntt_batch_unchecked(
+        &mut self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        (**self).ntt_batch_unchecked(batch, domain, op)
+    }
+}

@@ -40,6 +40,7 @@ const MODEL: &str = "model.zkm";
 const PARAMS: &str = "params.srs";
 const VK: &str = "vk.bin";
 const PK: &str = "pk.bin";
+const ZPK: &str = "zkedge.zpk";
 
 /// Where the SRS came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +127,8 @@ pub struct Keys {
     pub vk: VerifyingKey<G1Affine>,
     /// halo2's proving key (not loaded for verification).
     pub pk: Option<ProvingKey<G1Affine>>,
+    /// The zkedge prover's key, exported from `pk` (not loaded for verification).
+    pub zk: Option<zkedge_kernel::prover::ProvingKey>,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
     /// BLAKE2b-256 of the verifying key's bytes.
@@ -143,6 +146,10 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
     let vk = keygen_vk(&srs, &circuit).map_err(halo2)?;
     let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?;
+    let zk = Some(
+        zkedge_kernel::prover::ProvingKey::from_file(&crate::export::export(&pk).map_err(halo2)?)
+            .map_err(halo2)?,
+    );
     let model_hash = crate::files::hash(&model.to_bytes());
     let vk_hash = crate::files::hash(&vk_bytes(&vk));
     let manifest = Manifest {
@@ -160,6 +167,7 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
         srs,
         vk,
         pk: Some(pk),
+        zk,
         model_hash,
         vk_hash,
     })
@@ -187,15 +195,18 @@ impl Keys {
             source,
         })?;
         let mut pk_bytes = Vec::new();
+        let mut zpk_bytes = Vec::new();
         if let Some(pk) = &self.pk {
             pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
                 .map_err(halo2)?;
+            zpk_bytes = zkedge_kernel::prover::to_bytes(&crate::export::export(pk).map_err(halo2)?);
         }
         let files = [
             (MODEL, self.model.to_bytes()),
             (PARAMS, srs::to_bytes(&self.srs)),
             (VK, vk_bytes(&self.vk)),
             (PK, pk_bytes),
+            (ZPK, zpk_bytes),
         ];
         self.manifest.files.clear();
         for (name, bytes) in &files {
@@ -261,6 +272,12 @@ impl Keys {
                 (),
             )
         })?;
+        let zk = if with_pk {
+            let raw = checked(ZPK, 32 * n * 512 + (1 << 20))?;
+            Some(zkedge_kernel::prover::ProvingKey::from_bytes(&raw).map_err(halo2)?)
+        } else {
+            None
+        };
         let pk = if with_pk {
             // Fixed and Lagrange polynomials, permutation polynomials and their cosets: a
             // generous bound per row.
@@ -284,6 +301,7 @@ impl Keys {
             srs,
             vk,
             pk,
+            zk,
             model_hash,
             vk_hash,
         })

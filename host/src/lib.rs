@@ -1,9 +1,13 @@
 //! The zkedge host: the halo2 circuit of a model, keys, proofs and the CLI behind `zkedge`.
 
+pub mod backends;
 pub mod bundled;
 pub mod circuit;
 pub mod cli;
+pub mod export;
 pub mod files;
 pub mod keys;
 pub mod proof;
 pub mod srs;
+pub mod synthetic;
+pub mod zk;

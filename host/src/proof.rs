@@ -62,6 +62,24 @@ impl std::fmt::Display for MultiOpen {
     }
 }
 
+impl From<MultiOpen> for zkedge_kernel::prover::MultiOpen {
+    fn from(m: MultiOpen) -> Self {
+        match m {
+            MultiOpen::Gwc => Self::Gwc,
+            MultiOpen::Shplonk => Self::Shplonk,
+        }
+    }
+}
+
+/// Which prover makes the proof; the verifier is halo2-axiom's either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProverKind {
+    /// zkedge's own prover: every MSM and NTT on the chosen backend.
+    Zkedge,
+    /// Stock halo2-axiom `create_proof`, the baseline (its MSMs and FFTs stay inside halo2).
+    Halo2,
+}
+
 /// A proof and the public output it proves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofFile {
@@ -125,8 +143,8 @@ pub enum ProofError {
     /// Inference failed.
     #[error(transparent)]
     Infer(#[from] InferError),
-    /// halo2's prover failed.
-    #[error("halo2 prover: {0}")]
+    /// A prover failed.
+    #[error("prover: {0}")]
     Prover(String),
 }
 
@@ -221,6 +239,42 @@ pub fn prove_halo2(
     Ok(Proved { trace, file })
 }
 
+/// Runs the model on `input` and proves the result with the zkedge prover on `backend`.
+pub fn prove_zkedge<B: accel_backends::Backend>(
+    keys: &Keys,
+    input: &[i8],
+    multiopen: MultiOpen,
+    backend: B,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<
+    (
+        Proved,
+        zkedge_kernel::prover::PhaseTimes,
+        accel_backends::Counters,
+    ),
+    ProofError,
+> {
+    let key = keys.zk.clone().ok_or(ProofError::NoProvingKey)?;
+    let trace = infer(&keys.model, input)?;
+    let witness = keys.layout.witness(&keys.model, &trace)?;
+    let mut prover = crate::zk::ZkProver::new(key, &keys.srs, backend)
+        .map_err(|e| ProofError::Prover(e.to_string()))?;
+    let proof = prover
+        .prove_witness(&witness, multiopen.into(), rng)
+        .map_err(|e| ProofError::Prover(e.to_string()))?;
+    let counters = *accel_backends::Backend::counters(prover.backend());
+    let file = ProofFile {
+        version: PROOF_VERSION,
+        model_hash: keys.model_hash,
+        vk_hash: keys.vk_hash,
+        multiopen,
+        output: trace.output().to_vec(),
+        class: trace.class() as u32,
+        proof: proof.bytes,
+    };
+    Ok((Proved { trace, file }, proof.times, counters))
+}
+
 /// Counts the bytes a reader hands out, so that a proof with bytes left over is rejected.
 struct Counted<'a> {
     bytes: &'a [u8],
@@ -250,42 +304,54 @@ pub fn verify(keys: &Keys, proof: &ProofFile) -> Result<(), ProofError> {
         });
     }
     let inst = proof.instance();
+    verify_transcript(&keys.srs, &keys.vk, &[&inst], &proof.proof, proof.multiopen).map_err(
+        |reason| ProofError::Invalid {
+            class: proof.class,
+            reason,
+        },
+    )
+}
+
+/// Checks a halo2 transcript with halo2-axiom's `verify_proof` and a single strategy, and that
+/// the verifier read every byte of it.
+pub fn verify_transcript(
+    srs: &crate::srs::Srs,
+    vk: &halo2_proofs::plonk::VerifyingKey<G1Affine>,
+    instance: &[&[Fr]],
+    proof: &[u8],
+    multiopen: MultiOpen,
+) -> Result<(), String> {
     let read = Rc::new(Cell::new(0));
     let reader = Counted {
-        bytes: &proof.proof,
+        bytes: proof,
         read: read.clone(),
     };
     let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(reader);
-    let strategy = SingleStrategy::new(&keys.srs);
-    let params = keys.srs.verifier_params();
-    let result = match proof.multiopen {
-        MultiOpen::Gwc => verify_proof::<KZGCommitmentScheme<Bn256>, VerifierGWC<_>, _, _, _>(
-            params,
-            &keys.vk,
-            strategy,
-            &[&[&inst]],
-            &mut transcript,
-        ),
-        MultiOpen::Shplonk => {
-            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, _, _>(
+    let strategy = SingleStrategy::new(srs);
+    let params = srs.verifier_params();
+    let result =
+        match multiopen {
+            MultiOpen::Gwc => verify_proof::<KZGCommitmentScheme<Bn256>, VerifierGWC<_>, _, _, _>(
                 params,
-                &keys.vk,
+                vk,
                 strategy,
-                &[&[&inst]],
+                &[instance],
                 &mut transcript,
-            )
-        }
-    };
-    let invalid = |reason: String| ProofError::Invalid {
-        class: proof.class,
-        reason,
-    };
-    result.map_err(|e| invalid(format!("{e:?}")))?;
-    if read.get() != proof.proof.len() {
-        return Err(invalid(format!(
+            ),
+            MultiOpen::Shplonk => verify_proof::<
+                KZGCommitmentScheme<Bn256>,
+                VerifierSHPLONK<_>,
+                _,
+                _,
+                _,
+            >(params, vk, strategy, &[instance], &mut transcript),
+        };
+    result.map_err(|e| format!("{e:?}"))?;
+    if read.get() != proof.len() {
+        return Err(format!(
             "{} bytes of the proof were never read",
-            proof.proof.len() - read.get()
-        )));
+            proof.len() - read.get()
+        ));
     }
     Ok(())
 }

@@ -120,7 +120,7 @@ fn damaged_keys_are_reported_not_trusted() {
     let mut keys = keys(&mut rng);
     let dir = std::env::temp_dir().join(format!("zkedge-keys-damaged-{}", std::process::id()));
     keys.save(&dir).unwrap();
-    for name in ["model.zkm", "params.srs", "vk.bin", "pk.bin"] {
+    for name in ["model.zkm", "params.srs", "vk.bin", "pk.bin", "zkedge.zpk"] {
         let path = dir.join(name);
         let original = std::fs::read(&path).unwrap();
         let mut damaged = original.clone();

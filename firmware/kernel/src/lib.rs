@@ -3,7 +3,9 @@
 //! - [`model`]: the model format (`docs/model-format.md`) and its validation;
 //! - [`infer`]: int8 inference with TFLite/CMSIS-NN arithmetic ([`quant`]), keeping the trace;
 //! - [`layout`]: the circuit's layout and witness, derived from the model — the one source of
-//!   truth from which the host's halo2 circuit and the device's witness are both built.
+//!   truth from which the host's halo2 circuit and the device's witness are both built;
+//! - [`prover`]: halo2-compatible KZG proofs with every MSM and NTT on a
+//!   [`Backend`](accel_backends::Backend).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -13,4 +15,5 @@ extern crate alloc;
 pub mod infer;
 pub mod layout;
 pub mod model;
+pub mod prover;
 pub mod quant;

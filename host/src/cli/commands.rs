@@ -15,12 +15,57 @@ use super::{
     ui::{bytes, human, step},
 };
 use crate::{
+    backends::Registry,
     bundled,
     files::{hash, read_bounded},
     keys::{self, Keys, SrsOrigin},
-    proof::{self, MultiOpen, ProofFile, MAX_PROOF_FILE},
+    proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
     srs::{self, DEV_WARNING},
 };
+
+/// Proves with the chosen prover, behind a spinner; returns the proof and a line about how it
+/// was made.
+fn prove_with(
+    keys: &Keys,
+    input: &[i8],
+    multiopen: MultiOpen,
+    prover: ProverKind,
+    backend: &str,
+    registry: &Registry,
+) -> Result<(Proved, String)> {
+    match prover {
+        ProverKind::Halo2 => {
+            let (proved, t) = step("proving (stock halo2-axiom)", || {
+                proof::prove_halo2(keys, input, multiopen, OsRng)
+            });
+            Ok((
+                proved?,
+                format!("stock halo2-axiom, {multiopen}: {}", human(t)),
+            ))
+        }
+        ProverKind::Zkedge => {
+            let b = registry.create(backend)?;
+            let name = b.name().to_string();
+            let (proved, t) = step(&format!("proving (zkedge prover, backend {name})"), || {
+                proof::prove_zkedge(keys, input, multiopen, b, &mut OsRng)
+            });
+            let (proved, times, c) = proved?;
+            let ms = |ns: u64| format!("{:.0} ms", ns as f64 / 1e6);
+            Ok((
+                proved,
+                format!(
+                    "zkedge prover on {name}, {multiopen}: {} — {} MSMs ({}), {} NTTs ({}), constraint evaluation {}",
+                    human(t),
+                    c.msm_calls,
+                    ms(c.msm_nanos),
+                    c.ntt_calls,
+                    ms(c.ntt_nanos),
+                    ms(times.quotient_evaluation)
+                ),
+            ))
+        }
+    }
+}
 
 fn label(model: &Model, class: usize) -> &str {
     model.file().classes.get(class).map_or("?", String::as_str)
@@ -40,7 +85,13 @@ fn describe(model: &Model) -> String {
     format!("{c}×{h}×{w} → {}", layers.join(" → "))
 }
 
-pub fn demo(sample: usize, multiopen: MultiOpen) -> Result<()> {
+pub fn demo(
+    sample: usize,
+    multiopen: MultiOpen,
+    prover: ProverKind,
+    backend: &str,
+    registry: &Registry,
+) -> Result<()> {
     let model = Model::from_json(bundled::MODEL_JSON).context("the bundled model")?;
     let samples = bundled::samples().context("the bundled test set")?;
     let Some(input) = samples.inputs.get(sample) else {
@@ -90,15 +141,9 @@ pub fn demo(sample: usize, multiopen: MultiOpen) -> Result<()> {
         human(t_keys),
         human(t_srs + t_keys)
     );
-    let (proved, t_prove) = step("proving", || {
-        proof::prove_halo2(&keys, input, multiopen, OsRng)
-    });
-    let proof_bytes = proved?.file.to_bytes();
-    println!(
-        "  prove (halo2-axiom, {multiopen}): {}; proof file {}",
-        human(t_prove),
-        bytes(proof_bytes.len())
-    );
+    let (proved, how) = prove_with(&keys, input, multiopen, prover, backend, registry)?;
+    let proof_bytes = proved.file.to_bytes();
+    println!("  prove: {how}; proof file {}", bytes(proof_bytes.len()));
     let (verified, t_verify) = step("verifying", || {
         ProofFile::from_bytes(&proof_bytes)
             .and_then(|file| proof::verify(&keys, &file).map(|()| file))
@@ -152,12 +197,16 @@ fn warn_if_dev(keys: &Keys) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn prove(
     model_path: &Path,
     keys_dir: &Path,
     input_path: &Path,
     out: &Path,
     multiopen: MultiOpen,
+    prover: ProverKind,
+    backend: &str,
+    registry: &Registry,
 ) -> Result<()> {
     let model = input::model(model_path)?;
     let keys = step("loading keys", || Keys::load(keys_dir, true)).0?;
@@ -172,20 +221,16 @@ pub fn prove(
     }
     warn_if_dev(&keys);
     let input = input::input(input_path, &keys.model)?;
-    let (proved, t) = step("proving", || {
-        proof::prove_halo2(&keys, &input, multiopen, OsRng)
-    });
-    let proved = proved?;
+    let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, registry)?;
     let file_bytes = proved.file.to_bytes();
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
     let class = proved.trace.class();
     println!(
-        "class {class} \"{}\", logits {:?}; proof ({}, {multiopen}) written to {} in {}",
+        "class {class} \"{}\", logits {:?}; proof ({}) written to {}\n  {how}",
         label(&keys.model, class),
         proved.trace.output(),
         bytes(file_bytes.len()),
         out.display(),
-        human(t)
     );
     Ok(())
 }

@@ -9,7 +9,10 @@ use std::{ffi::OsString, path::PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::proof::MultiOpen;
+use crate::{
+    backends::Registry,
+    proof::{MultiOpen, ProverKind},
+};
 
 /// zkedge: prove that an output came from a given int8 model on a given input.
 #[derive(Parser)]
@@ -29,6 +32,12 @@ enum Command {
         /// Multi-open argument of the proof.
         #[arg(long, value_enum, default_value_t = MultiOpen::Gwc)]
         multiopen: MultiOpen,
+        /// Which prover: zkedge's (MSMs and NTTs on --backend) or stock halo2-axiom.
+        #[arg(long, value_enum, default_value_t = ProverKind::Zkedge)]
+        prover: ProverKind,
+        /// Where the zkedge prover sends its MSMs and NTTs (`zkedge backends` lists them).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
     },
     /// Generate proving and verifying keys for a model.
     Setup {
@@ -59,6 +68,12 @@ enum Command {
         /// Multi-open argument.
         #[arg(long, value_enum, default_value_t = MultiOpen::Gwc)]
         multiopen: MultiOpen,
+        /// Which prover: zkedge's (MSMs and NTTs on --backend) or stock halo2-axiom.
+        #[arg(long, value_enum, default_value_t = ProverKind::Zkedge)]
+        prover: ProverKind,
+        /// Where the zkedge prover sends its MSMs and NTTs (`zkedge backends` lists them).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
     },
     /// Check a proof; prints the proven output and exits 0 if it is valid, exits 1 if not.
     Verify {
@@ -84,6 +99,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the backends this build can send MSMs and NTTs to.
+    Backends,
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -95,8 +112,16 @@ enum Command {
     },
 }
 
-/// Runs the CLI on `args`; returns the process exit code.
+/// Runs the CLI on `args` with the default backends; returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    run_with(args, &Registry::with_defaults())
+}
+
+/// Runs the CLI on `args` with the backends of `registry`; returns the process exit code.
+pub fn run_with(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    registry: &Registry,
+) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -106,7 +131,12 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
     };
     ui::init_logging();
     let result = match cli.command {
-        Command::Demo { sample, multiopen } => commands::demo(sample, multiopen),
+        Command::Demo {
+            sample,
+            multiopen,
+            prover,
+            backend,
+        } => commands::demo(sample, multiopen, prover, &backend, registry),
         Command::Setup { model, out, srs } => commands::setup(&model, &out, srs.as_deref()),
         Command::Prove {
             model,
@@ -114,7 +144,11 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
             input,
             out,
             multiopen,
-        } => commands::prove(&model, &keys, &input, &out, multiopen),
+            prover,
+            backend,
+        } => commands::prove(
+            &model, &keys, &input, &out, multiopen, prover, &backend, registry,
+        ),
         Command::Verify { keys, proof } => commands::verify(&keys, &proof),
         Command::Infer {
             model,
@@ -123,6 +157,12 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
             json,
         } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
         Command::Convert { model, out } => commands::convert(&model, &out),
+        Command::Backends => {
+            registry
+                .list()
+                .for_each(|(name, help)| println!("{name:<12} {help}"));
+            Ok(())
+        }
     };
     match result {
         Ok(()) => 0,

@@ -1,0 +1,407 @@
+//! The zkedge prover: halo2-axiom's PLONK with KZG (GWC or SHPLONK multi-opening), written over
+//! the [`Backend`] trait so that every MSM and every NTT of a proof goes to the backend the
+//! caller chose. Its proofs are checked by halo2-axiom's own `verify_proof`.
+//!
+//! The protocol follows halo2-axiom 0.5.3's `create_proof` step for step — the transcript must
+//! read back in the verifier's order — for single-phase circuits with custom gates at any
+//! rotation, lookups (the permuted-input argument), the permutation argument in chunks and
+//! instance columns. The quotient is evaluated coset by coset on `2^(extended_k − k)` cosets of
+//! the rows' domain, as halo2-axiom does, which keeps one coset of each polynomial in memory at
+//! a time.
+
+mod key;
+mod lookup;
+mod open;
+mod permutation;
+mod poly;
+mod quotient;
+mod transcript;
+
+use alloc::{vec, vec::Vec};
+
+use accel_backends::{Backend, BackendError, BasesHandle, Domain, MsmJob, NttOp};
+use ark_ec::CurveGroup;
+use ark_ff::{AdditiveGroup, Field, UniformRand};
+use rand_core::RngCore;
+
+use ark_bn254::G1Projective;
+pub use ark_bn254::{Fr, G1Affine};
+pub use key::{
+    bytes, to_bytes, Bytes32, Column, ColumnKind, Expression, ExpressionFile, KeyError, KeyFile,
+    Lookup, LookupFile, Node, Op, ProvingKey, Query, KEY_MAGIC, KEY_VERSION, MAX_KEY_K,
+};
+pub use open::MultiOpen;
+pub use transcript::{compress, Transcript};
+
+/// Why a proof could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ProveError {
+    /// The backend failed or refused.
+    #[error("backend: {0}")]
+    Backend(#[from] BackendError),
+    /// The SRS loaded into the backend is shorter than the circuit.
+    #[error("the SRS holds {have} points; the circuit needs {need}")]
+    SrsTooShort {
+        /// Points loaded.
+        have: usize,
+        /// Points needed.
+        need: usize,
+    },
+    /// The witness has the wrong shape.
+    #[error("expected {expected} {what}, got {found}")]
+    Shape {
+        /// What was counted.
+        what: &'static str,
+        /// What the key calls for.
+        expected: usize,
+        /// What was given.
+        found: usize,
+    },
+    /// A lookup's input is not in its table: the witness does not satisfy the circuit.
+    #[error(
+        "lookup {0}: an input row is not in the table (the witness does not satisfy the circuit)"
+    )]
+    LookupUnsatisfied(usize),
+    /// A commitment came out as the identity, which halo2's transcript cannot encode.
+    #[error("a commitment is the identity point (an all-zero polynomial)")]
+    IdentityCommitment,
+}
+
+/// The SRS as loaded into the backend: the monomial basis `[τⁱ]G` and the Lagrange basis, each
+/// at least `2^k` points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Srs {
+    /// `[τⁱ]G`, for committing polynomials in coefficient form.
+    pub monomial: BasesHandle,
+    /// `[Lᵢ(τ)]G`, for committing columns in Lagrange form.
+    pub lagrange: BasesHandle,
+}
+
+/// A proving key with what every proof needs precomputed: fixed and σ columns in coefficient
+/// form, and the first/last/active-row selectors.
+pub struct Prepared {
+    key: ProvingKey,
+    domain: Domain,
+    extended: Domain,
+    fixed_polys: Vec<Vec<Fr>>,
+    sigma_polys: Vec<Vec<Fr>>,
+    /// `l_0`, `l_last`, `l_active_row` in coefficient form.
+    l0: Vec<Fr>,
+    l_last: Vec<Fr>,
+    l_active: Vec<Fr>,
+}
+
+/// Wall time of the prover's phases in nanoseconds (zero where the build has no clock). MSM
+/// and NTT time is in the backend's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// Advice, lookup, permutation and random-polynomial commitments.
+    pub commit: u64,
+    /// The quotient: coset NTTs, constraint evaluation, division, its commitments.
+    pub quotient: u64,
+    /// Of which the constraint evaluation alone (field arithmetic, no NTT).
+    pub quotient_evaluation: u64,
+    /// Evaluations at `x` and the multi-opening argument.
+    pub open: u64,
+}
+
+/// A proof and how long its parts took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proof {
+    /// The transcript, as halo2-axiom's verifier reads it.
+    pub bytes: Vec<u8>,
+    /// Phase times.
+    pub times: PhaseTimes,
+}
+
+pub(crate) struct Clock {
+    #[cfg(feature = "std")]
+    start: std::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn start() -> Self {
+        Self {
+            #[cfg(feature = "std")]
+            start: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn nanos(&self) -> u64 {
+        #[cfg(feature = "std")]
+        {
+            u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            0
+        }
+    }
+}
+
+/// Coefficients from Lagrange values, through the backend.
+fn to_coeffs<B: Backend + ?Sized>(
+    backend: &mut B,
+    domain: &Domain,
+    columns: &mut [Vec<Fr>],
+) -> Result<(), ProveError> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let mut views: Vec<&mut [Fr]> = columns.iter_mut().map(|c| c.as_mut_slice()).collect();
+    backend.ntt_batch(&mut views, domain, NttOp::inverse())?;
+    Ok(())
+}
+
+impl Prepared {
+    /// Precomputes the key's fixed polynomials with `backend`.
+    pub fn new<B: Backend + ?Sized>(key: ProvingKey, backend: &mut B) -> Result<Self, ProveError> {
+        let domain = Domain::new(key.k, key.omega)?;
+        let extended = Domain::new(key.extended_k, key.extended_omega)?;
+        let n = key.n();
+        let mut fixed_polys = key.fixed.clone();
+        to_coeffs(backend, &domain, &mut fixed_polys)?;
+        let mut sigma_polys = key.sigmas.clone();
+        to_coeffs(backend, &domain, &mut sigma_polys)?;
+        let u = key.usable_rows();
+        let mut selectors = vec![vec![Fr::ZERO; n]; 3];
+        selectors[0][0] = Fr::ONE;
+        selectors[1][u] = Fr::ONE;
+        selectors[2][..u].iter_mut().for_each(|v| *v = Fr::ONE);
+        to_coeffs(backend, &domain, &mut selectors)?;
+        let l_active = selectors.pop().unwrap_or_default();
+        let l_last = selectors.pop().unwrap_or_default();
+        let l0 = selectors.pop().unwrap_or_default();
+        Ok(Self {
+            key,
+            domain,
+            extended,
+            fixed_polys,
+            sigma_polys,
+            l0,
+            l_last,
+            l_active,
+        })
+    }
+
+    /// The proving key.
+    pub fn key(&self) -> &ProvingKey {
+        &self.key
+    }
+}
+
+/// Commits Lagrange-form columns with one batched MSM.
+fn commit_lagrange<B: Backend + ?Sized>(
+    backend: &mut B,
+    srs: &Srs,
+    columns: &[&[Fr]],
+) -> Result<Vec<G1Affine>, ProveError> {
+    let jobs: Vec<MsmJob<'_>> = columns
+        .iter()
+        .map(|c| MsmJob {
+            bases: srs.lagrange,
+            start: 0,
+            scalars: c,
+        })
+        .collect();
+    let sums = backend.msm_batch(&jobs)?;
+    Ok(G1Projective::normalize_batch(&sums))
+}
+
+/// Commits coefficient-form polynomials with one batched MSM.
+fn commit_coeffs<B: Backend + ?Sized>(
+    backend: &mut B,
+    srs: &Srs,
+    polys: &[&[Fr]],
+) -> Result<Vec<G1Affine>, ProveError> {
+    let jobs: Vec<MsmJob<'_>> = polys
+        .iter()
+        .map(|c| MsmJob {
+            bases: srs.monomial,
+            start: 0,
+            scalars: c,
+        })
+        .collect();
+    let sums = backend.msm_batch(&jobs)?;
+    Ok(G1Projective::normalize_batch(&sums))
+}
+
+/// `x · ωʳ`.
+fn rotate(domain: &Domain, x: Fr, rotation: i32) -> Fr {
+    let w = if rotation >= 0 {
+        domain.omega()
+    } else {
+        domain.omega_inv()
+    };
+    x * w.pow([u64::from(rotation.unsigned_abs())])
+}
+
+/// Proves that `advice` (one column per advice column of the key, `≤ usable_rows` values each,
+/// the rest zero) satisfies the circuit with public `instance` columns.
+///
+/// Every MSM and NTT runs on `backend`, whose bases `srs` must hold the circuit's SRS.
+pub fn prove<B: Backend + ?Sized>(
+    prep: &Prepared,
+    backend: &mut B,
+    srs: &Srs,
+    mut advice: Vec<Vec<Fr>>,
+    instance: &[Vec<Fr>],
+    multiopen: MultiOpen,
+    rng: &mut impl RngCore,
+) -> Result<Proof, ProveError> {
+    let key = &prep.key;
+    let n = key.n();
+    let usable = key.usable_rows();
+    for (handle, what) in [(srs.monomial, "monomial"), (srs.lagrange, "Lagrange")] {
+        let have = backend
+            .bases_len(handle)
+            .ok_or(BackendError::UnknownBases(handle))?;
+        if have < n {
+            let _ = what;
+            return Err(ProveError::SrsTooShort { have, need: n });
+        }
+    }
+    if advice.len() != key.num_advice {
+        return Err(ProveError::Shape {
+            what: "advice columns",
+            expected: key.num_advice,
+            found: advice.len(),
+        });
+    }
+    if instance.len() != key.num_instance {
+        return Err(ProveError::Shape {
+            what: "instance columns",
+            expected: key.num_instance,
+            found: instance.len(),
+        });
+    }
+    for column in advice.iter().chain(instance) {
+        if column.len() > usable {
+            return Err(ProveError::Shape {
+                what: "values per column at most",
+                expected: usable,
+                found: column.len(),
+            });
+        }
+    }
+    let mut times = PhaseTimes::default();
+    let clock = Clock::start();
+    let mut t = Transcript::new();
+    t.common_scalar(&key.transcript_repr);
+
+    // Instances are absorbed as scalars (neither GWC nor SHPLONK queries them).
+    let mut instance_values: Vec<Vec<Fr>> = instance
+        .iter()
+        .map(|v| {
+            v.iter().for_each(|x| t.common_scalar(x));
+            let mut col = v.clone();
+            col.resize(n, Fr::ZERO);
+            col
+        })
+        .collect();
+    let mut instance_polys = instance_values.clone();
+    to_coeffs(backend, &prep.domain, &mut instance_polys)?;
+
+    // Advice: blinding rows at the end, commit in Lagrange form.
+    for column in advice.iter_mut() {
+        column.resize(n, Fr::ZERO);
+        column[usable..].iter_mut().for_each(|v| *v = Fr::rand(rng));
+    }
+    let views: Vec<&[Fr]> = advice.iter().map(Vec::as_slice).collect();
+    for c in commit_lagrange(backend, srs, &views)? {
+        t.write_point(&c)?;
+    }
+
+    let theta = t.squeeze();
+    let values = lookup::Columns {
+        fixed: &key.fixed,
+        advice: &advice,
+        instance: &instance_values,
+        key,
+    };
+    let permuted = key
+        .lookups
+        .iter()
+        .enumerate()
+        .map(|(i, l)| lookup::permute(i, l, &values, theta, rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut lookup_commit: Vec<&[Fr]> = Vec::new();
+    for p in &permuted {
+        lookup_commit.push(&p.input);
+        lookup_commit.push(&p.table);
+    }
+    for c in commit_lagrange(backend, srs, &lookup_commit)? {
+        t.write_point(&c)?;
+    }
+
+    let beta = t.squeeze();
+    let gamma = t.squeeze();
+    let perm_z = permutation::products(key, &advice, &instance_values, beta, gamma, rng);
+    let views: Vec<&[Fr]> = perm_z.iter().map(Vec::as_slice).collect();
+    for c in commit_lagrange(backend, srs, &views)? {
+        t.write_point(&c)?;
+    }
+    let lookup_z: Vec<Vec<Fr>> = permuted
+        .iter()
+        .map(|p| lookup::product(key, p, beta, gamma, rng))
+        .collect();
+    let views: Vec<&[Fr]> = lookup_z.iter().map(Vec::as_slice).collect();
+    for c in commit_lagrange(backend, srs, &views)? {
+        t.write_point(&c)?;
+    }
+
+    let random_poly: Vec<Fr> = (0..n).map(|_| Fr::rand(rng)).collect();
+    t.write_point(&commit_coeffs(backend, srs, &[&random_poly])?[0])?;
+    let y = t.squeeze();
+    times.commit = clock.nanos();
+
+    // Everything in coefficient form from here on.
+    let clock = Clock::start();
+    let mut advice_polys = advice;
+    to_coeffs(backend, &prep.domain, &mut advice_polys)?;
+    let mut lookup_polys: Vec<Vec<Fr>> = Vec::with_capacity(3 * permuted.len());
+    for (p, z) in permuted.into_iter().zip(lookup_z) {
+        lookup_polys.extend([p.input, p.table, z]);
+    }
+    to_coeffs(backend, &prep.domain, &mut lookup_polys)?;
+    let mut perm_polys = perm_z;
+    to_coeffs(backend, &prep.domain, &mut perm_polys)?;
+    instance_values.clear();
+
+    let polys = quotient::Polys {
+        advice: &advice_polys,
+        instance: &instance_polys,
+        lookups: &lookup_polys,
+        permutation: &perm_polys,
+    };
+    let challenges = quotient::Challenges {
+        theta,
+        beta,
+        gamma,
+        y,
+    };
+    let (h_pieces, evaluation_nanos) = quotient::quotient(prep, backend, &polys, &challenges)?;
+    let piece_views: Vec<&[Fr]> = h_pieces.iter().map(Vec::as_slice).collect();
+    for c in commit_coeffs(backend, srs, &piece_views)? {
+        t.write_point(&c)?;
+    }
+    times.quotient = clock.nanos();
+    times.quotient_evaluation = evaluation_nanos;
+
+    let clock = Clock::start();
+    let x = t.squeeze();
+    let xn = x.pow([n as u64]);
+    let h_poly = h_pieces.iter().rev().fold(vec![Fr::ZERO; n], |acc, piece| {
+        acc.iter().zip(piece).map(|(a, p)| *a * xn + p).collect()
+    });
+    let queries = open::queries(prep, &polys, &random_poly, &h_poly, x);
+    open::write_evaluations(prep, &polys, &random_poly, x, &mut t);
+    open::open(backend, srs, &queries, multiopen, &mut t)?;
+    times.open = clock.nanos();
+    Ok(Proof {
+        bytes: t.finish(),
+        times,
+    })
+}

@@ -1,0 +1,103 @@
+//! The backend registry: names → constructors. `zkedge` registers the backends every build
+//! has; another binary (`zkedge-icicle`) adds its own and runs the same CLI
+//! ([`crate::cli::run_with`]), so the host crate needs no change to gain a backend.
+
+use accel_backends::{Backend, CpuBackend};
+use thiserror::Error;
+
+/// A backend behind a trait object.
+pub type DynBackend = Box<dyn Backend + Send>;
+
+/// Builds a backend from the argument after `name:` in a backend spec (empty if none).
+pub type Factory = Box<dyn Fn(&str) -> Result<DynBackend, String> + Send + Sync>;
+
+/// Why a backend spec could not be turned into a backend.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No backend has that name.
+    #[error("unknown backend {spec:?}; this build has: {known}")]
+    Unknown {
+        /// The spec given.
+        spec: String,
+        /// The registered names.
+        known: String,
+    },
+    /// The backend's constructor failed.
+    #[error("backend {spec:?}: {reason}")]
+    Create {
+        /// The spec given.
+        spec: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+struct Entry {
+    name: String,
+    help: String,
+    factory: Factory,
+}
+
+/// Named backend constructors.
+#[derive(Default)]
+pub struct Registry {
+    entries: Vec<Entry>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The backends every `zkedge` build has.
+    pub fn with_defaults() -> Self {
+        let mut r = Self::new();
+        r.register(
+            "cpu",
+            "the CPU reference backend (all cores)",
+            Box::new(|_| Ok(Box::new(CpuBackend::new()))),
+        );
+        r
+    }
+
+    /// Adds (or replaces) a backend.
+    pub fn register(&mut self, name: &str, help: &str, factory: Factory) {
+        self.entries.retain(|e| e.name != name);
+        self.entries.push(Entry {
+            name: name.into(),
+            help: help.into(),
+            factory,
+        });
+    }
+
+    /// Builds the backend a spec names: `name` or `name:argument`.
+    pub fn create(&self, spec: &str) -> Result<DynBackend, RegistryError> {
+        let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| RegistryError::Unknown {
+                spec: spec.into(),
+                known: self
+                    .entries
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        (entry.factory)(arg).map_err(|reason| RegistryError::Create {
+            spec: spec.into(),
+            reason,
+        })
+    }
+
+    /// `(name, help)` of every backend.
+    pub fn list(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.help.as_str()))
+    }
+}

@@ -1,0 +1,172 @@
+//! Proving with the zkedge prover (`zkedge_kernel::prover`) on any [`Backend`]: conversions
+//! from halo2's types, SRS bases loaded once per backend, and the witness of the model circuit.
+
+use accel_backends::{Backend, Fr, G1Affine};
+use ark_ff::PrimeField;
+use halo2_proofs::{
+    halo2curves::{
+        bn256::{Fq as H2Fq, Fr as H2Fr, G1Affine as H2G1Affine},
+        ff::PrimeField as _,
+        CurveAffine,
+    },
+    poly::commitment::Params,
+    SerdeCurveAffine, SerdeFormat,
+};
+use rand::{CryptoRng, RngCore};
+use zkedge_kernel::{
+    layout::Witness,
+    prover::{
+        self, KeyError, MultiOpen, Prepared, Proof, ProveError, ProvingKey, Srs as BackendSrs,
+    },
+};
+
+use crate::srs::Srs;
+
+/// A halo2curves scalar in arkworks.
+pub fn fr(x: &H2Fr) -> Fr {
+    Fr::from_le_bytes_mod_order(x.to_repr().as_ref())
+}
+
+fn fq(x: &H2Fq) -> ark_bn254::Fq {
+    ark_bn254::Fq::from_le_bytes_mod_order(x.to_repr().as_ref())
+}
+
+/// A halo2curves point in arkworks (halo2curves' (0, 0) is the identity).
+pub fn point(p: &H2G1Affine) -> G1Affine {
+    let c = p.coordinates();
+    match Option::from(c) {
+        Some(c) => {
+            let c: halo2_proofs::halo2curves::Coordinates<H2G1Affine> = c;
+            G1Affine::new_unchecked(fq(c.x()), fq(c.y()))
+        }
+        None => G1Affine::identity(),
+    }
+}
+
+/// An integer of the kernel's witness as a field element.
+pub fn int(v: i64) -> Fr {
+    let x = Fr::from(v.unsigned_abs());
+    if v < 0 {
+        -x
+    } else {
+        x
+    }
+}
+
+/// The SRS's monomial and Lagrange bases in arkworks form. halo2 keeps the Lagrange basis
+/// private, so it is read back from the SRS's own serialisation.
+pub fn bases(srs: &Srs) -> (Vec<G1Affine>, Vec<G1Affine>) {
+    let n = srs.n() as usize;
+    let mut bytes = Vec::new();
+    // Writing to a Vec cannot fail.
+    srs.write_custom(&mut bytes, SerdeFormat::RawBytes)
+        .unwrap_or_default();
+    let mut reader = bytes.get(4..).unwrap_or_default();
+    let mut read = |count: usize| -> Vec<G1Affine> {
+        (0..count)
+            .map_while(|_| H2G1Affine::read(&mut reader, SerdeFormat::RawBytes).ok())
+            .map(|p| point(&p))
+            .collect()
+    };
+    let monomial = read(n);
+    let lagrange = read(n);
+    (monomial, lagrange)
+}
+
+/// A backend with the SRS loaded and a proving key prepared: ready to prove many times.
+pub struct ZkProver<B: Backend> {
+    backend: B,
+    srs: BackendSrs,
+    prepared: Prepared,
+}
+
+/// Why the zkedge prover could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// The proving key is invalid.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The backend refused the bases or a precomputation.
+    #[error(transparent)]
+    Prove(#[from] ProveError),
+    /// The SRS has fewer points than the circuit has rows.
+    #[error("the SRS has {have} points; the circuit needs {need}")]
+    SrsTooShort {
+        /// Points in the SRS.
+        have: usize,
+        /// Rows of the circuit.
+        need: usize,
+    },
+}
+
+impl<B: Backend> ZkProver<B> {
+    /// Loads the SRS's bases into `backend` and prepares `key` with it.
+    pub fn new(key: ProvingKey, srs: &Srs, mut backend: B) -> Result<Self, SetupError> {
+        let (monomial, lagrange) = bases(srs);
+        let need = key.n();
+        if monomial.len() < need || lagrange.len() < need {
+            return Err(SetupError::SrsTooShort {
+                have: monomial.len().min(lagrange.len()),
+                need,
+            });
+        }
+        let monomial = backend
+            .load_bases(&monomial[..need])
+            .map_err(ProveError::from)?;
+        let lagrange = backend
+            .load_bases(&lagrange[..need])
+            .map_err(ProveError::from)?;
+        let prepared = Prepared::new(key, &mut backend)?;
+        Ok(Self {
+            backend,
+            srs: BackendSrs { monomial, lagrange },
+            prepared,
+        })
+    }
+
+    /// Proves with the given advice columns and instance columns.
+    pub fn prove(
+        &mut self,
+        advice: Vec<Vec<Fr>>,
+        instance: &[Vec<Fr>],
+        multiopen: MultiOpen,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Proof, ProveError> {
+        prover::prove(
+            &self.prepared,
+            &mut self.backend,
+            &self.srs,
+            advice,
+            instance,
+            multiopen,
+            rng,
+        )
+    }
+
+    /// Proves the model circuit's witness (from `zkedge_kernel::layout`).
+    pub fn prove_witness(
+        &mut self,
+        witness: &Witness,
+        multiopen: MultiOpen,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Proof, ProveError> {
+        let advice = witness
+            .advice
+            .iter()
+            .map(|c| c.iter().map(|&v| int(v)).collect())
+            .collect();
+        let instance = vec![witness.instance.iter().map(|&v| int(v)).collect()];
+        self.prove(advice, &instance, multiopen, rng)
+    }
+
+    /// The backend (for its counters).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The backend, mutably (to reset its counters).
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+}
