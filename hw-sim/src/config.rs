@@ -14,12 +14,25 @@ pub enum BankMap {
     Modulo,
 }
 
+/// How the 254 scalar bits are cut into `⌈254/c⌉` windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowLayout {
+    /// Widths differ by at most one bit (`c` or `c − 1`…), so no window has few buckets.
+    Balanced,
+    /// Every window `c` bits but the top one, which gets what is left (2 bits for `c = 12`):
+    /// its few buckets are hit again and again, and the adders stall on them.
+    Uniform,
+}
+
 /// Every parameter of the simulated accelerator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct HwConfig {
     /// Pippenger window `c` in bits (1..=16).
     pub window_bits: u32,
+    /// How scalar bits are cut into windows.
+    pub window_layout: WindowLayout,
     /// `P`: pipelined point adders, one addition issued per adder per cycle.
     pub adders: u32,
     /// `L_mul`: cycles from a Montgomery multiplier's input to its output (≥ 1).
@@ -55,6 +68,7 @@ impl Default for HwConfig {
     fn default() -> Self {
         Self {
             window_bits: 12,
+            window_layout: WindowLayout::Balanced,
             adders: 2,
             mul_latency: 16,
             adder_mul_depth: 3,
@@ -201,6 +215,26 @@ impl HwConfig {
         SCALAR_BITS.div_ceil(self.window_bits)
     }
 
+    /// Each window's first bit and width, lowest window first.
+    pub fn window_spans(&self) -> Vec<(u32, u32)> {
+        let c = self.window_bits;
+        let windows = self.windows();
+        let mut offset = 0;
+        (0..windows)
+            .map(|w| {
+                let width = match self.window_layout {
+                    WindowLayout::Uniform => c.min(SCALAR_BITS - w * c),
+                    WindowLayout::Balanced => {
+                        SCALAR_BITS / windows + u32::from(w < SCALAR_BITS % windows)
+                    }
+                };
+                let span = (offset, width);
+                offset += width;
+                span
+            })
+            .collect()
+    }
+
     /// Reads a TOML file's text; missing keys keep their defaults.
     pub fn from_toml(text: &str) -> Result<Self, TomlError> {
         let config: Self = toml::from_str(text).map_err(|e| TomlError::Parse(e.to_string()))?;
@@ -255,5 +289,22 @@ mod tests {
         assert_eq!(c.adder_latency(), 3 * 16 + 6);
         assert_eq!(c.butterfly_latency(), 17);
         assert_eq!(c.windows(), 22);
+        for layout in [WindowLayout::Balanced, WindowLayout::Uniform] {
+            for bits in 1..=16 {
+                let c = HwConfig {
+                    window_bits: bits,
+                    window_layout: layout,
+                    ..HwConfig::default()
+                };
+                let spans = c.window_spans();
+                assert_eq!(spans.len() as u32, c.windows());
+                assert_eq!(spans.iter().map(|s| s.1).sum::<u32>(), SCALAR_BITS);
+                assert!(spans.iter().all(|&(_, w)| w >= 1 && w <= bits));
+                assert!(spans.windows(2).all(|p| p[0].0 + p[0].1 == p[1].0));
+            }
+        }
+        let balanced = HwConfig::default().window_spans();
+        assert_eq!(balanced[0], (0, 12));
+        assert_eq!(balanced[21], (243, 11));
     }
 }

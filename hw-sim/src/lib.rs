@@ -27,4 +27,4 @@ pub mod serve;
 pub mod units;
 
 pub use backend::HwSim;
-pub use config::{BankMap, ConfigError, HwConfig, TomlError};
+pub use config::{BankMap, ConfigError, HwConfig, TomlError, WindowLayout};
