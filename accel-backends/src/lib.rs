@@ -50,6 +50,8 @@ pub mod cpu;
 mod domain;
 mod error;
 mod par;
+#[cfg(feature = "wire")]
+pub mod wire;
 
 pub use ark_bn254::{Fr, G1Affine, G1Projective};
 pub use backend::{Backend, BasesHandle, Capabilities, MsmJob, NttDirection, NttOp};

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's automation, in Rust so that it runs wherever cargo does.
 
 mod bench_summary;
+mod fuzz;
 mod sh;
 mod test;
 
@@ -19,11 +20,18 @@ enum Command {
     Test,
     /// Prints zkedge ÷ reference median ratios from the last `cargo bench -p zkedge-benches`.
     BenchSummary,
+    /// Fuzzes the wire protocol's receive path (nightly + cargo-fuzz, installed if missing).
+    Fuzz {
+        /// Total seconds, shared between the targets.
+        #[arg(long, default_value_t = 120)]
+        seconds: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
+        Command::Fuzz { seconds } => fuzz::run(seconds),
     }
 }

@@ -1,0 +1,224 @@
+//! Field elements and points on the wire.
+//!
+//! A field element is its canonical integer (`0 ≤ x < p`) in 32 little-endian bytes — what
+//! arkworks' `into_bigint().to_bytes_le()` and halo2curves' `to_repr()` give. A point is affine
+//! `x ‖ y` (64 bytes); the identity is `(0, 0)`, as in halo2curves. Decoding rejects anything
+//! else with an [`ElemError`]: values `≥ p`, points off the curve. Nothing here allocates.
+
+use ark_bn254::{Fq, Fr, G1Affine};
+use ark_ec::AffineRepr;
+use ark_ff::{BigInt, PrimeField};
+
+use crate::msg::{WireFe, WirePoint};
+
+/// Bytes per scalar (or NTT value) on the wire.
+pub const FE_BYTES: usize = 32;
+/// Bytes per point on the wire.
+pub const POINT_BYTES: usize = 64;
+
+/// Why bytes are not a valid element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ElemError {
+    /// The integer is not below the field's modulus.
+    NonCanonical,
+    /// The coordinates are canonical but the point is not on BN254's G1 (nor `(0, 0)`).
+    NotOnCurve,
+}
+
+fn limbs_to_bytes(limbs: &[u64; 4]) -> WireFe {
+    let mut out = [0u8; 32];
+    for (chunk, limb) in out.chunks_exact_mut(8).zip(limbs) {
+        chunk.copy_from_slice(&limb.to_le_bytes());
+    }
+    out
+}
+
+fn bytes_to_limbs(bytes: &WireFe) -> BigInt<4> {
+    let mut limbs = [0u64; 4];
+    for (limb, chunk) in limbs.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *limb = u64::from_le_bytes(b);
+    }
+    BigInt(limbs)
+}
+
+/// A scalar's canonical bytes.
+pub fn encode_fr(x: &Fr) -> WireFe {
+    limbs_to_bytes(&x.into_bigint().0)
+}
+
+/// The scalar whose canonical bytes these are; `NonCanonical` if the integer is `≥ r`.
+pub fn decode_fr(bytes: &WireFe) -> Result<Fr, ElemError> {
+    Fr::from_bigint(bytes_to_limbs(bytes)).ok_or(ElemError::NonCanonical)
+}
+
+/// A base-field element's canonical bytes.
+pub fn encode_fq(x: &Fq) -> WireFe {
+    limbs_to_bytes(&x.into_bigint().0)
+}
+
+/// The base-field element whose canonical bytes these are; `NonCanonical` if `≥ p`.
+pub fn decode_fq(bytes: &WireFe) -> Result<Fq, ElemError> {
+    Fq::from_bigint(bytes_to_limbs(bytes)).ok_or(ElemError::NonCanonical)
+}
+
+/// A point's wire form; the identity becomes `(0, 0)`.
+pub fn encode_point(p: &G1Affine) -> WirePoint {
+    match p.xy() {
+        Some((x, y)) => WirePoint {
+            x: encode_fq(&x),
+            y: encode_fq(&y),
+        },
+        None => WirePoint {
+            x: [0; 32],
+            y: [0; 32],
+        },
+    }
+}
+
+/// The point of G1 this wire form names. BN254's G1 has cofactor 1, so on the curve means in
+/// the group.
+pub fn decode_point(w: &WirePoint) -> Result<G1Affine, ElemError> {
+    let x = decode_fq(&w.x)?;
+    let y = decode_fq(&w.y)?;
+    if w.x == [0; 32] && w.y == [0; 32] {
+        return Ok(G1Affine::identity());
+    }
+    let p = G1Affine::new_unchecked(x, y);
+    if p.is_on_curve() {
+        Ok(p)
+    } else {
+        Err(ElemError::NotOnCurve)
+    }
+}
+
+/// Writes a point's 64 bytes into `out` (which must be exactly 64 bytes).
+pub fn write_point(p: &G1Affine, out: &mut [u8; POINT_BYTES]) {
+    let w = encode_point(p);
+    out[..32].copy_from_slice(&w.x);
+    out[32..].copy_from_slice(&w.y);
+}
+
+/// Reads the 64-byte point at the start of `bytes`.
+pub fn read_point(bytes: &[u8; POINT_BYTES]) -> Result<G1Affine, ElemError> {
+    let mut w = WirePoint {
+        x: [0; 32],
+        y: [0; 32],
+    };
+    w.x.copy_from_slice(&bytes[..32]);
+    w.y.copy_from_slice(&bytes[32..]);
+    decode_point(&w)
+}
+
+/// Decodes a chunk of concatenated 32-byte scalars, calling `sink(index, value)` for each;
+/// stops at the first bad element and returns its index within the chunk.
+///
+/// The chunk's length must be a multiple of 32 (check with [`whole_elements`] first): trailing
+/// bytes are ignored here.
+pub fn decode_fr_chunk(
+    bytes: &[u8],
+    mut sink: impl FnMut(usize, Fr),
+) -> Result<(), (usize, ElemError)> {
+    for (i, chunk) in bytes.chunks_exact(FE_BYTES).enumerate() {
+        let mut fe = [0u8; FE_BYTES];
+        fe.copy_from_slice(chunk);
+        sink(i, decode_fr(&fe).map_err(|e| (i, e))?);
+    }
+    Ok(())
+}
+
+/// Decodes a chunk of concatenated 64-byte points like [`decode_fr_chunk`].
+pub fn decode_point_chunk(
+    bytes: &[u8],
+    mut sink: impl FnMut(usize, G1Affine),
+) -> Result<(), (usize, ElemError)> {
+    for (i, chunk) in bytes.chunks_exact(POINT_BYTES).enumerate() {
+        let mut p = [0u8; POINT_BYTES];
+        p.copy_from_slice(chunk);
+        sink(i, read_point(&p).map_err(|e| (i, e))?);
+    }
+    Ok(())
+}
+
+/// How many `size`-byte elements `bytes` holds, or `None` if it is not a whole number of them.
+pub fn whole_elements(bytes: &[u8], size: usize) -> Option<usize> {
+    (size != 0 && bytes.len() % size == 0).then(|| bytes.len() / size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ec::CurveGroup;
+    use ark_ff::AdditiveGroup;
+    use ark_ff::{BigInteger, Field, UniformRand};
+    use ark_std::test_rng;
+
+    #[test]
+    fn scalars_round_trip_and_match_arkworks_bytes() {
+        let rng = &mut test_rng();
+        for x in (0..100)
+            .map(|_| Fr::rand(rng))
+            .chain([Fr::ZERO, Fr::ONE, -Fr::ONE])
+        {
+            let b = encode_fr(&x);
+            assert_eq!(b.to_vec(), x.into_bigint().to_bytes_le());
+            assert_eq!(decode_fr(&b), Ok(x));
+        }
+    }
+
+    #[test]
+    fn non_canonical_values_are_refused() {
+        // r itself, r + 1 and all ones are ≥ r.
+        let r = limbs_to_bytes(&Fr::MODULUS.0);
+        assert_eq!(decode_fr(&r), Err(ElemError::NonCanonical));
+        let mut r1 = r;
+        r1[0] = r1[0].wrapping_add(1);
+        assert_eq!(decode_fr(&r1), Err(ElemError::NonCanonical));
+        assert_eq!(decode_fr(&[0xff; 32]), Err(ElemError::NonCanonical));
+        let p = limbs_to_bytes(&Fq::MODULUS.0);
+        assert_eq!(decode_fq(&p), Err(ElemError::NonCanonical));
+        // r − 1 is the largest canonical scalar.
+        let mut rm1 = r;
+        rm1[0] -= 1;
+        assert_eq!(decode_fr(&rm1), Ok(-Fr::ONE));
+    }
+
+    #[test]
+    fn points_round_trip_identity_is_zero_zero_and_off_curve_is_refused() {
+        let rng = &mut test_rng();
+        let g = G1Affine::generator();
+        for p in (0..20)
+            .map(|_| (g * Fr::rand(rng)).into_affine())
+            .chain([g, -g])
+        {
+            assert_eq!(decode_point(&encode_point(&p)), Ok(p));
+        }
+        let id = encode_point(&G1Affine::identity());
+        assert_eq!(id.x, [0; 32]);
+        assert_eq!(id.y, [0; 32]);
+        assert_eq!(decode_point(&id), Ok(G1Affine::identity()));
+        let mut off = encode_point(&g);
+        off.y[0] ^= 1;
+        assert_eq!(decode_point(&off), Err(ElemError::NotOnCurve));
+        let mut big = encode_point(&g);
+        big.x = [0xff; 32];
+        assert_eq!(decode_point(&big), Err(ElemError::NonCanonical));
+    }
+
+    #[test]
+    fn chunks_report_the_first_bad_index() {
+        let mut bytes = [0u8; 96];
+        bytes[..32].copy_from_slice(&encode_fr(&Fr::from(7u64)));
+        bytes[64..].copy_from_slice(&[0xff; 32]);
+        let mut seen = 0;
+        assert_eq!(
+            decode_fr_chunk(&bytes, |_, _| seen += 1),
+            Err((2, ElemError::NonCanonical))
+        );
+        assert_eq!(seen, 2);
+        assert_eq!(whole_elements(&bytes, 32), Some(3));
+        assert_eq!(whole_elements(&bytes[..95], 32), None);
+    }
+}

@@ -1,0 +1,533 @@
+//! The server side: requests in, replies out, work done by any [`Backend`].
+//!
+//! The server is a state machine over frames ([`Server::on_bytes`]) with a thin blocking loop
+//! around it ([`Server::serve`]). It holds at most one job (an upload of bases, an MSM or an
+//! NTT) at a time; a `*Begin` or `Hello` abandons the current one. Every malformed, damaged or
+//! out-of-place frame gets an error reply and the server takes the next frame: nothing a peer
+//! sends can stop it, make it panic, or make it allocate more than the limits it announced.
+
+use std::{
+    collections::BTreeSet,
+    io::{self, Read, Write},
+};
+
+use accel_proto::{
+    elem::{self, ElemError, FE_BYTES, POINT_BYTES},
+    encode_reply, parse_request, Capabilities, Direction, ErrorCode, ErrorReply, Feed,
+    FrameAccumulator, ReplyBody, RequestBody, RequestId, Stats, WireFe, UNATTRIBUTED, VERSION,
+};
+
+use super::{backend_error_to_wire, FRAME};
+use crate::{Backend, BasesHandle, Domain, Fr, G1Affine, NttOp};
+
+/// How a server presents itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeConfig {
+    /// The device clock announced in the handshake; cycle counts are in this clock.
+    pub clock_mhz: u32,
+    /// The link's rate in baud (8N1: 10 bits a byte) for the link-time model; `None` for a
+    /// link with no meaningful rate (a pseudo-terminal).
+    pub link_baud: Option<u32>,
+    /// How many sets of bases the server keeps at once (also capped by the backend's).
+    pub bases_slots: u16,
+}
+
+impl ServeConfig {
+    /// A server with the given clock, link rate and slots.
+    pub const fn new(clock_mhz: u32, link_baud: Option<u32>, bases_slots: u16) -> Self {
+        Self {
+            clock_mhz,
+            link_baud,
+            bases_slots,
+        }
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self::new(0, None, 8)
+    }
+}
+
+/// The job in progress.
+enum Job {
+    Idle,
+    Bases {
+        len: usize,
+        points: Vec<G1Affine>,
+    },
+    Msm {
+        handle: BasesHandle,
+        start: usize,
+        len: usize,
+        scalars: Vec<Fr>,
+    },
+    NttLoading {
+        domain: Domain,
+        op: NttOp,
+        values: Vec<Fr>,
+    },
+    NttDone {
+        values: Vec<Fr>,
+    },
+}
+
+/// What went wrong with a request: the error reply to send.
+type Refusal = ErrorReply;
+
+fn refuse(code: ErrorCode, detail: u32) -> Refusal {
+    ErrorReply { code, detail }
+}
+
+fn sat(x: usize) -> u32 {
+    u32::try_from(x).unwrap_or(u32::MAX)
+}
+
+fn element_refusal(index: usize, e: ElemError) -> Refusal {
+    match e {
+        ElemError::NonCanonical => refuse(ErrorCode::NonCanonical, sat(index)),
+        ElemError::NotOnCurve => refuse(ErrorCode::NotOnCurve, sat(index)),
+    }
+}
+
+fn try_vec<T>(len: usize) -> Result<Vec<T>, Refusal> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| refuse(ErrorCode::OutOfMemory, sat(len)))?;
+    Ok(v)
+}
+
+/// A wire server over one backend.
+pub struct Server<B: Backend> {
+    backend: B,
+    config: ServeConfig,
+    job: Job,
+    live: BTreeSet<u32>,
+    /// Bytes of the current job's frames so far, both directions.
+    job_bytes: u64,
+    /// Received bytes not yet attributed to a frame.
+    pending_rx: u64,
+    out: Box<[u8]>,
+    /// NTT results encoded for a reply, before they are framed into `out`.
+    scratch: Box<[u8]>,
+    total_frames: u64,
+}
+
+impl<B: Backend> Server<B> {
+    /// A server with nothing loaded.
+    pub fn new(backend: B, config: ServeConfig) -> Self {
+        Self {
+            backend,
+            config,
+            job: Job::Idle,
+            live: BTreeSet::new(),
+            job_bytes: 0,
+            pending_rx: 0,
+            out: vec![0u8; FRAME + 1].into_boxed_slice(),
+            scratch: vec![0u8; FRAME].into_boxed_slice(),
+            total_frames: 0,
+        }
+    }
+
+    /// The backend doing the work.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// How many frames (sound or not) the server has answered.
+    pub fn frames_answered(&self) -> u64 {
+        self.total_frames
+    }
+
+    /// What the handshake announces.
+    pub fn capabilities(&self) -> Capabilities {
+        let caps = self.backend.capabilities();
+        let slots = u32::from(self.config.bases_slots).min(caps.max_bases_sets);
+        Capabilities {
+            version: VERSION,
+            max_frame: sat(FRAME),
+            max_msm_len: sat(caps.max_msm_len),
+            max_bases_len: sat(caps.max_bases_len),
+            bases_slots: u16::try_from(slots).unwrap_or(u16::MAX),
+            max_ntt_log_n: u8::try_from(caps.max_ntt_log_n).unwrap_or(u8::MAX),
+            clock_mhz: self.config.clock_mhz,
+        }
+    }
+
+    /// Answers requests from `link` until the peer closes it (a read of 0 bytes), then returns.
+    /// I/O errors other than interruptions end the loop with the error.
+    pub fn serve<L: Read + Write>(&mut self, link: &mut L) -> io::Result<()> {
+        let mut acc = FrameAccumulator::<FRAME>::new();
+        let mut buf = vec![0u8; FRAME];
+        loop {
+            let n = match link.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.on_bytes(&mut acc, &buf[..n], |frame| {
+                link.write_all(frame)?;
+                link.flush()
+            })?;
+        }
+    }
+
+    /// Feeds received bytes through `acc`; calls `emit` with each reply frame.
+    pub fn on_bytes<const N: usize>(
+        &mut self,
+        acc: &mut FrameAccumulator<N>,
+        mut input: &[u8],
+        mut emit: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        while !input.is_empty() {
+            let before = input.len();
+            let (id, reply) = match acc.feed(input) {
+                Feed::Consumed => {
+                    self.pending_rx += before as u64;
+                    return Ok(());
+                }
+                Feed::Bad { error, remaining } => {
+                    self.pending_rx += (before - remaining.len()) as u64;
+                    input = remaining;
+                    tracing::debug!(?error, "refused a damaged frame");
+                    (UNATTRIBUTED, Err(refuse(error.code(), 0)))
+                }
+                Feed::Frame { body, remaining } => {
+                    self.pending_rx += (before - remaining.len()) as u64;
+                    input = remaining;
+                    match parse_request(body) {
+                        Ok(req) => (req.id, self.handle(req.body)),
+                        Err(e) => {
+                            tracing::debug!(?e, "refused an unreadable message");
+                            (e.id, Err(refuse(e.code, e.detail)))
+                        }
+                    }
+                }
+            };
+            self.job_bytes += std::mem::take(&mut self.pending_rx);
+            self.total_frames += 1;
+            let len = self.encode(id, reply).len();
+            self.job_bytes += len as u64;
+            emit(&self.out[..len])?;
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, id: RequestId, reply: Result<Answer, Refusal>) -> &[u8] {
+        let Self {
+            job, out, scratch, ..
+        } = self;
+        let body = match reply {
+            Ok(Answer::Hello(c)) => ReplyBody::Hello(c),
+            Ok(Answer::Ok) => ReplyBody::Ok,
+            Ok(Answer::BasesLoaded { handle, stats }) => ReplyBody::BasesLoaded { handle, stats },
+            Ok(Answer::MsmDone { sum, stats }) => ReplyBody::MsmDone {
+                sum: elem::encode_point(&sum),
+                stats,
+            },
+            Ok(Answer::NttDone { stats }) => ReplyBody::NttDone { stats },
+            Ok(Answer::NttValues { offset, count }) => {
+                // `dispatch` checked the job and the range just now.
+                let src = match job {
+                    Job::NttDone { values } => values.get(offset..offset + count),
+                    _ => None,
+                };
+                let (Some(src), Some(bytes)) = (src, scratch.get_mut(..count * FE_BYTES)) else {
+                    return Self::write(out, id, ReplyBody::Error(refuse(ErrorCode::Device, 0)));
+                };
+                for (dst, v) in bytes.chunks_exact_mut(FE_BYTES).zip(src) {
+                    dst.copy_from_slice(&elem::encode_fr(v));
+                }
+                let body = ReplyBody::NttValues {
+                    offset: sat(offset),
+                    values: bytes,
+                };
+                return Self::write(out, id, body);
+            }
+            Err(e) => ReplyBody::Error(e),
+        };
+        Self::write(out, id, body)
+    }
+
+    fn write<'o>(out: &'o mut [u8], id: RequestId, body: ReplyBody<'_>) -> &'o [u8] {
+        let len = match encode_reply(id, body, out, FRAME) {
+            Ok(frame) => frame.len(),
+            // Every reply is sized to fit (NttRead is capped at a chunk): this is a bug, so
+            // say so on the wire rather than send nothing and leave the client to time out.
+            Err(_) => {
+                let device = ReplyBody::Error(refuse(ErrorCode::Device, u32::MAX));
+                encode_reply(id, device, out, FRAME)
+                    .map(|f| f.len())
+                    .unwrap_or(0)
+            }
+        };
+        &out[..len]
+    }
+
+    fn stats(&self, cycles: u64) -> Stats {
+        let link_cycles = match self.config.link_baud {
+            Some(baud) if baud > 0 => {
+                // 8N1: ten bit times a byte.
+                let bits = u128::from(self.job_bytes) * 10;
+                let hz = u128::from(self.config.clock_mhz) * 1_000_000;
+                u64::try_from(bits * hz / u128::from(baud)).unwrap_or(u64::MAX)
+            }
+            _ => 0,
+        };
+        Stats {
+            compute_cycles: cycles,
+            link_bytes: self.job_bytes,
+            link_cycles,
+        }
+    }
+
+    fn begin_job(&mut self, job: Job) {
+        self.job = job;
+        self.job_bytes = 0;
+    }
+
+    fn handle(&mut self, body: RequestBody<'_>) -> Result<Answer, Refusal> {
+        let result = self.dispatch(body);
+        if result.is_err() {
+            // A refused step abandons its job: the client starts over with a fresh *Begin.
+            self.job = Job::Idle;
+        }
+        result
+    }
+
+    fn dispatch(&mut self, body: RequestBody<'_>) -> Result<Answer, Refusal> {
+        match body {
+            RequestBody::Hello { version, .. } => {
+                self.job = Job::Idle;
+                if version != VERSION {
+                    return Err(refuse(ErrorCode::VersionMismatch, u32::from(VERSION)));
+                }
+                Ok(Answer::Hello(self.capabilities()))
+            }
+            RequestBody::Abort => {
+                self.job = Job::Idle;
+                Ok(Answer::Ok)
+            }
+            RequestBody::BasesBegin { len } => {
+                let caps = self.capabilities();
+                if len > caps.max_bases_len {
+                    return Err(refuse(ErrorCode::SizeUnsupported, caps.max_bases_len));
+                }
+                if self.live.len() >= usize::from(caps.bases_slots) {
+                    return Err(refuse(ErrorCode::NoBasesSlot, u32::from(caps.bases_slots)));
+                }
+                let len = len as usize;
+                self.begin_job(Job::Bases {
+                    len,
+                    points: try_vec(len)?,
+                });
+                Ok(Answer::Ok)
+            }
+            RequestBody::BasesChunk { offset, points: b } => {
+                let Job::Bases { len, points } = &mut self.job else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                let n = chunk_len(b, POINT_BYTES, offset, points.len(), *len)?;
+                let base = points.len();
+                elem::decode_point_chunk(b, |_, p| points.push(p))
+                    .map_err(|(i, e)| element_refusal(base + i, e))?;
+                debug_assert_eq!(points.len(), base + n);
+                Ok(Answer::Ok)
+            }
+            RequestBody::BasesEnd => {
+                let Job::Bases { len, points } = std::mem::replace(&mut self.job, Job::Idle) else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                if points.len() != len {
+                    return Err(refuse(ErrorCode::Incomplete, sat(points.len())));
+                }
+                let before = self.backend.counters().device_cycles;
+                let handle = self
+                    .backend
+                    .load_bases(&points)
+                    .map_err(|e| backend_error_to_wire(&e))?;
+                self.live.insert(handle.raw());
+                let cycles = self.backend.counters().device_cycles - before;
+                Ok(Answer::BasesLoaded {
+                    handle: handle.raw(),
+                    stats: self.stats(cycles),
+                })
+            }
+            RequestBody::ReleaseBases { handle } => {
+                self.backend
+                    .release_bases(BasesHandle::from_raw(handle))
+                    .map_err(|e| backend_error_to_wire(&e))?;
+                self.live.remove(&handle);
+                Ok(Answer::Ok)
+            }
+            RequestBody::MsmBegin { handle, start, len } => {
+                let h = BasesHandle::from_raw(handle);
+                let loaded = self
+                    .backend
+                    .bases_len(h)
+                    .ok_or(refuse(ErrorCode::UnknownBases, handle))?;
+                let max = self.capabilities().max_msm_len;
+                if len > max {
+                    return Err(refuse(ErrorCode::SizeUnsupported, max));
+                }
+                let (start, len) = (start as usize, len as usize);
+                if start.checked_add(len).is_none_or(|end| end > loaded) {
+                    return Err(refuse(ErrorCode::BasesOutOfRange, sat(loaded)));
+                }
+                self.begin_job(Job::Msm {
+                    handle: h,
+                    start,
+                    len,
+                    scalars: try_vec(len)?,
+                });
+                Ok(Answer::Ok)
+            }
+            RequestBody::MsmChunk { offset, scalars } => {
+                let Job::Msm {
+                    len, scalars: s, ..
+                } = &mut self.job
+                else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                chunk_len(scalars, FE_BYTES, offset, s.len(), *len)?;
+                let base = s.len();
+                elem::decode_fr_chunk(scalars, |_, x| s.push(x))
+                    .map_err(|(i, e)| element_refusal(base + i, e))?;
+                Ok(Answer::Ok)
+            }
+            RequestBody::MsmEnd => {
+                let Job::Msm {
+                    handle,
+                    start,
+                    len,
+                    scalars,
+                } = std::mem::replace(&mut self.job, Job::Idle)
+                else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                if scalars.len() != len {
+                    return Err(refuse(ErrorCode::Incomplete, sat(scalars.len())));
+                }
+                let before = self.backend.counters().device_cycles;
+                let sum = self
+                    .backend
+                    .msm(handle, start, &scalars)
+                    .map_err(|e| backend_error_to_wire(&e))?;
+                let cycles = self.backend.counters().device_cycles - before;
+                Ok(Answer::MsmDone {
+                    sum: sum.into(),
+                    stats: self.stats(cycles),
+                })
+            }
+            RequestBody::NttBegin {
+                log_n,
+                omega,
+                direction,
+                coset,
+            } => {
+                let max = self.capabilities().max_ntt_log_n;
+                if log_n > max {
+                    return Err(refuse(
+                        ErrorCode::SizeUnsupported,
+                        1u32.checked_shl(u32::from(max)).unwrap_or(u32::MAX),
+                    ));
+                }
+                let omega = decode_scalar(&omega)?;
+                let domain = Domain::new(u32::from(log_n), omega)
+                    .map_err(|_| refuse(ErrorCode::InvalidRoot, u32::from(log_n)))?;
+                let coset = coset.as_ref().map(decode_scalar).transpose()?;
+                let op = NttOp {
+                    direction: match direction {
+                        Direction::Forward => crate::NttDirection::Forward,
+                        Direction::Inverse => crate::NttDirection::Inverse,
+                    },
+                    coset,
+                };
+                let values = try_vec(domain.size())?;
+                self.begin_job(Job::NttLoading { domain, op, values });
+                Ok(Answer::Ok)
+            }
+            RequestBody::NttChunk { offset, values } => {
+                let Job::NttLoading {
+                    domain, values: v, ..
+                } = &mut self.job
+                else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                chunk_len(values, FE_BYTES, offset, v.len(), domain.size())?;
+                let base = v.len();
+                elem::decode_fr_chunk(values, |_, x| v.push(x))
+                    .map_err(|(i, e)| element_refusal(base + i, e))?;
+                Ok(Answer::Ok)
+            }
+            RequestBody::NttRun => {
+                let Job::NttLoading {
+                    domain,
+                    op,
+                    mut values,
+                } = std::mem::replace(&mut self.job, Job::Idle)
+                else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                if values.len() != domain.size() {
+                    return Err(refuse(ErrorCode::Incomplete, sat(values.len())));
+                }
+                let before = self.backend.counters().device_cycles;
+                self.backend
+                    .ntt(&mut values, &domain, op)
+                    .map_err(|e| backend_error_to_wire(&e))?;
+                let cycles = self.backend.counters().device_cycles - before;
+                self.job = Job::NttDone { values };
+                Ok(Answer::NttDone {
+                    stats: self.stats(cycles),
+                })
+            }
+            RequestBody::NttRead { offset, count } => {
+                let Job::NttDone { values } = &self.job else {
+                    return Err(refuse(ErrorCode::OutOfSequence, 0));
+                };
+                let cap = accel_proto::chunk_capacity(FRAME, FE_BYTES);
+                let (offset, count) = (offset as usize, count as usize);
+                if count > cap || offset.checked_add(count).is_none_or(|e| e > values.len()) {
+                    return Err(refuse(ErrorCode::BadLength, sat(cap)));
+                }
+                Ok(Answer::NttValues { offset, count })
+            }
+            _ => Err(refuse(ErrorCode::UnknownKind, 0)),
+        }
+    }
+}
+
+fn decode_scalar(w: &WireFe) -> Result<Fr, Refusal> {
+    elem::decode_fr(w).map_err(|e| element_refusal(0, e))
+}
+
+/// Checks a chunk against its job: whole elements, at the expected offset, within the length.
+fn chunk_len(
+    bytes: &[u8],
+    size: usize,
+    offset: u32,
+    have: usize,
+    len: usize,
+) -> Result<usize, Refusal> {
+    if offset as usize != have {
+        return Err(refuse(ErrorCode::BadOffset, sat(have)));
+    }
+    let n = elem::whole_elements(bytes, size).ok_or(refuse(ErrorCode::BadLength, 0))?;
+    if have + n > len {
+        return Err(refuse(ErrorCode::BadLength, sat(len)));
+    }
+    Ok(n)
+}
+
+/// A successful answer, before encoding (NTT values are encoded straight from the job).
+enum Answer {
+    Hello(Capabilities),
+    Ok,
+    BasesLoaded { handle: u32, stats: Stats },
+    MsmDone { sum: G1Affine, stats: Stats },
+    NttDone { stats: Stats },
+    NttValues { offset: usize, count: usize },
+}

@@ -1,0 +1,30 @@
+//! zkedge's simulated MSM/NTT accelerator, cycle by cycle.
+//!
+//! The micro-architecture and its parameters are written down in `docs/hw-sim.md`; this crate
+//! is that document executed:
+//! - [`units`]: cycle-stepped Montgomery multiplier and butterfly, the reference for RTL;
+//! - [`msm`]: Pippenger on `P` pipelined point adders with bucket hazards, reduction and
+//!   window combination;
+//! - [`ntt`]: radix-2 butterflies over banked memory, stage by stage;
+//! - [`sched`]: the list scheduler that times every dataflow phase;
+//! - [`HwSim`]: all of it as a [`Backend`](accel_backends::Backend), whose counters carry the
+//!   simulated cycles;
+//! - [`serve`]: the accelerator behind a pseudo-terminal or a serial device, speaking the
+//!   wire protocol (`accel-proto`), with a link-time model.
+//!
+//! Results are exact (the engines compute them with arkworks as the schedule issues each
+//! operation) and equal the CPU backend's; cycle counts come from simulating the schedule.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod backend;
+pub mod config;
+pub mod msm;
+pub mod ntt;
+pub mod sched;
+pub mod serve;
+pub mod units;
+
+pub use backend::HwSim;
+pub use config::{BankMap, ConfigError, HwConfig, TomlError, WindowLayout};

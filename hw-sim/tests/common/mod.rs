@@ -1,0 +1,111 @@
+//! Spawning the built `zkedge-hwsim serve --pty` and talking to it through `SerialBackend`.
+//!
+//! Each test gets its own simulator process and pseudo-terminal, so tests run in parallel and a
+//! test can kill its simulator without disturbing the others.
+
+#![allow(dead_code)] // each test file uses part of this
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use accel_backends::{
+    wire::serial::{SerialBackend, SerialConfig},
+    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
+    MsmJob, NttOp,
+};
+
+/// A running simulator; killed when dropped.
+pub struct Sim {
+    pub child: Child,
+    pub path: String,
+}
+
+impl Sim {
+    /// Starts `zkedge-hwsim serve --pty` with extra flags and waits for its `pty:` line.
+    pub fn spawn(extra: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zkedge-hwsim"))
+            .args(["serve", "--pty"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the simulator binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the simulator prints its pty");
+        let path = line
+            .strip_prefix("pty: ")
+            .unwrap_or_else(|| panic!("first line should be `pty: PATH`, got {line:?}"))
+            .trim()
+            .to_string();
+        Sim { child, path }
+    }
+
+    /// Opens a SerialBackend on this simulator.
+    pub fn connect(&self, timeout: Duration) -> SerialBackend {
+        SerialBackend::open(&self.path, SerialConfig::new(921_600, timeout))
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.path))
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A SerialBackend that owns the simulator it talks to, for the conformance macro (which builds
+/// one backend per check).
+pub struct SimBackend {
+    pub serial: SerialBackend,
+    pub sim: Sim,
+}
+
+/// A fresh simulator with default parameters and a client connected to it.
+pub fn sim_backend() -> SimBackend {
+    let sim = Sim::spawn(&[]);
+    let serial = sim.connect(Duration::from_secs(60));
+    SimBackend { serial, sim }
+}
+
+impl Backend for SimBackend {
+    fn name(&self) -> &str {
+        self.serial.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.serial.capabilities()
+    }
+    fn counters(&self) -> &Counters {
+        self.serial.counters()
+    }
+    fn counters_mut(&mut self) -> &mut Counters {
+        self.serial.counters_mut()
+    }
+    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
+        self.serial.bases_len(handle)
+    }
+    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+        self.serial.load_bases_unchecked(bases)
+    }
+    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
+        self.serial.release_bases(handle)
+    }
+    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+        self.serial.msm_unchecked(job)
+    }
+    fn ntt_unchecked(
+        &mut self,
+        values: &mut [Fr],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        self.serial.ntt_unchecked(values, domain, op)
+    }
+}
