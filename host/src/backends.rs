@@ -2,8 +2,14 @@
 //! has; another binary (`zkedge-icicle`) adds its own and runs the same CLI
 //! ([`crate::cli::run_with`]), so the host crate needs no change to gain a backend.
 
-use accel_backends::{Backend, CpuBackend};
+use std::time::Duration;
+
+use accel_backends::{
+    wire::serial::{SerialBackend, SerialConfig},
+    Backend, CpuBackend,
+};
 use thiserror::Error;
+use zkedge_hwsim::{HwConfig, HwSim};
 
 /// A backend behind a trait object.
 pub type DynBackend = Box<dyn Backend + Send>;
@@ -58,6 +64,32 @@ impl Registry {
             "cpu",
             "the CPU reference backend (all cores)",
             Box::new(|_| Ok(Box::new(CpuBackend::new()))),
+        );
+        r.register(
+            "sim",
+            "the cycle-accurate accelerator simulator, in process (sim:CONFIG.toml for other parameters)",
+            Box::new(|arg| {
+                let config = if arg.is_empty() {
+                    HwConfig::default()
+                } else {
+                    let text = std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))?;
+                    HwConfig::from_toml(&text).map_err(|e| format!("{arg}: {e}"))?
+                };
+                Ok(Box::new(HwSim::new(config).map_err(|e| e.to_string())?))
+            }),
+        );
+        r.register(
+            "serial",
+            "an accelerator (or `zkedge-hwsim serve`) on a serial port: serial:/dev/ttyUSB0",
+            Box::new(|path| {
+                if path.is_empty() {
+                    return Err("give the port, e.g. serial:/dev/ttyUSB0".into());
+                }
+                let config = SerialConfig::new(3_000_000, Duration::from_secs(120));
+                Ok(Box::new(
+                    SerialBackend::open(path, config).map_err(|e| e.to_string())?,
+                ))
+            }),
         );
         r
     }

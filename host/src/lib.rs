@@ -8,6 +8,7 @@ pub mod export;
 pub mod files;
 pub mod keys;
 pub mod proof;
+pub mod router;
 pub mod srs;
 pub mod synthetic;
 pub mod zk;

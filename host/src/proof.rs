@@ -239,21 +239,15 @@ pub fn prove_halo2(
     Ok(Proved { trace, file })
 }
 
-/// Runs the model on `input` and proves the result with the zkedge prover on `backend`.
+/// Runs the model on `input` and proves the result with the zkedge prover on `backend`;
+/// returns the backend too, with what it counted.
 pub fn prove_zkedge<B: accel_backends::Backend>(
     keys: &Keys,
     input: &[i8],
     multiopen: MultiOpen,
     backend: B,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<
-    (
-        Proved,
-        zkedge_kernel::prover::PhaseTimes,
-        accel_backends::Counters,
-    ),
-    ProofError,
-> {
+) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes, B), ProofError> {
     let key = keys.zk.clone().ok_or(ProofError::NoProvingKey)?;
     let trace = infer(&keys.model, input)?;
     let witness = keys.layout.witness(&keys.model, &trace)?;
@@ -262,7 +256,6 @@ pub fn prove_zkedge<B: accel_backends::Backend>(
     let proof = prover
         .prove_witness(&witness, multiopen.into(), rng)
         .map_err(|e| ProofError::Prover(e.to_string()))?;
-    let counters = *accel_backends::Backend::counters(prover.backend());
     let file = ProofFile {
         version: PROOF_VERSION,
         model_hash: keys.model_hash,
@@ -272,7 +265,7 @@ pub fn prove_zkedge<B: accel_backends::Backend>(
         class: trace.class() as u32,
         proof: proof.bytes,
     };
-    Ok((Proved { trace, file }, proof.times, counters))
+    Ok((Proved { trace, file }, proof.times, prover.into_backend()))
 }
 
 /// Counts the bytes a reader hands out, so that a proof with bytes left over is rejected.

@@ -160,6 +160,11 @@ impl<B: Backend> ZkProver<B> {
         self.prove(advice, &instance, multiopen, rng)
     }
 
+    /// The backend back, with whatever it counted.
+    pub fn into_backend(self) -> B {
+        self.backend
+    }
+
     /// The backend (for its counters).
     pub fn backend(&self) -> &B {
         &self.backend

@@ -14,25 +14,41 @@ use super::{
     input,
     ui::{bytes, human, step},
 };
+use accel_backends::{Backend, Counters};
+
+use super::RouteArgs;
 use crate::{
     backends::Registry,
     bundled,
     files::{hash, read_bounded},
     keys::{self, Keys, SrsOrigin},
     proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
+    router::Router,
     srs::{self, DEV_WARNING},
 };
 
 /// Proves with the chosen prover, behind a spinner; returns the proof and a line about how it
-/// was made.
+/// was made. A backend other than the CPU goes behind the router, which keeps small jobs (per
+/// `route`) and refused ones on the CPU.
 fn prove_with(
     keys: &Keys,
     input: &[i8],
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
+    route: RouteArgs,
     registry: &Registry,
 ) -> Result<(Proved, String)> {
+    let ms = |ns: u64| format!("{:.0} ms", ns as f64 / 1e6);
+    let work = |c: &Counters| {
+        format!(
+            "{} MSMs ({}), {} NTTs ({})",
+            c.msm_calls,
+            ms(c.msm_nanos),
+            c.ntt_calls,
+            ms(c.ntt_nanos)
+        )
+    };
     match prover {
         ProverKind::Halo2 => {
             let (proved, t) = step("proving (stock halo2-axiom)", || {
@@ -43,26 +59,50 @@ fn prove_with(
                 format!("stock halo2-axiom, {multiopen}: {}", human(t)),
             ))
         }
-        ProverKind::Zkedge => {
+        ProverKind::Zkedge if backend == "cpu" => {
             let b = registry.create(backend)?;
-            let name = b.name().to_string();
-            let (proved, t) = step(&format!("proving (zkedge prover, backend {name})"), || {
+            let (proved, t) = step("proving (zkedge prover on the CPU)", || {
                 proof::prove_zkedge(keys, input, multiopen, b, &mut OsRng)
             });
-            let (proved, times, c) = proved?;
-            let ms = |ns: u64| format!("{:.0} ms", ns as f64 / 1e6);
-            Ok((
-                proved,
-                format!(
-                    "zkedge prover on {name}, {multiopen}: {} — {} MSMs ({}), {} NTTs ({}), constraint evaluation {}",
-                    human(t),
-                    c.msm_calls,
-                    ms(c.msm_nanos),
-                    c.ntt_calls,
-                    ms(c.ntt_nanos),
-                    ms(times.quotient_evaluation)
-                ),
-            ))
+            let (proved, times, b) = proved?;
+            let how = format!(
+                "zkedge prover on cpu, {multiopen}: {} — {}, constraint evaluation {}",
+                human(t),
+                work(b.counters()),
+                ms(times.quotient_evaluation)
+            );
+            Ok((proved, how))
+        }
+        ProverKind::Zkedge => {
+            let accel = registry.create(backend)?;
+            let name = accel.name().to_string();
+            let router = Router::new(accel, route.policy());
+            let (proved, t) = step(
+                &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
+                || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),
+            );
+            let (proved, times, router) = proved?;
+            let a = router.accelerator().counters();
+            let mut how = format!(
+                "zkedge prover, {multiopen}: {} — on {name}: {}; on the CPU: {}; constraint evaluation {}",
+                human(t),
+                work(a),
+                work(router.cpu().counters()),
+                ms(times.quotient_evaluation)
+            );
+            if a.device_cycles > 0 {
+                how += &format!("; {name} counted {} device cycles", a.device_cycles);
+            }
+            if a.link_bytes > 0 {
+                how += &format!(", {} over its link", bytes(a.link_bytes as usize));
+            }
+            if router.fallbacks() > 0 {
+                how += &format!(
+                    "; {} jobs refused by {name} ran on the CPU",
+                    router.fallbacks()
+                );
+            }
+            Ok((proved, how))
         }
     }
 }
@@ -90,6 +130,7 @@ pub fn demo(
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
+    route: RouteArgs,
     registry: &Registry,
 ) -> Result<()> {
     let model = Model::from_json(bundled::MODEL_JSON).context("the bundled model")?;
@@ -141,7 +182,7 @@ pub fn demo(
         human(t_keys),
         human(t_srs + t_keys)
     );
-    let (proved, how) = prove_with(&keys, input, multiopen, prover, backend, registry)?;
+    let (proved, how) = prove_with(&keys, input, multiopen, prover, backend, route, registry)?;
     let proof_bytes = proved.file.to_bytes();
     println!("  prove: {how}; proof file {}", bytes(proof_bytes.len()));
     let (verified, t_verify) = step("verifying", || {
@@ -206,6 +247,7 @@ pub fn prove(
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
+    route: RouteArgs,
     registry: &Registry,
 ) -> Result<()> {
     let model = input::model(model_path)?;
@@ -221,7 +263,7 @@ pub fn prove(
     }
     warn_if_dev(&keys);
     let input = input::input(input_path, &keys.model)?;
-    let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, registry)?;
+    let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, route, registry)?;
     let file_bytes = proved.file.to_bytes();
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
     let class = proved.trace.class();

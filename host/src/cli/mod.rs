@@ -14,6 +14,27 @@ use crate::{
     proof::{MultiOpen, ProverKind},
 };
 
+/// How the router splits work between an accelerator and the CPU.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct RouteArgs {
+    /// MSMs with fewer terms stay on the CPU (default: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub cpu_below_msm: usize,
+    /// NTTs of fewer than 2^LOG points stay on the CPU (default: none).
+    #[arg(long, value_name = "LOG", default_value_t = 0)]
+    pub cpu_below_ntt: u32,
+}
+
+impl RouteArgs {
+    /// As a routing policy.
+    pub fn policy(&self) -> crate::router::Policy {
+        crate::router::Policy {
+            msm_min: self.cpu_below_msm,
+            ntt_min_log: self.cpu_below_ntt,
+        }
+    }
+}
+
 /// zkedge: prove that an output came from a given int8 model on a given input.
 #[derive(Parser)]
 #[command(name = "zkedge", version, about, long_about = None)]
@@ -38,6 +59,8 @@ enum Command {
         /// Where the zkedge prover sends its MSMs and NTTs (`zkedge backends` lists them).
         #[arg(long, default_value = "cpu")]
         backend: String,
+        #[command(flatten)]
+        route: RouteArgs,
     },
     /// Generate proving and verifying keys for a model.
     Setup {
@@ -74,6 +97,8 @@ enum Command {
         /// Where the zkedge prover sends its MSMs and NTTs (`zkedge backends` lists them).
         #[arg(long, default_value = "cpu")]
         backend: String,
+        #[command(flatten)]
+        route: RouteArgs,
     },
     /// Check a proof; prints the proven output and exits 0 if it is valid, exits 1 if not.
     Verify {
@@ -136,7 +161,8 @@ pub fn run_with(
             multiopen,
             prover,
             backend,
-        } => commands::demo(sample, multiopen, prover, &backend, registry),
+            route,
+        } => commands::demo(sample, multiopen, prover, &backend, route, registry),
         Command::Setup { model, out, srs } => commands::setup(&model, &out, srs.as_deref()),
         Command::Prove {
             model,
@@ -146,8 +172,9 @@ pub fn run_with(
             multiopen,
             prover,
             backend,
+            route,
         } => commands::prove(
-            &model, &keys, &input, &out, multiopen, prover, &backend, registry,
+            &model, &keys, &input, &out, multiopen, prover, &backend, route, registry,
         ),
         Command::Verify { keys, proof } => commands::verify(&keys, &proof),
         Command::Infer {

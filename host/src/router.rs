@@ -1,0 +1,193 @@
+//! The host driver's router: one [`Backend`] in front of an accelerator and the CPU, sending
+//! each MSM and NTT where the policy says — small jobs stay on the CPU (a link's or a GPU
+//! call's fixed cost outweighs them), and a job the accelerator refuses (size, a dead link)
+//! falls back to the CPU. It is a `Backend` itself, so the prover neither knows nor cares.
+
+use std::collections::BTreeMap;
+
+use accel_backends::{
+    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, Domain, Fr, G1Affine,
+    G1Projective, MsmJob, NttOp, MAX_LOG_N,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::backends::DynBackend;
+
+/// Where jobs go: MSMs shorter than `msm_min` and NTTs smaller than `2^ntt_min_log` stay on
+/// the CPU; everything else goes to the accelerator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Shortest MSM sent to the accelerator.
+    pub msm_min: usize,
+    /// log2 of the smallest NTT sent to the accelerator.
+    pub ntt_min_log: u32,
+}
+
+impl Policy {
+    /// Everything to the accelerator.
+    pub const ALL: Policy = Policy {
+        msm_min: 0,
+        ntt_min_log: 0,
+    };
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+/// An accelerator with the CPU beside it.
+pub struct Router {
+    accel: DynBackend,
+    cpu: CpuBackend,
+    policy: Policy,
+    /// Our handle → (the accelerator's, the CPU's).
+    bases: BTreeMap<u32, (Option<BasesHandle>, BasesHandle)>,
+    next: u32,
+    counters: Counters,
+    /// Jobs the accelerator refused and the CPU took instead.
+    fallbacks: u64,
+}
+
+impl Router {
+    /// Routes between `accel` and a CPU backend by `policy`.
+    pub fn new(accel: DynBackend, policy: Policy) -> Self {
+        Self {
+            accel,
+            cpu: CpuBackend::new(),
+            policy,
+            bases: BTreeMap::new(),
+            next: 0,
+            counters: Counters::default(),
+            fallbacks: 0,
+        }
+    }
+
+    /// What the accelerator did.
+    pub fn accelerator(&self) -> &dyn Backend {
+        &*self.accel
+    }
+
+    /// What the CPU did.
+    pub fn cpu(&self) -> &CpuBackend {
+        &self.cpu
+    }
+
+    /// Jobs the accelerator refused and the CPU took.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
+    }
+
+    fn handles(&self, h: BasesHandle) -> Result<(Option<BasesHandle>, BasesHandle), BackendError> {
+        self.bases
+            .get(&h.raw())
+            .copied()
+            .ok_or(BackendError::UnknownBases(h))
+    }
+
+    /// Whether an error means "try the CPU instead" rather than "the input is wrong".
+    fn refusal(e: &BackendError) -> bool {
+        matches!(
+            e,
+            BackendError::SizeUnsupported { .. }
+                | BackendError::Link(_)
+                | BackendError::Device(_)
+                | BackendError::NoBasesSlot { .. }
+                | BackendError::OutOfMemory { .. }
+        )
+    }
+
+    fn sync_counters(&mut self) {
+        let (a, c) = (self.accel.counters(), self.cpu.counters());
+        self.counters.device_cycles = a.device_cycles + c.device_cycles;
+        self.counters.link_bytes = a.link_bytes + c.link_bytes;
+    }
+}
+
+impl Backend for Router {
+    fn name(&self) -> &str {
+        "router"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // The CPU takes whatever the accelerator cannot.
+        self.cpu.capabilities()
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
+        let (_, cpu) = self.bases.get(&handle.raw())?;
+        self.cpu.bases_len(*cpu)
+    }
+
+    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+        let cpu = self.cpu.load_bases(bases)?;
+        // An accelerator that cannot hold these bases leaves their MSMs to the CPU.
+        let accel = match self.accel.load_bases(bases) {
+            Ok(h) => Some(h),
+            Err(e) if Self::refusal(&e) => None,
+            Err(e) => return Err(e),
+        };
+        let raw = self.next;
+        self.next = raw
+            .checked_add(1)
+            .ok_or(BackendError::NoBasesSlot { max: u32::MAX })?;
+        self.bases.insert(raw, (accel, cpu));
+        Ok(BasesHandle::from_raw(raw))
+    }
+
+    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
+        let (accel, cpu) = self.handles(handle)?;
+        self.bases.remove(&handle.raw());
+        if let Some(a) = accel {
+            // The accelerator may be gone; its copy goes with it.
+            let _ = self.accel.release_bases(a);
+        }
+        self.cpu.release_bases(cpu)
+    }
+
+    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+        let (accel, cpu) = self.handles(job.bases)?;
+        if let (Some(a), true) = (accel, job.scalars.len() >= self.policy.msm_min) {
+            match self.accel.msm(a, job.start, job.scalars) {
+                Ok(sum) => {
+                    self.sync_counters();
+                    return Ok(sum);
+                }
+                Err(e) if Self::refusal(&e) => self.fallbacks += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        self.cpu.msm(cpu, job.start, job.scalars)
+    }
+
+    fn ntt_unchecked(
+        &mut self,
+        values: &mut [Fr],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        if domain.log_n() >= self.policy.ntt_min_log && domain.log_n() <= MAX_LOG_N {
+            // A failed NTT may have touched `values`; work on a copy until it succeeds.
+            let mut copy = values.to_vec();
+            match self.accel.ntt(&mut copy, domain, op) {
+                Ok(()) => {
+                    values.copy_from_slice(&copy);
+                    self.sync_counters();
+                    return Ok(());
+                }
+                Err(e) if Self::refusal(&e) => self.fallbacks += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        self.cpu.ntt(values, domain, op)
+    }
+}
