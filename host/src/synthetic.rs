@@ -179,6 +179,11 @@ impl Synthetic {
         let v = values(self.k, self.seed);
         vec![v.instance, v.instance2]
     }
+
+    /// The advice columns of this witness, in column order, over the assigned rows.
+    pub fn advice(&self) -> Vec<Vec<Fr>> {
+        values(self.k, self.seed).cols.to_vec()
+    }
 }
 
 impl Circuit<Fr> for Synthetic {
