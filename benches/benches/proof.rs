@@ -106,7 +106,7 @@ fn synthetic_k16(c: &mut Criterion) {
             create_proof::<KZGCommitmentScheme<Bn256>, ProverGWC<_>, _, _, _, _>(
                 &params,
                 &pk,
-                &[circuit.clone()],
+                std::slice::from_ref(&circuit),
                 &[&refs],
                 OsRng,
                 &mut t,
