@@ -33,6 +33,8 @@ use crate::{
 const MAX_NTT_LOG_CPU: u32 = 24;
 /// log2 of the largest NTT on a GPU.
 const MAX_NTT_LOG_GPU: u32 = 27;
+/// The most elements one batched NTT call moves to the device (512 MiB of scalars).
+const BATCH_ELEMENTS: usize = 1 << 24;
 
 /// Device memory that frees itself on the right device, and never panics doing so.
 ///
@@ -173,9 +175,17 @@ impl IcicleBackend {
         convert::sum(&result[0]).ok_or(error::fault(FAULT_BAD_OUTPUT))
     }
 
-    fn ntt_inner(&self, values: &mut [Fr], domain: &Domain, op: NttOp) -> Result<(), BackendError> {
-        let n = values.len();
-        if n == 1 {
+    /// Transforms every vector of `batch` (each of the domain's size) with one batched ICICLE
+    /// NTT per chunk of at most [`BATCH_ELEMENTS`] elements: on a GPU the fixed cost of a call
+    /// is paid once per chunk, not once per vector.
+    fn ntt_many(
+        &self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        let n = domain.size();
+        if n == 1 || batch.is_empty() {
             // Size 1: out[0] = in[0] both ways (g⁰ = 1, n⁻¹ = 1).
             return Ok(());
         }
@@ -192,56 +202,71 @@ impl IcicleBackend {
             NttDirection::Forward => NTTDir::kForward,
             NttDirection::Inverse => NTTDir::kInverse,
         };
-        let fail = |e| error::map(e, Op::Ntt, n);
         let mask = n as u64 - 1;
-        let mut buffer = DeviceBuffer::<IcicleFr>::alloc(n, &self.selected.device, Op::Ntt)?;
+        let per_chunk = (BATCH_ELEMENTS / n).max(1);
+        // Scratch for a permuted copy, only when the caller's root is not halo2's.
+        let mut scratch = match reorder {
+            Reorder::None => Vec::new(),
+            Reorder::Power(_) => vec![Fr::ZERO; n],
+        };
+        for chunk in batch.chunks_mut(per_chunk) {
+            let total = n * chunk.len();
+            let fail = |e| error::map(e, Op::Ntt, total);
+            let mut buffer =
+                DeviceBuffer::<IcicleFr>::alloc(total, &self.selected.device, Op::Ntt)?;
+            config.batch_size =
+                i32::try_from(chunk.len()).map_err(|_| BackendError::SizeUnsupported {
+                    op: Op::Ntt,
+                    size: total,
+                    max: i32::MAX as usize,
+                })?;
 
-        // In: the caller's values, or (inverse over another root) their permutation.
-        match (reorder, op.direction) {
-            (Reorder::Power(j), NttDirection::Inverse) => {
-                let mut permuted = vec![Fr::ZERO; n];
-                for (i, v) in values.iter().enumerate() {
-                    permuted[domain::permuted(i, j, mask)] = *v;
-                }
-                buffer
-                    .vec
-                    .copy_from_host(HostSlice::from_slice(convert::scalars_as_icicle(&permuted)))
-            }
-            _ => buffer
-                .vec
-                .copy_from_host(HostSlice::from_slice(convert::scalars_as_icicle(values))),
-        }
-        .map_err(fail)?;
-
-        // Montgomery-form integers in, Montgomery-form integers out: the NTT is linear.
-        ntt::ntt_inplace::<IcicleFr, IcicleFr>(&mut buffer.vec[..], dir, &config).map_err(fail)?;
-
-        // Out: ICICLE's order, or (forward over another root) out[i] = icicle[i·j mod n].
-        match (reorder, op.direction) {
-            (Reorder::Power(j), NttDirection::Forward) => {
-                let mut raw = vec![Fr::ZERO; n];
-                buffer
-                    .vec
-                    .copy_to_host(HostSlice::from_mut_slice(convert::scalars_as_icicle_mut(
-                        &mut raw,
-                    )))
+            // In: the caller's values, or (inverse over another root) in'[i·j mod n] = in[i].
+            for (k, values) in chunk.iter().enumerate() {
+                let source: &[Fr] = match (reorder, op.direction) {
+                    (Reorder::Power(j), NttDirection::Inverse) => {
+                        for (i, v) in values.iter().enumerate() {
+                            scratch[domain::permuted(i, j, mask)] = *v;
+                        }
+                        &scratch
+                    }
+                    _ => values,
+                };
+                buffer.vec[k * n..(k + 1) * n]
+                    .copy_from_host(HostSlice::from_slice(convert::scalars_as_icicle(source)))
                     .map_err(fail)?;
-                for (i, v) in values.iter_mut().enumerate() {
-                    *v = raw[domain::permuted(i, j, mask)];
+            }
+
+            // Montgomery-form integers in, Montgomery-form integers out: the NTT is linear.
+            ntt::ntt_inplace::<IcicleFr, IcicleFr>(&mut buffer.vec[..], dir, &config)
+                .map_err(fail)?;
+
+            // Out: ICICLE's order, or (forward over another root) out[i] = icicle[i·j mod n].
+            for (k, values) in chunk.iter_mut().enumerate() {
+                let device = &buffer.vec[k * n..(k + 1) * n];
+                match (reorder, op.direction) {
+                    (Reorder::Power(j), NttDirection::Forward) => {
+                        device
+                            .copy_to_host(HostSlice::from_mut_slice(
+                                convert::scalars_as_icicle_mut(&mut scratch),
+                            ))
+                            .map_err(fail)?;
+                        for (i, v) in values.iter_mut().enumerate() {
+                            *v = scratch[domain::permuted(i, j, mask)];
+                        }
+                    }
+                    _ => device
+                        .copy_to_host(HostSlice::from_mut_slice(convert::scalars_as_icicle_mut(
+                            values,
+                        )))
+                        .map_err(fail)?,
+                }
+                if !convert::all_reduced(values) {
+                    return Err(error::fault(FAULT_BAD_OUTPUT));
                 }
             }
-            _ => buffer
-                .vec
-                .copy_to_host(HostSlice::from_mut_slice(convert::scalars_as_icicle_mut(
-                    values,
-                )))
-                .map_err(fail)?,
         }
-        if convert::all_reduced(values) {
-            Ok(())
-        } else {
-            Err(error::fault(FAULT_BAD_OUTPUT))
-        }
+        Ok(())
     }
 }
 
@@ -322,7 +347,16 @@ impl Backend for IcicleBackend {
         domain: &Domain,
         op: NttOp,
     ) -> Result<(), BackendError> {
-        self.ntt_inner(values, domain, op)
+        self.ntt_many(&mut [values], domain, op)
+    }
+
+    fn ntt_batch_unchecked(
+        &mut self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        self.ntt_many(batch, domain, op)
     }
 }
 

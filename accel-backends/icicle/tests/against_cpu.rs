@@ -267,3 +267,35 @@ fn limits_are_typed_errors() {
         Err(BackendError::SizeUnsupported { .. })
     ));
 }
+
+#[test]
+fn ntt_batches_equal_cpu_one_by_one() {
+    let (mut rng, _) = test_rng("ntt_batches");
+    let mut icicle = common::backend();
+    let mut cpu = CpuBackend::new();
+    for (log_n, count) in [(1, 3), (12, 5), (7, 1)] {
+        for domain in [
+            Domain::with_halo2_root(log_n).unwrap(),
+            Domain::with_default_root(log_n).unwrap(),
+        ] {
+            let g = Fr::rand(&mut rng);
+            for op in [
+                NttOp::forward(),
+                NttOp::inverse(),
+                NttOp::coset_forward(g),
+                NttOp::coset_inverse(g),
+            ] {
+                let inputs: Vec<Vec<Fr>> =
+                    (0..count).map(|_| scalars(&mut rng, 1 << log_n)).collect();
+                let mut got = inputs.clone();
+                let mut views: Vec<&mut [Fr]> = got.iter_mut().map(|v| v.as_mut_slice()).collect();
+                icicle.ntt_batch(&mut views, &domain, op).unwrap();
+                for (input, got) in inputs.iter().zip(&got) {
+                    let mut want = input.clone();
+                    cpu.ntt(&mut want, &domain, op).unwrap();
+                    assert!(*got == want, "batch of {count}, {op:?} on 2^{log_n}");
+                }
+            }
+        }
+    }
+}
