@@ -145,7 +145,7 @@ impl IcicleBackend {
 
     fn msm_inner(&self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
         let len = job.scalars.len();
-        let end = job.start + len;
+        let end = job.start.saturating_add(len);
         let bases = match self.bases.get(&job.bases.raw()) {
             None => return Err(BackendError::UnknownBases(job.bases)),
             Some(_) if len == 0 => return Ok(G1Projective::default()),
