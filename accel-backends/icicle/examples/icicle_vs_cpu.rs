@@ -3,7 +3,7 @@
 //! trait, interleaved in one run.
 //!
 //! ```text
-//! cargo run --release --example icicle_vs_cpu -- [--device cpu|cuda] [--runs N] [--max-log K]
+//! cargo run [--release] --example icicle_vs_cpu -- [--device cpu|cuda] [--runs N] [--max-log K]
 //! ```
 
 use std::time::{Duration, Instant};
