@@ -1,0 +1,145 @@
+//! `rtl-testbench`: check the RTL against arkworks and hw-sim, write waveforms, print yosys
+//! figures. `cargo xtask rtl` runs it; see docs/rtl.md.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use rtl_testbench::{
+    check::check,
+    model::{build, BuildOptions, Rtl, Unit, UnitSpec},
+    sim::RunOptions,
+    synth::synth,
+    vectors::{stream, test_rng, StreamShape},
+    work_dir,
+};
+use zkedge_hwsim::{units::FieldKind, HwConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "rtl-testbench",
+    about = "zkedge RTL units in Verilator against arkworks and hw-sim"
+)]
+struct Cli {
+    /// The multiplier latency L_mul (default: hw-sim's default configuration).
+    #[arg(long, global = true)]
+    mul_latency: Option<u32>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check every unit in both fields on random streams; print vectors and cycles per second.
+    Check {
+        /// Random inputs per unit and field.
+        #[arg(long, default_value_t = 20_000)]
+        vectors: usize,
+    },
+    /// Simulate a short checked stream on each unit (Fr) and write its VCD waveform.
+    Vcd {
+        /// Output folder (default: target/rtl-testbench/vcd).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the yosys flow on each unit and print its cells.
+    Synth,
+}
+
+const UNITS: [(Unit, FieldKind); 4] = [
+    (Unit::MontMul, FieldKind::Scalar),
+    (Unit::MontMul, FieldKind::Base),
+    (Unit::Butterfly, FieldKind::Scalar),
+    (Unit::Butterfly, FieldKind::Base),
+];
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let l_mul = cli.mul_latency.unwrap_or(HwConfig::default().mul_latency);
+    match cli.command {
+        Cmd::Check { vectors } => {
+            let (mut rng, seed) = test_rng("rtl-testbench check");
+            for (unit, field) in UNITS {
+                let spec = UnitSpec::new(unit, field, l_mul)?;
+                let model = build(&Rtl::committed(), spec, BuildOptions::default())?;
+                let inputs = stream(
+                    spec,
+                    &mut rng,
+                    StreamShape {
+                        random: vectors,
+                        edges: true,
+                    },
+                );
+                let run = model.run(
+                    &inputs,
+                    &RunOptions {
+                        vcd: None,
+                        power_up_seed: seed as u32,
+                    },
+                )?;
+                let checked = check(spec, &inputs, &run.outputs)?;
+                println!(
+                    "{spec}: latency {} cycles, {} vectors over {} cycles match arkworks and hw-sim; \
+                     {:.0} cycles/s (CPU), {:.0} cycles/s (wall)",
+                    spec.latency(),
+                    checked.vectors,
+                    checked.cycles,
+                    run.cycles_per_cpu_second(),
+                    run.cycles as f64 / run.wall.as_secs_f64().max(1e-9),
+                );
+            }
+        }
+        Cmd::Vcd { out } => {
+            let out = out.unwrap_or_else(|| work_dir().join("vcd"));
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let (mut rng, seed) = test_rng("rtl-testbench vcd");
+            for unit in [Unit::MontMul, Unit::Butterfly] {
+                let spec = UnitSpec::new(unit, FieldKind::Scalar, l_mul)?;
+                let model = build(&Rtl::committed(), spec, BuildOptions { trace: true })?;
+                let inputs = stream(
+                    spec,
+                    &mut rng,
+                    StreamShape {
+                        random: 48,
+                        edges: false,
+                    },
+                );
+                let vcd = out.join(format!("{}_fr.vcd", unit.module()));
+                let run = model.run(
+                    &inputs,
+                    &RunOptions {
+                        vcd: Some(vcd.clone()),
+                        power_up_seed: seed as u32,
+                    },
+                )?;
+                let checked = check(spec, &inputs, &run.outputs)?;
+                println!(
+                    "{}: {spec}, {} cycles ({} vectors, checked); clock period = 2 time units, \
+                     cycle 0 after one reset cycle",
+                    vcd.display(),
+                    checked.cycles,
+                    checked.vectors
+                );
+            }
+        }
+        Cmd::Synth => {
+            for (unit, field) in UNITS {
+                let spec = UnitSpec::new(unit, field, l_mul)?;
+                let report = synth(spec)?;
+                println!(
+                    "{spec}: {} cells ({} $mul, {} $add/$sub, {} flip-flop bits, {} valid flops), {} warnings",
+                    report.cells,
+                    report.count("$mul"),
+                    report.count("$add") + report.count("$sub"),
+                    report.flop_bits(),
+                    report.valid_flops(),
+                    report.warnings.len()
+                );
+                for (kind, n) in &report.by_type {
+                    println!("    {kind:<12} {n}");
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! yosys: a synthesis sanity check of each unit and its resource figures.
+//!
+//! The flow elaborates the unit with its parameters, lowers processes, flattens, optimises,
+//! narrows arithmetic to the widths actually used, and checks the netlist (`check -assert`:
+//! no combinational loops, undriven or multiply-driven wires). It stops at yosys' coarse cells
+//! (`$mul`, `$add`, `$dff`, … with their widths) — a full gate-level map of the 256-bit
+//! multipliers takes far longer than a test should; `docs/rtl.md` gives both.
+
+use std::{collections::BTreeMap, process::Command};
+
+use crate::{model::rtl_dir, model::UnitSpec, tools, Error};
+
+/// The yosys script run on a unit (after `read_verilog` of the sources).
+pub fn script(spec: UnitSpec) -> String {
+    format!(
+        "hierarchy -check -top {top} -chparam FIELD {field} -chparam L {l}; \
+         proc; flatten; opt; memory; opt; wreduce; opt_clean; check -assert; stat -width",
+        top = spec.unit().module(),
+        field = spec.field_param(),
+        l = spec.mul_latency(),
+    )
+}
+
+/// What yosys reports for a unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynthReport {
+    /// Total cells.
+    pub cells: u64,
+    /// Cells by type and width, e.g. `$mul_17` → 14.
+    pub by_type: BTreeMap<String, u64>,
+    /// Warnings yosys printed (a clean run has none).
+    pub warnings: Vec<String>,
+}
+
+impl SynthReport {
+    /// Flip-flop bits: the sum of the widths of every `$dff`/`$sdff`-like cell.
+    pub fn flop_bits(&self) -> u64 {
+        self.cells_where(|kind| kind.ends_with("dff") || kind.ends_with("dffe"))
+    }
+
+    /// One-bit flip-flops with a synchronous reset: the valid pipeline.
+    pub fn valid_flops(&self) -> u64 {
+        self.by_type.get("$sdff_1").copied().unwrap_or(0)
+    }
+
+    /// Cells of a kind (`$mul`, `$add`, …), any width.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.by_type
+            .iter()
+            .filter(|(name, _)| split(name).0 == kind)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn cells_where(&self, keep: impl Fn(&str) -> bool) -> u64 {
+        self.by_type
+            .iter()
+            .filter_map(|(name, n)| {
+                let (kind, width) = split(name);
+                keep(kind).then_some(width * n)
+            })
+            .sum()
+    }
+}
+
+/// `$mul_17` → (`$mul`, 17).
+fn split(name: &str) -> (&str, u64) {
+    match name.rsplit_once('_') {
+        Some((kind, width)) if width.parse::<u64>().is_ok() => {
+            (kind, width.parse().expect("checked"))
+        }
+        _ => (name, 1),
+    }
+}
+
+/// Runs the flow on the committed RTL of `spec`'s unit.
+pub fn synth(spec: UnitSpec) -> Result<SynthReport, Error> {
+    let dir = rtl_dir();
+    let out = tools::run(
+        "yosys",
+        Command::new("yosys")
+            .arg("-p")
+            .arg(format!(
+                "read_verilog -defer {} {}; {}",
+                dir.join("mont_mul.v").display(),
+                dir.join("butterfly.v").display(),
+                script(spec)
+            ))
+            .current_dir(&dir),
+    )?;
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse(log: &str) -> Result<SynthReport, Error> {
+    let warnings = log
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Warning"))
+        .map(str::to_owned)
+        .collect();
+    // The statistics of the flattened top are the last block.
+    let start = log
+        .rfind("Number of cells:")
+        .ok_or_else(|| Error::Synth("no `stat` output".into()))?;
+    let mut lines = log[start..].lines();
+    let cells = lines
+        .next()
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| Error::Synth("unreadable cell count".into()))?;
+    let mut by_type = BTreeMap::new();
+    for line in lines {
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(kind), Some(n), None) if kind.starts_with('$') => {
+                let n = n
+                    .parse()
+                    .map_err(|_| Error::Synth(format!("unreadable line {line:?}")))?;
+                by_type.insert(kind.to_owned(), n);
+            }
+            _ if line.trim().is_empty() => break,
+            _ => {}
+        }
+    }
+    if by_type.values().sum::<u64>() != cells {
+        return Err(Error::Synth(format!(
+            "cell types add to {}, not {cells}",
+            by_type.values().sum::<u64>()
+        )));
+    }
+    Ok(SynthReport {
+        cells,
+        by_type,
+        warnings,
+    })
+}
