@@ -9,7 +9,7 @@ use rtl_testbench::{
     check::check,
     model::{build, BuildOptions, Rtl, Unit, UnitSpec},
     sim::RunOptions,
-    synth::synth,
+    synth::{synth, Flow},
     vectors::{stream, test_rng, StreamShape},
     work_dir,
 };
@@ -43,7 +43,18 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Run the yosys flow on each unit and print its cells.
-    Synth,
+    Synth {
+        /// Map to yosys' generic gates (minutes per unit, GBs of memory) instead of stopping at
+        /// coarse cells.
+        #[arg(long)]
+        gates: bool,
+        /// Only this unit (mont_mul or butterfly).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only this field (fr or fq).
+        #[arg(long)]
+        field: Option<String>,
+    },
 }
 
 const UNITS: [(Unit, FieldKind); 4] = [
@@ -122,10 +133,24 @@ fn main() -> Result<()> {
                 );
             }
         }
-        Cmd::Synth => {
+        Cmd::Synth {
+            gates,
+            unit: only_unit,
+            field: only_field,
+        } => {
+            let flow = if gates { Flow::Gates } else { Flow::Coarse };
             for (unit, field) in UNITS {
+                let name = match field {
+                    FieldKind::Scalar => "fr",
+                    FieldKind::Base => "fq",
+                };
+                if only_unit.as_deref().is_some_and(|m| m != unit.module())
+                    || only_field.as_deref().is_some_and(|f| f != name)
+                {
+                    continue;
+                }
                 let spec = UnitSpec::new(unit, field, l_mul)?;
-                let report = synth(spec)?;
+                let report = synth(spec, flow)?;
                 println!(
                     "{spec}: {} cells ({} $mul, {} $add/$sub, {} flip-flop bits, {} valid flops), {} warnings",
                     report.cells,

@@ -3,22 +3,42 @@
 //! The flow elaborates the unit with its parameters, lowers processes, flattens, optimises,
 //! narrows arithmetic to the widths actually used, and checks the netlist (`check -assert`:
 //! no combinational loops, undriven or multiply-driven wires). It stops at yosys' coarse cells
-//! (`$mul`, `$add`, `$dff`, … with their widths) — a full gate-level map of the 256-bit
-//! multipliers takes far longer than a test should; `docs/rtl.md` gives both.
+//! (`$mul`, `$add`, `$dff`, … with their widths): [`Flow::Coarse`], seconds. [`Flow::Gates`]
+//! goes on to yosys' generic gate library (`synth -noabc`: `$_AND_`, `$_XOR_`, `$_DFF_P_`, …),
+//! minutes per unit and gigabytes of memory, so only `rtl-testbench synth --gates` runs it;
+//! `docs/rtl.md` gives both.
 
 use std::{collections::BTreeMap, process::Command};
 
 use crate::{model::rtl_dir, model::UnitSpec, tools, Error};
 
-/// The yosys script run on a unit (after `read_verilog` of the sources).
-pub fn script(spec: UnitSpec) -> String {
-    format!(
-        "hierarchy -check -top {top} -chparam FIELD {field} -chparam L {l}; \
-         proc; flatten; opt; memory; opt; wreduce; opt_clean; check -assert; stat -width",
+/// How far synthesis goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Coarse cells with widths (`$mul_17`, `$add_273`, `$dff_256`): seconds.
+    Coarse,
+    /// Generic single-bit gates (`synth -flatten -noabc`): minutes.
+    Gates,
+}
+
+/// The yosys script run on a unit (after `read_verilog -defer` of the sources).
+pub fn script(spec: UnitSpec, flow: Flow) -> String {
+    let elaborate = format!(
+        "hierarchy -check -top {top} -chparam FIELD {field} -chparam L {l}",
         top = spec.unit().module(),
         field = spec.field_param(),
         l = spec.mul_latency(),
-    )
+    );
+    match flow {
+        Flow::Coarse => format!(
+            "{elaborate}; proc; flatten; opt; memory; opt; wreduce; opt_clean; \
+             check -assert; stat -width"
+        ),
+        Flow::Gates => format!(
+            "{elaborate}; synth -flatten -top {top} -noabc; check -assert; stat",
+            top = spec.unit().module()
+        ),
+    }
 }
 
 /// What yosys reports for a unit.
@@ -33,9 +53,10 @@ pub struct SynthReport {
 }
 
 impl SynthReport {
-    /// Flip-flop bits: the sum of the widths of every `$dff`/`$sdff`-like cell.
+    /// Flip-flop bits: the widths of every `$dff`/`$sdff`-like cell added up, or the number of
+    /// single-bit `$_DFF_*`/`$_SDFF_*` gates.
     pub fn flop_bits(&self) -> u64 {
-        self.cells_where(|kind| kind.ends_with("dff") || kind.ends_with("dffe"))
+        self.cells_where(|kind| kind.to_ascii_lowercase().contains("dff"))
     }
 
     /// One-bit flip-flops with a synchronous reset: the valid pipeline.
@@ -74,7 +95,7 @@ fn split(name: &str) -> (&str, u64) {
 }
 
 /// Runs the flow on the committed RTL of `spec`'s unit.
-pub fn synth(spec: UnitSpec) -> Result<SynthReport, Error> {
+pub fn synth(spec: UnitSpec, flow: Flow) -> Result<SynthReport, Error> {
     let dir = rtl_dir();
     let out = tools::run(
         "yosys",
@@ -84,7 +105,7 @@ pub fn synth(spec: UnitSpec) -> Result<SynthReport, Error> {
                 "read_verilog -defer {} {}; {}",
                 dir.join("mont_mul.v").display(),
                 dir.join("butterfly.v").display(),
-                script(spec)
+                script(spec, flow)
             ))
             .current_dir(&dir),
     )?;

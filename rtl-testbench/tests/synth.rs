@@ -3,7 +3,7 @@
 
 use rtl_testbench::{
     model::{Unit, UnitSpec},
-    synth::synth,
+    synth::{synth, Flow},
 };
 use zkedge_hwsim::{units::FieldKind, HwConfig};
 
@@ -13,7 +13,7 @@ fn each_unit_synthesises_cleanly_with_its_pipeline() {
     for unit in [Unit::MontMul, Unit::Butterfly] {
         for field in [FieldKind::Scalar, FieldKind::Base] {
             let spec = UnitSpec::new(unit, field, l_mul).expect("default latency");
-            let report = synth(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            let report = synth(spec, Flow::Coarse).unwrap_or_else(|e| panic!("{spec}: {e}"));
             eprintln!(
                 "{spec}: {} cells, {} flip-flop bits: {:?}",
                 report.cells,
