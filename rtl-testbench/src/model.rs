@@ -303,6 +303,33 @@ pub fn build(rtl: &Rtl, spec: UnitSpec, options: BuildOptions) -> Result<Model, 
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(Error::io(format!("clearing {}", tmp.display())))?;
     }
+    if let Err(e) = build_in(&tmp, rtl, spec, options, &version) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    match std::fs::rename(&tmp, &dir) {
+        Ok(()) => {}
+        // Another process finished the same build first: keep theirs.
+        Err(_) if exe.exists() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        Err(e) => {
+            return Err(Error::io(format!("moving the build to {}", dir.display()))(
+                e,
+            ))
+        }
+    }
+    Ok(model)
+}
+
+/// Verilates and compiles into `tmp`, leaving `tmp/Vunit` and `tmp/src/`.
+fn build_in(
+    tmp: &Path,
+    rtl: &Rtl,
+    spec: UnitSpec,
+    options: BuildOptions,
+    version: &str,
+) -> Result<(), Error> {
     let src = tmp.join("src");
     std::fs::create_dir_all(&src).map_err(Error::io(format!("creating {}", src.display())))?;
     let mut sources = Vec::new();
@@ -368,19 +395,7 @@ pub fn build(rtl: &Rtl, spec: UnitSpec, options: BuildOptions) -> Result<Model, 
     std::fs::rename(obj.join("Vunit"), tmp.join("Vunit"))
         .map_err(Error::io("moving the executable"))?;
     std::fs::remove_dir_all(&obj).map_err(Error::io("removing objects"))?;
-    match std::fs::rename(&tmp, &dir) {
-        Ok(()) => {}
-        // Another process finished the same build first: keep theirs.
-        Err(_) if exe.exists() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        Err(e) => {
-            return Err(Error::io(format!("moving the build to {}", dir.display()))(
-                e,
-            ))
-        }
-    }
-    Ok(model)
+    Ok(())
 }
 
 fn save_runtime(obj: &Path, runtime: &Path, objects: &[&str]) -> Result<(), Error> {

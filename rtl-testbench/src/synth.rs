@@ -59,9 +59,14 @@ impl SynthReport {
         self.cells_where(|kind| kind.to_ascii_lowercase().contains("dff"))
     }
 
-    /// One-bit flip-flops with a synchronous reset: the valid pipeline.
+    /// One-bit flip-flops with a synchronous reset (`$sdff_1`, or `$_SDFF_*` gates): the valid
+    /// pipeline, the only registers with a reset.
     pub fn valid_flops(&self) -> u64 {
-        self.by_type.get("$sdff_1").copied().unwrap_or(0)
+        self.by_type
+            .iter()
+            .filter(|(name, _)| *name == "$sdff_1" || name.starts_with("$_SDFF_"))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Cells of a kind (`$mul`, `$add`, …), any width.

@@ -72,15 +72,14 @@ pub(crate) fn verilator_version() -> Result<String, Error> {
 }
 
 /// Where the testbench keeps what it builds: `<target>/rtl-testbench`, with `<target>` the
-/// cargo target directory (`CARGO_TARGET_DIR`, else the workspace's `target/`).
+/// cargo target directory (`CARGO_TARGET_DIR`, relative to the workspace root, else the
+/// workspace's `target/`).
 pub fn work_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate sits inside the workspace");
     let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("the crate sits inside the workspace")
-                .join("target")
-        });
+        .map(|dir| workspace.join(dir))
+        .unwrap_or_else(|| workspace.join("target"));
     target.join("rtl-testbench")
 }

@@ -10,24 +10,44 @@ use zkedge_hwsim::{units::FieldKind, HwConfig};
 #[test]
 fn each_unit_synthesises_cleanly_with_its_pipeline() {
     let l_mul = HwConfig::default().mul_latency;
-    for unit in [Unit::MontMul, Unit::Butterfly] {
-        for field in [FieldKind::Scalar, FieldKind::Base] {
-            let spec = UnitSpec::new(unit, field, l_mul).expect("default latency");
-            let report = synth(spec, Flow::Coarse).unwrap_or_else(|e| panic!("{spec}: {e}"));
-            eprintln!(
-                "{spec}: {} cells, {} flip-flop bits: {:?}",
-                report.cells,
-                report.flop_bits(),
-                report.by_type
-            );
-            assert!(report.warnings.is_empty(), "{spec}: {:?}", report.warnings);
-            // The valid bit travels through one reset flip-flop per stage.
-            assert_eq!(report.valid_flops(), u64::from(spec.latency()), "{spec}");
-            // Three multiplications per digit stage (a_i·b, m, m·p), L_mul − 1 digit stages.
-            assert_eq!(report.count("$mul"), 3 * u64::from(l_mul - 1), "{spec}");
-            for kind in ["$mem", "$dlatch", "$memrd", "$memwr"] {
-                assert_eq!(report.count(kind), 0, "{spec}: {kind}");
-            }
+    let specs: Vec<UnitSpec> = [Unit::MontMul, Unit::Butterfly]
+        .into_iter()
+        .flat_map(|unit| {
+            [FieldKind::Scalar, FieldKind::Base]
+                .map(|field| UnitSpec::new(unit, field, l_mul).expect("default latency"))
+        })
+        .collect();
+    // One yosys per unit, two at a time.
+    let reports: Vec<_> = specs
+        .chunks(2)
+        .flat_map(|pair| {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = pair
+                    .iter()
+                    .map(|&spec| s.spawn(move || (spec, synth(spec, Flow::Coarse))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("yosys thread"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for (spec, report) in reports {
+        let report = report.unwrap_or_else(|e| panic!("{spec}: {e}"));
+        eprintln!(
+            "{spec}: {} cells, {} flip-flop bits: {:?}",
+            report.cells,
+            report.flop_bits(),
+            report.by_type
+        );
+        assert!(report.warnings.is_empty(), "{spec}: {:?}", report.warnings);
+        // The valid bit travels through one reset flip-flop per stage.
+        assert_eq!(report.valid_flops(), u64::from(spec.latency()), "{spec}");
+        // Three multiplications per digit stage (a_i·b, m, m·p), L_mul − 1 digit stages.
+        assert_eq!(report.count("$mul"), 3 * u64::from(l_mul - 1), "{spec}");
+        for kind in ["$mem", "$dlatch", "$memrd", "$memwr"] {
+            assert_eq!(report.count(kind), 0, "{spec}: {kind}");
         }
     }
 }
