@@ -4,9 +4,9 @@
 //
 //   Vunit --in IN --out OUT [--vcd FILE]
 //
-// IN, one line per cycle: "-" (bubble: in_valid = 0) or "A B W", each 64 hex digits,
-// most significant first (W is ignored by the multiplier).
-// OUT, one line per cycle: "-" (out_valid = 0) or "X Y" (Y is 0 for the multiplier), then a
+// IN, one line per cycle: "-" (bubble: in_valid = 0) or five words for in_0 .. in_4, each 64
+// hex digits, most significant first (a unit ignores the ports it does not use).
+// OUT, one line per cycle: "-" (out_valid = 0) or three words out_0 .. out_2, then a
 // last line "# cycles N wall_ns T cpu_ns C": wall-clock and CPU nanoseconds spent clocking the
 // model (reading and writing the files excluded).
 //
@@ -35,6 +35,8 @@
 namespace {
 
 constexpr int kWords = 8;  // 256 bits in 32-bit words, least significant first
+constexpr int kIn = 5;     // input words per cycle
+constexpr int kOut = 3;    // output words per cycle
 
 struct Word {
     uint32_t w[kWords];
@@ -42,12 +44,12 @@ struct Word {
 
 struct Input {
     bool valid;
-    Word a, b, w;
+    Word w[kIn];
 };
 
 struct Output {
     bool valid;
-    Word x, y;
+    Word w[kOut];
 };
 
 [[noreturn]] void die(const std::string& msg) {
@@ -122,12 +124,14 @@ int main(int argc, char** argv) {
             if (line == "-") {
                 x.valid = false;
             } else {
-                if (line.size() != 64 * 3 + 2 || line[64] != ' ' || line[129] != ' ')
-                    die("line " + std::to_string(n) + ": expected \"-\" or \"A B W\"");
+                if (line.size() != 65 * kIn - 1)
+                    die("line " + std::to_string(n) + ": expected \"-\" or five words");
                 x.valid = true;
-                x.a = parse_word(line.substr(0, 64), n);
-                x.b = parse_word(line.substr(65, 64), n);
-                x.w = parse_word(line.substr(130, 64), n);
+                for (int k = 0; k < kIn; ++k) {
+                    if (k > 0 && line[65 * k - 1] != ' ')
+                        die("line " + std::to_string(n) + ": words are separated by one space");
+                    x.w[k] = parse_word(line.substr(65 * k, 64), n);
+                }
             }
             inputs.push_back(x);
         }
@@ -170,15 +174,18 @@ int main(int argc, char** argv) {
     for (size_t t = 0; t < inputs.size(); ++t) {
         const Input& x = inputs[t];
         top->in_valid = x.valid;
-        drive(top->in_a, x.a);
-        drive(top->in_b, x.b);
-        drive(top->in_w, x.w);
+        drive(top->in_0, x.w[0]);
+        drive(top->in_1, x.w[1]);
+        drive(top->in_2, x.w[2]);
+        drive(top->in_3, x.w[3]);
+        drive(top->in_4, x.w[4]);
         half(0);
         Output& o = outputs[t];
         o.valid = top->out_valid;
         if (o.valid) {
-            o.x = sample(top->out_x);
-            o.y = sample(top->out_y);
+            o.w[0] = sample(top->out_0);
+            o.w[1] = sample(top->out_1);
+            o.w[2] = sample(top->out_2);
         }
         half(1);
     }
@@ -193,15 +200,16 @@ int main(int argc, char** argv) {
 #endif
 
     std::string text;
-    text.reserve(outputs.size() * 130 + 64);
+    text.reserve(outputs.size() * 65 * kOut + 64);
     for (const Output& o : outputs) {
         if (!o.valid) {
             text += "-\n";
             continue;
         }
-        put_word(text, o.x);
-        text.push_back(' ');
-        put_word(text, o.y);
+        for (int k = 0; k < kOut; ++k) {
+            if (k > 0) text.push_back(' ');
+            put_word(text, o.w[k]);
+        }
         text.push_back('\n');
     }
     text += "# cycles " + std::to_string(inputs.size()) + " wall_ns " + std::to_string(wall_ns) +

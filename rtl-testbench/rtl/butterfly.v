@@ -7,8 +7,8 @@
 // a - w*b. A bubble (in_valid = 0) comes out L+1 cycles later. rst clears the valid pipeline.
 //
 // Structure: the multiplier (L stages) computes t while a waits in an L-deep delay line; one
-// more stage adds and subtracts modulo p into the output registers. Latency L + 1 (hw-sim's
-// L_bf = L_mul + 1).
+// more stage adds and subtracts modulo p (mod_add, mod_sub) into the output registers.
+// Latency L + 1 (hw-sim's L_bf = L_mul + 1).
 module butterfly #(
     parameter integer FIELD = 0,
     parameter integer L = 16
@@ -23,10 +23,6 @@ module butterfly #(
     output reg  [255:0] out_x,
     output reg  [255:0] out_y
 );
-    localparam [255:0] P_FR = 256'h30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
-    localparam [255:0] P_FQ = 256'h30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
-    localparam [255:0] P = (FIELD == 0) ? P_FR : P_FQ;
-
     wire         t_valid;
     wire [255:0] t;
     mont_mul #(.FIELD(FIELD), .L(L)) mul (
@@ -52,16 +48,14 @@ module butterfly #(
     endgenerate
     wire [255:0] a = a_s[L];
 
-    // a + t < 2p: subtract p once if it reaches p.
-    wire [256:0] sum = {1'b0, a} + {1'b0, t};
-    wire [256:0] sum_minus_p = sum - {1'b0, P};
-    // a - t > -p: add p back if it borrowed.
-    wire [256:0] diff = {1'b0, a} - {1'b0, t};
-    wire [255:0] diff_plus_p = diff[255:0] + P;
+    wire [255:0] x;
+    wire [255:0] y;
+    mod_add #(.FIELD(FIELD)) add (.a(a), .b(t), .s(x));
+    mod_sub #(.FIELD(FIELD)) sub (.a(a), .b(t), .d(y));
 
     always @(posedge clk) begin
         out_valid <= rst ? 1'b0 : t_valid;
-        out_x <= sum_minus_p[256] ? sum[255:0] : sum_minus_p[255:0];
-        out_y <= diff[256] ? diff_plus_p : diff[255:0];
+        out_x <= x;
+        out_y <= y;
     end
 endmodule

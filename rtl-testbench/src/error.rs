@@ -36,6 +36,9 @@ pub enum Error {
         /// What was asked.
         got: u32,
     },
+    /// The unit cannot be built in this configuration.
+    #[error("unsupported configuration: {0}")]
+    Unsupported(String),
     /// A source mutation did not find the text it replaces exactly once.
     #[error("mutation of {file}: expected exactly one occurrence of {needle:?}, found {found}")]
     MutationTarget {

@@ -24,6 +24,9 @@ struct Cli {
     /// The multiplier latency L_mul (default: hw-sim's default configuration).
     #[arg(long, global = true)]
     mul_latency: Option<u32>,
+    /// The point adder's add/subtract stages D_add (default: hw-sim's default configuration).
+    #[arg(long, global = true)]
+    add_depth: Option<u32>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -36,7 +39,7 @@ enum Cmd {
         #[arg(long, default_value_t = 20_000)]
         vectors: usize,
     },
-    /// Simulate a short checked stream on each unit (Fr) and write its VCD waveform.
+    /// Simulate a short checked stream on each unit and write its VCD waveform.
     Vcd {
         /// Output folder (default: target/rtl-testbench/vcd).
         #[arg(long)]
@@ -57,27 +60,38 @@ enum Cmd {
     },
 }
 
-const UNITS: [(Unit, FieldKind); 4] = [
+const UNITS: [(Unit, FieldKind); 5] = [
     (Unit::MontMul, FieldKind::Scalar),
     (Unit::MontMul, FieldKind::Base),
     (Unit::Butterfly, FieldKind::Scalar),
     (Unit::Butterfly, FieldKind::Base),
+    (Unit::PointAdd, FieldKind::Base),
 ];
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let l_mul = cli.mul_latency.unwrap_or(HwConfig::default().mul_latency);
+    let defaults = HwConfig::default();
+    let config = HwConfig {
+        mul_latency: cli.mul_latency.unwrap_or(defaults.mul_latency),
+        adder_add_depth: cli.add_depth.unwrap_or(defaults.adder_add_depth),
+        ..defaults
+    };
     match cli.command {
         Cmd::Check { vectors } => {
             let (mut rng, seed) = test_rng("rtl-testbench check");
             for (unit, field) in UNITS {
-                let spec = UnitSpec::new(unit, field, l_mul)?;
+                let spec = UnitSpec::from_config(unit, field, &config)?;
                 let model = build(&Rtl::committed(), spec, BuildOptions::default())?;
                 let inputs = stream(
                     spec,
                     &mut rng,
                     StreamShape {
-                        random: vectors,
+                        // The adder simulates ~40× slower (13 multipliers).
+                        random: if unit == Unit::PointAdd {
+                            vectors / 4
+                        } else {
+                            vectors
+                        },
                         edges: true,
                     },
                 );
@@ -90,7 +104,7 @@ fn main() -> Result<()> {
                 )?;
                 let checked = check(spec, &inputs, &run.outputs)?;
                 println!(
-                    "{spec}: latency {} cycles, {} vectors over {} cycles match arkworks and hw-sim; \
+                    "{spec}: latency {} cycles, {} vectors over {} cycles bit- and cycle-exact; \
                      {:.0} cycles/s (CPU), {:.0} cycles/s (wall)",
                     spec.latency(),
                     checked.vectors,
@@ -104,8 +118,12 @@ fn main() -> Result<()> {
             let out = out.unwrap_or_else(|| work_dir().join("vcd"));
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let (mut rng, seed) = test_rng("rtl-testbench vcd");
-            for unit in [Unit::MontMul, Unit::Butterfly] {
-                let spec = UnitSpec::new(unit, FieldKind::Scalar, l_mul)?;
+            for (unit, field, name) in [
+                (Unit::MontMul, FieldKind::Scalar, "fr"),
+                (Unit::Butterfly, FieldKind::Scalar, "fr"),
+                (Unit::PointAdd, FieldKind::Base, "fq"),
+            ] {
+                let spec = UnitSpec::from_config(unit, field, &config)?;
                 let model = build(&Rtl::committed(), spec, BuildOptions { trace: true })?;
                 let inputs = stream(
                     spec,
@@ -115,7 +133,7 @@ fn main() -> Result<()> {
                         edges: false,
                     },
                 );
-                let vcd = out.join(format!("{}_fr.vcd", unit.module()));
+                let vcd = out.join(format!("{}_{name}.vcd", unit.module()));
                 let run = model.run(
                     &inputs,
                     &RunOptions {
@@ -149,7 +167,7 @@ fn main() -> Result<()> {
                 {
                     continue;
                 }
-                let spec = UnitSpec::new(unit, field, l_mul)?;
+                let spec = UnitSpec::from_config(unit, field, &config)?;
                 let report = synth(spec, flow)?;
                 println!(
                     "{spec}: {} cells ({} $mul, {} $add/$sub, {} flip-flop bits, {} valid flops), {} warnings",

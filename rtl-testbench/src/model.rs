@@ -23,9 +23,13 @@ use crate::{
 };
 
 /// The unit sources as committed, embedded at compile time.
-const UNIT_SOURCES: [(&str, &str); 2] = [
+const UNIT_SOURCES: [(&str, &str); 6] = [
     ("mont_mul.v", include_str!("../rtl/mont_mul.v")),
+    ("mod_add.v", include_str!("../rtl/mod_add.v")),
+    ("mod_sub.v", include_str!("../rtl/mod_sub.v")),
+    ("delay.v", include_str!("../rtl/delay.v")),
     ("butterfly.v", include_str!("../rtl/butterfly.v")),
+    ("point_add.v", include_str!("../rtl/point_add.v")),
 ];
 const WRAPPER: &str = include_str!("../harness/tb_unit.v");
 const DRIVER: &str = include_str!("../harness/main.cpp");
@@ -91,6 +95,9 @@ pub enum Unit {
     MontMul,
     /// `butterfly`: `(a + w·b·R⁻¹, a − w·b·R⁻¹) mod p`, latency `L_mul + 1`.
     Butterfly,
+    /// `point_add`: the field datapath of a mixed point adder in `Fq`, latency
+    /// `3·L_mul + D_add` (hw-sim's `L_padd` with `D_mul = 3`).
+    PointAdd,
 }
 
 impl Unit {
@@ -99,6 +106,7 @@ impl Unit {
         match self {
             Unit::MontMul => "mont_mul",
             Unit::Butterfly => "butterfly",
+            Unit::PointAdd => "point_add",
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct UnitSpec {
     unit: Unit,
     field: FieldKind,
     mul_latency: u32,
+    /// `D_add` of the point adder (0 for the other units).
+    add_depth: u32,
 }
 
 impl UnitSpec {
@@ -117,8 +127,51 @@ impl UnitSpec {
     /// The largest: one-bit digits (256 stages) and the reduction stage.
     pub const MAX_MUL_LATENCY: u32 = 257;
 
-    /// `unit` over `field` with a multiplier of `mul_latency` stages.
+    /// Multiplications on the point adder's critical path: fixed by its formula.
+    pub const ADDER_MUL_DEPTH: u32 = 3;
+    /// The fewest add/subtract stages the point adder can have (`D_add`): two lie on its
+    /// critical path.
+    pub const MIN_ADD_DEPTH: u32 = 2;
+
+    /// The multiplier or the butterfly over `field` with a multiplier of `mul_latency` stages;
+    /// the point adder (`Fq` only) with hw-sim's default `D_add`.
     pub fn new(unit: Unit, field: FieldKind, mul_latency: u32) -> Result<Self, Error> {
+        if unit == Unit::PointAdd {
+            if field != FieldKind::Base {
+                return Err(Error::Unsupported(
+                    "the point adder works in the base field Fq".into(),
+                ));
+            }
+            return Self::point_add(mul_latency, HwConfig::default().adder_add_depth);
+        }
+        Self::check_latency(unit, mul_latency)?;
+        Ok(Self {
+            unit,
+            field,
+            mul_latency,
+            add_depth: 0,
+        })
+    }
+
+    /// The point adder's datapath with multipliers of `mul_latency` stages and `add_depth`
+    /// (`D_add` ≥ 2) add/subtract stages: latency `3·mul_latency + add_depth`.
+    pub fn point_add(mul_latency: u32, add_depth: u32) -> Result<Self, Error> {
+        Self::check_latency(Unit::PointAdd, mul_latency)?;
+        if !(Self::MIN_ADD_DEPTH..=64).contains(&add_depth) {
+            return Err(Error::Unsupported(format!(
+                "the point adder needs {}..=64 add/subtract stages (D_add), not {add_depth}",
+                Self::MIN_ADD_DEPTH
+            )));
+        }
+        Ok(Self {
+            unit: Unit::PointAdd,
+            field: FieldKind::Base,
+            mul_latency,
+            add_depth,
+        })
+    }
+
+    fn check_latency(unit: Unit, mul_latency: u32) -> Result<(), Error> {
         if !(Self::MIN_MUL_LATENCY..=Self::MAX_MUL_LATENCY).contains(&mul_latency) {
             return Err(Error::UnsupportedLatency {
                 unit: unit.module(),
@@ -127,16 +180,29 @@ impl UnitSpec {
                 got: mul_latency,
             });
         }
-        Ok(Self {
-            unit,
-            field,
-            mul_latency,
-        })
+        Ok(())
     }
 
-    /// `unit` as hw-sim's configuration describes it (`mul-latency` is `L_mul`).
+    /// `unit` as hw-sim's configuration describes it: `mul-latency` is `L_mul`; for the point
+    /// adder `adder-add-depth` is `D_add` and `adder-mul-depth` must be 3, this formula's.
     pub fn from_config(unit: Unit, field: FieldKind, config: &HwConfig) -> Result<Self, Error> {
-        Self::new(unit, field, config.mul_latency)
+        if unit != Unit::PointAdd {
+            return Self::new(unit, field, config.mul_latency);
+        }
+        if config.adder_mul_depth != Self::ADDER_MUL_DEPTH {
+            return Err(Error::Unsupported(format!(
+                "the RTL point adder has {} multiplications on its critical path; \
+                 adder-mul-depth is {}",
+                Self::ADDER_MUL_DEPTH,
+                config.adder_mul_depth
+            )));
+        }
+        if field != FieldKind::Base {
+            return Err(Error::Unsupported(
+                "the point adder works in the base field Fq".into(),
+            ));
+        }
+        Self::point_add(config.mul_latency, config.adder_add_depth)
     }
 
     /// The unit.
@@ -154,11 +220,18 @@ impl UnitSpec {
         self.mul_latency
     }
 
-    /// Cycles from input to output: `L_mul` for the multiplier, `L_mul + 1` for the butterfly.
+    /// The point adder's `D_add` (0 for the other units).
+    pub fn add_depth(&self) -> u32 {
+        self.add_depth
+    }
+
+    /// Cycles from input to output: `L_mul` for the multiplier, `L_mul + 1` for the butterfly,
+    /// `3·L_mul + D_add` for the point adder.
     pub fn latency(&self) -> u32 {
         match self.unit {
             Unit::MontMul => self.mul_latency,
             Unit::Butterfly => self.mul_latency + 1,
+            Unit::PointAdd => Self::ADDER_MUL_DEPTH * self.mul_latency + self.add_depth,
         }
     }
 
@@ -174,6 +247,15 @@ impl UnitSpec {
         match self.unit {
             Unit::MontMul => 0,
             Unit::Butterfly => 1,
+            Unit::PointAdd => 2,
+        }
+    }
+
+    /// The Verilog `D_ADD` parameter (the wrapper's default where unused).
+    fn add_depth_param(&self) -> u32 {
+        match self.unit {
+            Unit::PointAdd => self.add_depth,
+            _ => 6,
         }
     }
 }
@@ -189,7 +271,11 @@ impl fmt::Display for UnitSpec {
             "{} {field} L_mul={}",
             self.unit.module(),
             self.mul_latency
-        )
+        )?;
+        if self.unit == Unit::PointAdd {
+            write!(f, " D_add={}", self.add_depth)?;
+        }
+        Ok(())
     }
 }
 
@@ -274,10 +360,11 @@ pub fn build(rtl: &Rtl, spec: UnitSpec, options: BuildOptions) -> Result<Model, 
     }
     hasher.update(
         format!(
-            "UNIT={} FIELD={} L={} trace={}",
+            "UNIT={} FIELD={} L={} D_ADD={} trace={}",
             spec.unit_param(),
             spec.field_param(),
             spec.mul_latency,
+            spec.add_depth_param(),
             options.trace
         )
         .as_bytes(),
@@ -349,6 +436,7 @@ fn build_in(
         .arg(format!("-GUNIT={}", spec.unit_param()))
         .arg(format!("-GFIELD={}", spec.field_param()))
         .arg(format!("-GL={}", spec.mul_latency))
+        .arg(format!("-GD_ADD={}", spec.add_depth_param()))
         .arg("-Mdir")
         .arg(&obj)
         .args(["-o", "Vunit"])

@@ -11,42 +11,53 @@ use std::{
 use zkedge_hwsim::units::Word;
 
 use crate::{
-    model::{Model, Unit},
+    model::Model,
     tools::{self, work_dir},
     Error,
 };
 
-/// One cycle's input. The multiplier computes `a ⊗ b` and ignores `w`; the butterfly computes
-/// `(a + w⊗b, a − w⊗b)`.
+/// Input words per cycle (the harness's `in_0 … in_4`).
+pub const IN_WORDS: usize = 5;
+/// Output words per cycle (`out_0 … out_2`).
+pub const OUT_WORDS: usize = 3;
+
+/// One cycle's input words; what they mean depends on the unit (a unit ignores the words it
+/// does not use, which are 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct In {
-    /// Multiplier: first factor. Butterfly: upper operand.
-    pub a: Word,
-    /// Multiplier: second factor. Butterfly: lower operand.
-    pub b: Word,
-    /// Butterfly: twiddle. Multiplier: unused (0).
-    pub w: Word,
+    /// `in_0 … in_4`.
+    pub words: [Word; IN_WORDS],
 }
 
 impl In {
     /// A multiplier input `a ⊗ b`.
     pub fn mul(a: Word, b: Word) -> Self {
-        Self { a, b, w: [0; 4] }
+        Self {
+            words: [a, b, [0; 4], [0; 4], [0; 4]],
+        }
     }
 
-    /// A butterfly input.
+    /// A butterfly input: operands `a`, `b`, twiddle `w`.
     pub fn butterfly(a: Word, b: Word, w: Word) -> Self {
-        Self { a, b, w }
+        Self {
+            words: [a, b, w, [0; 4], [0; 4]],
+        }
+    }
+
+    /// A point-adder input: projective `(X1 : Y1 : Z1)` plus affine `(x2, y2)`.
+    pub fn point_add(p1: [Word; 3], p2: [Word; 2]) -> Self {
+        Self {
+            words: [p1[0], p1[1], p1[2], p2[0], p2[1]],
+        }
     }
 }
 
-/// One cycle's output. The multiplier's product is `x` (its `y` is 0).
+/// One cycle's output words: the multiplier's product is `words[0]`; the butterfly's `x, y`
+/// are `words[0..2]`; the point adder's `X3, Y3, Z3` are all three. Unused words are 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Out {
-    /// Multiplier: the product. Butterfly: `a + w⊗b`.
-    pub x: Word,
-    /// Multiplier: 0. Butterfly: `a − w⊗b`.
-    pub y: Word,
+    /// `out_0 … out_2`.
+    pub words: [Word; OUT_WORDS],
 }
 
 /// What a simulation returned.
@@ -114,12 +125,8 @@ impl Model {
             match input {
                 None => text.push_str("-\n"),
                 Some(i) => {
-                    let w = if self.spec().unit() == Unit::MontMul {
-                        [0; 4]
-                    } else {
-                        i.w
-                    };
-                    let _ = writeln!(text, "{} {} {}", hex(&i.a), hex(&i.b), hex(&w));
+                    let words: Vec<String> = i.words.iter().map(hex).collect();
+                    let _ = writeln!(text, "{}", words.join(" "));
                 }
             }
         }
@@ -162,13 +169,18 @@ fn parse_outputs(path: &Path, text: &str, expected: usize) -> Result<Run, Error>
             outputs.push(None);
             continue;
         }
-        let mut parts = line.split(' ');
-        let (Some(x), Some(y), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(format!("line {}: expected \"-\" or \"X Y\"", n + 1)));
-        };
-        let x = parse_word(x).ok_or_else(|| bad(format!("line {}: bad word", n + 1)))?;
-        let y = parse_word(y).ok_or_else(|| bad(format!("line {}: bad word", n + 1)))?;
-        outputs.push(Some(Out { x, y }));
+        let parts: Vec<&str> = line.split(' ').collect();
+        if parts.len() != OUT_WORDS {
+            return Err(bad(format!(
+                "line {}: expected \"-\" or {OUT_WORDS} words",
+                n + 1
+            )));
+        }
+        let mut words = [[0; 4]; OUT_WORDS];
+        for (word, part) in words.iter_mut().zip(parts) {
+            *word = parse_word(part).ok_or_else(|| bad(format!("line {}: bad word", n + 1)))?;
+        }
+        outputs.push(Some(Out { words }));
     }
     if outputs.len() != expected {
         return Err(bad(format!(

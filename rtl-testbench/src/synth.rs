@@ -10,7 +10,10 @@
 
 use std::{collections::BTreeMap, process::Command};
 
-use crate::{model::rtl_dir, model::UnitSpec, tools, Error};
+use crate::{
+    model::{rtl_dir, Rtl, Unit, UnitSpec},
+    tools, Error,
+};
 
 /// How far synthesis goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,11 +26,21 @@ pub enum Flow {
 
 /// The yosys script run on a unit (after `read_verilog -defer` of the sources).
 pub fn script(spec: UnitSpec, flow: Flow) -> String {
+    let params = match spec.unit() {
+        Unit::PointAdd => format!(
+            "-chparam L {} -chparam D_ADD {}",
+            spec.mul_latency(),
+            spec.add_depth()
+        ),
+        _ => format!(
+            "-chparam FIELD {} -chparam L {}",
+            spec.field_param(),
+            spec.mul_latency()
+        ),
+    };
     let elaborate = format!(
-        "hierarchy -check -top {top} -chparam FIELD {field} -chparam L {l}",
-        top = spec.unit().module(),
-        field = spec.field_param(),
-        l = spec.mul_latency(),
+        "hierarchy -check -top {top} {params}",
+        top = spec.unit().module()
     );
     match flow {
         Flow::Coarse => format!(
@@ -102,14 +115,17 @@ fn split(name: &str) -> (&str, u64) {
 /// Runs the flow on the committed RTL of `spec`'s unit.
 pub fn synth(spec: UnitSpec, flow: Flow) -> Result<SynthReport, Error> {
     let dir = rtl_dir();
+    let files: Vec<String> = Rtl::committed()
+        .files()
+        .map(|(name, _)| dir.join(name).display().to_string())
+        .collect();
     let out = tools::run(
         "yosys",
         Command::new("yosys")
             .arg("-p")
             .arg(format!(
-                "read_verilog -defer {} {}; {}",
-                dir.join("mont_mul.v").display(),
-                dir.join("butterfly.v").display(),
+                "read_verilog -defer {}; {}",
+                files.join(" "),
                 script(spec, flow)
             ))
             .current_dir(&dir),

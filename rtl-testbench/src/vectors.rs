@@ -1,11 +1,14 @@
 //! Stimulus: seeded random words, edge values, and streams with back-to-back issue and bubbles.
 
-use ark_ff::{BigInt, BigInteger};
+use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
+use ark_ff::{BigInt, BigInteger, One, UniformRand, Zero};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use zkedge_hwsim::units::{FieldKind, Word};
 
 use crate::{
+    check::to_mont,
     model::{Unit, UnitSpec},
     sim::In,
 };
@@ -117,8 +120,9 @@ pub fn random_high<R: Rng + ?Sized>(rng: &mut R, field: FieldKind) -> Word {
 pub struct StreamShape {
     /// Random inputs (after the edge section).
     pub random: usize,
-    /// Issue every edge combination back to back first (pairs for the multiplier, triples of a
-    /// subset for the butterfly).
+    /// Issue the edge section first, back to back: every pair of edge values for the
+    /// multiplier, triples of a subset for the butterfly, identity/doubling/inverse cases for
+    /// the point adder.
     pub edges: bool,
 }
 
@@ -127,52 +131,22 @@ pub struct StreamShape {
 /// bubbles (single bubbles and runs up to twice the latency) between back-to-back runs; then
 /// `latency` bubbles so that every input comes out.
 pub fn stream(spec: UnitSpec, rng: &mut impl Rng, shape: StreamShape) -> Vec<Option<In>> {
-    let field = spec.field();
     let latency = spec.latency() as usize;
-    let edges = edge_values(field);
-    let make = |a: Word, b: Word, w: Word| match spec.unit() {
-        Unit::MontMul => In::mul(a, b),
-        Unit::Butterfly => In::butterfly(a, b, w),
-    };
-    let mut inputs = Vec::new();
+    let edges = edge_inputs(spec);
+    let mut inputs: Vec<Option<In>> = Vec::new();
     if shape.edges {
-        match spec.unit() {
-            Unit::MontMul => {
-                for &a in &edges {
-                    for &b in &edges {
-                        inputs.push(Some(make(a, b, [0; 4])));
-                    }
-                }
-            }
-            Unit::Butterfly => {
-                let few = &edges[..10];
-                for &a in few {
-                    for &b in few {
-                        for &w in few {
-                            inputs.push(Some(make(a, b, w)));
-                        }
-                    }
-                }
-            }
-        }
+        inputs.extend(edges.iter().copied().map(Some));
     }
     // Isolated inputs: the pipeline drains between them.
     for gap in [latency + 1, latency, latency - 1, 1] {
-        let (a, b, w) = (edges[3], edges[3], edges[3]);
-        inputs.push(Some(make(a, b, w)));
+        inputs.push(Some(edges[edges.len() / 2]));
         inputs.extend(std::iter::repeat_n(None, gap));
     }
-    let word = |rng: &mut dyn RngCore| match rng.gen_range(0..10) {
-        0 => random_high(rng, field),
-        1 => edges[rng.gen_range(0..edges.len())],
-        _ => random_reduced(rng, field),
-    };
     let mut issued = 0;
     while issued < shape.random {
         match rng.gen_range(0..40) {
             0..=33 => {
-                let (a, b, w) = (word(rng), word(rng), word(rng));
-                inputs.push(Some(make(a, b, w)));
+                inputs.push(Some(random_input(spec, rng)));
                 issued += 1;
             }
             34..=38 => inputs.push(None),
@@ -184,6 +158,110 @@ pub fn stream(spec: UnitSpec, rng: &mut impl Rng, shape: StreamShape) -> Vec<Opt
     }
     inputs.extend(std::iter::repeat_n(None, latency));
     inputs
+}
+
+/// The edge section of `spec`'s stream.
+pub fn edge_inputs(spec: UnitSpec) -> Vec<In> {
+    let edges = edge_values(spec.field());
+    match spec.unit() {
+        Unit::MontMul => edges
+            .iter()
+            .flat_map(|&a| edges.iter().map(move |&b| In::mul(a, b)))
+            .collect(),
+        Unit::Butterfly => {
+            let few = &edges[..10];
+            let mut out = Vec::new();
+            for &a in few {
+                for &b in few {
+                    for &w in few {
+                        out.push(In::butterfly(a, b, w));
+                    }
+                }
+            }
+            out
+        }
+        Unit::PointAdd => point_edges(),
+    }
+}
+
+/// One random input: words 80 % uniform `< p`, 10 % in `[2^253, p)`, 10 % edge values; for the
+/// point adder, random points (10 % each: P1 the identity, P1 = P2, P1 = −P2).
+pub fn random_input<R: Rng + ?Sized>(spec: UnitSpec, rng: &mut R) -> In {
+    let field = spec.field();
+    let edges = edge_values(field);
+    let word = |rng: &mut R| match rng.gen_range(0..10) {
+        0 => random_high(rng, field),
+        1 => edges[rng.gen_range(0..edges.len())],
+        _ => random_reduced(rng, field),
+    };
+    match spec.unit() {
+        Unit::MontMul => In::mul(word(rng), word(rng)),
+        Unit::Butterfly => In::butterfly(word(rng), word(rng), word(rng)),
+        Unit::PointAdd => {
+            let p2 = random_point(rng);
+            let p1 = match rng.gen_range(0..10) {
+                0 => G1Affine::zero(),
+                1 => p2,
+                2 => -p2,
+                _ => random_point(rng),
+            };
+            let z = match rng.gen_range(0..10) {
+                0 => Fq::one(),
+                _ => loop {
+                    let z = Fq::rand(rng);
+                    if !z.is_zero() {
+                        break z;
+                    }
+                },
+            };
+            In::point_add(projective(p1, z), affine(p2))
+        }
+    }
+}
+
+fn random_point<R: Rng + ?Sized>(rng: &mut R) -> G1Affine {
+    (G1Projective::generator() * Fr::rand(rng)).into_affine()
+}
+
+/// `p` as Montgomery words `(x·z : y·z : z)`; the identity as `(0 : z : 0)`.
+fn projective(p: G1Affine, z: Fq) -> [Word; 3] {
+    match p.xy() {
+        None => [[0; 4], to_mont(z), [0; 4]],
+        Some((x, y)) => [to_mont(x * z), to_mont(y * z), to_mont(z)],
+    }
+}
+
+fn affine(p: G1Affine) -> [Word; 2] {
+    let (x, y) = p.xy().expect("P2 is an affine point, not the identity");
+    [to_mont(x), to_mont(y)]
+}
+
+/// P2 ∈ {G, −G, 2G, 7G}; P1 the identity (two representatives), P2 itself (doubling) and −P2
+/// (identity result) with several Z, and other multiples of G.
+fn point_edges() -> Vec<In> {
+    let g = G1Projective::generator();
+    let mul = |k: u64| (g * Fr::from(k)).into_affine();
+    let z_values = [
+        Fq::one(),
+        -Fq::one(),
+        Fq::from(BigInt::<4>::from(1u64) << 253),
+        Fq::from(12345u64),
+    ];
+    let mut out = Vec::new();
+    for p2 in [mul(1), -mul(1), mul(2), mul(7)] {
+        let mut p1s = vec![
+            projective(G1Affine::zero(), Fq::one()),
+            projective(G1Affine::zero(), Fq::from(5u64)),
+        ];
+        for z in z_values {
+            p1s.push(projective(p2, z));
+            p1s.push(projective(-p2, z));
+        }
+        p1s.push(projective(mul(3), Fq::one()));
+        p1s.push(projective(mul(5), z_values[2]));
+        out.extend(p1s.into_iter().map(|p1| In::point_add(p1, affine(p2))));
+    }
+    out
 }
 
 #[cfg(test)]

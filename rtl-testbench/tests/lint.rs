@@ -21,43 +21,48 @@ fn run(program: &str, args: &[String]) {
     );
 }
 
+fn sources() -> Vec<String> {
+    Rtl::committed()
+        .files()
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
 #[test]
 fn verilator_lints_every_unit_clean() {
+    let mut configs = Vec::new();
     for top in ["mont_mul", "butterfly"] {
         for field in [0, 1] {
             for l in [2, 3, 7, 16, 40] {
-                let args = [
-                    "--lint-only",
-                    "-Wall",
-                    "--top-module",
-                    top,
-                    &format!("-GFIELD={field}"),
-                    &format!("-GL={l}"),
-                    "mont_mul.v",
-                    "butterfly.v",
-                ]
-                .map(String::from);
-                run("verilator", &args);
+                configs.push((top, vec![format!("-GFIELD={field}"), format!("-GL={l}")]));
             }
         }
+    }
+    for (l, d_add) in [(2, 2), (3, 6), (16, 6), (16, 2)] {
+        configs.push((
+            "point_add",
+            vec![format!("-GL={l}"), format!("-GD_ADD={d_add}")],
+        ));
+    }
+    for (top, params) in configs {
+        let mut args: Vec<String> = ["--lint-only", "-Wall", "--top-module", top]
+            .map(String::from)
+            .to_vec();
+        args.extend(params);
+        args.extend(sources());
+        run("verilator", &args);
     }
 }
 
 #[test]
 fn icarus_elaborates_every_unit() {
     let out = std::env::temp_dir().join(format!("rtl-testbench-iverilog-{}", std::process::id()));
-    for top in ["mont_mul", "butterfly"] {
-        let args = [
-            "-g2005",
-            "-Wall",
-            "-s",
-            top,
-            "-o",
-            &out.to_string_lossy(),
-            "mont_mul.v",
-            "butterfly.v",
-        ]
-        .map(String::from);
+    for top in ["mont_mul", "butterfly", "point_add"] {
+        let mut args: Vec<String> = ["-g2005", "-Wall", "-s", top, "-o"]
+            .map(String::from)
+            .to_vec();
+        args.push(out.to_string_lossy().into_owned());
+        args.extend(sources());
         run("iverilog", &args);
     }
     let _ = std::fs::remove_file(out);

@@ -105,3 +105,23 @@ fn a_mutation_that_misses_its_target_is_an_error() {
         .mutated("nonexistent.v", "module", "")
         .is_err());
 }
+
+/// The point adder with one side path (`t0·t3`, into Z3) a cycle late: Z3 mixes two inputs.
+/// Built small (`L_mul = 3`, `D_add = 2`) to keep the build short.
+#[test]
+fn a_point_adder_with_a_misaligned_side_path_fails() {
+    let spec = UnitSpec::point_add(3, 2).expect("supported");
+    let mutant = Rtl::committed()
+        .mutated(
+            "point_add.v",
+            "delay #(.W(256), .N(L - 1)) d_t0c",
+            "delay #(.W(256), .N(L)) d_t0c",
+        )
+        .expect("mutation target");
+    let shape = StreamShape {
+        random: 500,
+        edges: true,
+    };
+    let (_, _, result) = common::run_stream("misaligned side path", &mutant, spec, shape);
+    mismatches("misaligned side path", result);
+}

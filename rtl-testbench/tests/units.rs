@@ -80,3 +80,33 @@ fn latencies_outside_the_rtl_are_refused() {
     assert!(UnitSpec::new(Unit::MontMul, FieldKind::Scalar, 1).is_err());
     assert!(UnitSpec::new(Unit::Butterfly, FieldKind::Scalar, 258).is_err());
 }
+
+/// The point adder's datapath at hw-sim's default `L_padd = 3·L_mul + D_add` (54 cycles):
+/// bit-exact with the formula evaluated by arkworks and `P1 + P2` by arkworks' group law.
+#[test]
+fn point_adder_matches_arkworks_at_hwsims_adder_latency() {
+    let config = HwConfig::default();
+    let spec = default_spec(Unit::PointAdd, FieldKind::Base);
+    assert_eq!(spec.latency(), config.adder_latency());
+    check_unit(spec, 3_000);
+}
+
+/// hw-sim's adder parameters map onto the RTL's: a short multiplier and the fewest add stages.
+#[test]
+fn point_adder_follows_other_adder_configurations() {
+    let config = HwConfig {
+        mul_latency: 3,
+        adder_add_depth: 2,
+        ..HwConfig::default()
+    };
+    let spec = UnitSpec::from_config(Unit::PointAdd, FieldKind::Base, &config).expect("supported");
+    assert_eq!(spec.latency(), config.adder_latency());
+    check_unit(spec, 2_000);
+    let four_muls = HwConfig {
+        adder_mul_depth: 4,
+        ..HwConfig::default()
+    };
+    assert!(UnitSpec::from_config(Unit::PointAdd, FieldKind::Base, &four_muls).is_err());
+    assert!(UnitSpec::point_add(16, 1).is_err());
+    assert!(UnitSpec::new(Unit::PointAdd, FieldKind::Scalar, 16).is_err());
+}
