@@ -3,6 +3,8 @@
 //!
 //! - `rtl/mont_mul.v`: pipelined Montgomery multiplier for BN254 `Fr` or `Fq`, latency `L_mul`;
 //! - `rtl/butterfly.v`: radix-2 butterfly on it, latency `L_mul + 1`;
+//! - `rtl/point_add.v`: the field datapath of a complete mixed point adder in `Fq`, latency
+//!   `3·L_mul + D_add` (hw-sim's `L_padd`);
 //! - [`model`]: Verilator builds of a unit (cached under `target/rtl-testbench/`), also of
 //!   mutated sources;
 //! - [`sim`]: running a build on a stream of inputs, one per cycle, through vector files;

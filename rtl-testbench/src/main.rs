@@ -51,7 +51,7 @@ enum Cmd {
         /// coarse cells.
         #[arg(long)]
         gates: bool,
-        /// Only this unit (mont_mul or butterfly).
+        /// Only this unit (mont_mul, butterfly or point_add).
         #[arg(long)]
         unit: Option<String>,
         /// Only this field (fr or fq).
