@@ -2,6 +2,7 @@
 
 mod bench_summary;
 mod fuzz;
+mod rtl;
 mod sh;
 mod test;
 
@@ -26,6 +27,18 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         seconds: u64,
     },
+    /// The RTL units (Verilator) against arkworks and hw-sim; installs Verilator/yosys if missing.
+    Rtl {
+        /// Also write VCD waveforms of each unit to target/rtl-testbench/vcd/.
+        #[arg(long)]
+        vcd: bool,
+        /// Also print yosys' cell counts for each unit.
+        #[arg(long)]
+        synth: bool,
+        /// Random inputs per unit and field.
+        #[arg(long, default_value_t = 20_000)]
+        vectors: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +46,10 @@ fn main() -> anyhow::Result<()> {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
         Command::Fuzz { seconds } => fuzz::run(seconds),
+        Command::Rtl {
+            vcd,
+            synth,
+            vectors,
+        } => rtl::run(vcd, synth, vectors),
     }
 }

@@ -38,7 +38,6 @@ pub fn run_in(
 }
 
 /// Installs the Debian packages that are missing (with sudo when not root).
-#[allow(dead_code)] // used once tests need system packages
 pub fn ensure_apt(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
@@ -69,7 +68,8 @@ pub fn ensure_apt(packages: &[&str]) -> Result<()> {
     update.extend(["update", "-qq"]);
     run(program, &update)?;
     let mut install = prefix;
-    install.extend(["install", "-y", "-qq", "--no-install-recommends"]);
+    // Wait for another apt run to finish rather than failing on its lock.
+    install.extend(["-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "--no-install-recommends"]);
     install.extend(&missing);
     run(program, &install)
         .context("installing system packages failed; run the apt-get command above by hand")

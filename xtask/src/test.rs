@@ -2,9 +2,14 @@
 
 use anyhow::Result;
 
-use crate::sh::{self, root};
+use crate::{
+    rtl,
+    sh::{self, root},
+};
 
 pub fn run() -> Result<()> {
+    // The RTL tests (rtl-testbench) simulate in Verilator and synthesise with yosys.
+    sh::ensure_apt(rtl::APT_PACKAGES)?;
     sh::run("cargo", &["fmt", "--all", "--", "--check"])?;
     sh::run(
         "cargo",

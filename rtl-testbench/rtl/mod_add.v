@@ -1,0 +1,18 @@
+// Modular addition for BN254 (combinational; the caller registers the result).
+// Takes a, b < p and returns a result < p. FIELD: 0 = Fr, 1 = Fq.
+
+// s = a + b mod p: a + b < 2p, so subtract p once if the sum reaches p.
+module mod_add #(
+    parameter integer FIELD = 0
+) (
+    input  wire [255:0] a,
+    input  wire [255:0] b,
+    output wire [255:0] s
+);
+    localparam [255:0] P = (FIELD == 0)
+        ? 256'h30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001
+        : 256'h30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
+    wire [256:0] sum = {1'b0, a} + {1'b0, b};
+    wire [256:0] sum_minus_p = sum - {1'b0, P};
+    assign s = sum_minus_p[256] ? sum[255:0] : sum_minus_p[255:0];
+endmodule
