@@ -55,7 +55,7 @@ fn bench_writes_a_table_csv_plot_and_routing() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("agree bit for bit"), "{err}");
     assert!(
-        out.contains("device+link") && out.contains("msm    2^6"),
+        out.contains("projected") && out.contains("msm     2^6"),
         "{out}"
     );
     assert!(out.contains("crossovers"), "{out}");
@@ -176,6 +176,7 @@ fn a_backend_that_disagrees_stops_the_run() {
         ntt: None,
         repeat: 1,
         seed: 9,
+        proof: false,
     };
     let err = bench::run(&registry, &plan, &mut Silent).expect_err("must disagree");
     assert!(matches!(err, BenchError::Disagree { .. }));
@@ -201,4 +202,48 @@ fn a_backend_that_disagrees_stops_the_run() {
         .unwrap()
         .measured()
         .is_some());
+}
+
+#[test]
+fn proof_rows_come_from_identical_verified_proofs() {
+    let registry = Registry::with_defaults();
+    let plan = Plan {
+        backends: vec!["cpu".into()],
+        msm: None,
+        ntt: None,
+        repeat: 1,
+        seed: 4,
+        proof: true,
+    };
+    let report = bench::run(&registry, &plan, &mut Silent).expect("proves and verifies");
+    assert_eq!(report.rows.len(), 1);
+    let row = &report.rows[0];
+    assert_eq!(row.op, OpKind::Proof);
+    assert!(row.measured().is_some_and(|m| m.wall.median > 0.0));
+    let back = Report::from_csv(&report.to_csv()).expect("parses");
+    assert_eq!(back.rows[0].op, OpKind::Proof);
+}
+
+#[test]
+fn demo_reads_the_routing_file() {
+    let dir = temp("routing");
+    let file = dir.join("routing.toml");
+    let mut routing = RoutingFile::default();
+    routing.backend.insert(
+        "sim".into(),
+        zkedge::routing::Entry {
+            msm_min: Some(1 << 30),
+            ntt_min_log: None,
+            basis: None,
+        },
+    );
+    routing.save(&file).expect("saves");
+    let (code, out, err) = zkedge(&["demo", "--backend", "sim", "--routing", path(&file)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("routing: MSMs ≥ 1073741824 terms, no NTT") && out.contains("routing.toml"),
+        "{out}"
+    );
+    assert!(out.contains("on hw-sim: 0 MSMs"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

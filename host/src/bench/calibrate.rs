@@ -27,7 +27,9 @@ impl RouteBy {
     /// The time compared, in words.
     pub fn describe(self) -> &'static str {
         match self {
-            RouteBy::Link => "device+link time where a backend has a clock, else wall time",
+            RouteBy::Link => {
+                "projected (device+link) time where a backend has a clock, else wall time"
+            }
             RouteBy::Device => "device time where a backend has a clock, else wall time",
             RouteBy::Wall => "host wall time",
         }
@@ -80,7 +82,7 @@ fn from_where(measured: &[u32], faster: impl Fn(u32) -> bool) -> Option<u32> {
 /// `cpu` row.
 pub fn crossovers(report: &Report, basis: RouteBy) -> Vec<Crossover> {
     let mut out = Vec::new();
-    for op in report.ops() {
+    for op in report.ops().into_iter().filter(|op| op.is_kernel()) {
         for backend in report.backends.iter().filter(|b| *b != "cpu") {
             let pairs: Vec<(u32, f64, &super::Measured)> = report
                 .rows
@@ -254,6 +256,7 @@ mod tests {
                 link_bytes: cycles.map(|_| 1000),
                 link_modelled: true,
                 link_baud: cycles.map(|_| 10_000),
+                host_other_s: None,
             }),
         }
     }

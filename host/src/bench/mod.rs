@@ -14,6 +14,7 @@
 
 mod calibrate;
 mod plot;
+mod proof;
 mod report;
 mod run;
 mod workload;
@@ -36,6 +37,8 @@ pub enum OpKind {
     Msm,
     /// Forward NTT of `2^k` points.
     Ntt,
+    /// A whole proof of the bundled model (`2^k` rows).
+    Proof,
 }
 
 impl OpKind {
@@ -44,7 +47,13 @@ impl OpKind {
         match self {
             OpKind::Msm => "msm",
             OpKind::Ntt => "ntt",
+            OpKind::Proof => "proof",
         }
+    }
+
+    /// MSM or NTT: the operations routing decides.
+    pub fn is_kernel(self) -> bool {
+        self != OpKind::Proof
     }
 }
 
@@ -53,6 +62,7 @@ impl fmt::Display for OpKind {
         f.write_str(match self {
             OpKind::Msm => "MSM",
             OpKind::Ntt => "NTT",
+            OpKind::Proof => "proof",
         })
     }
 }
@@ -64,6 +74,7 @@ impl FromStr for OpKind {
         match s {
             "msm" => Ok(OpKind::Msm),
             "ntt" => Ok(OpKind::Ntt),
+            "proof" => Ok(OpKind::Proof),
             other => Err(format!("unknown operation {other:?}")),
         }
     }
@@ -137,8 +148,10 @@ pub struct Plan {
     pub ntt: Option<LogRange>,
     /// Timed runs per backend and size, after one untimed run that checks agreement.
     pub repeat: u32,
-    /// Seed of every input (bases, scalars, NTT values).
+    /// Seed of every input (bases, scalars, NTT values, a proof's randomness).
     pub seed: u64,
+    /// Also prove the bundled model on every backend (whole proofs, no router).
+    pub proof: bool,
 }
 
 /// Why a benchmark stopped.

@@ -74,7 +74,11 @@ pub fn write_svg(report: &Report, path: &Path, title: &str) -> Result<(), PlotEr
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-    let ops = report.ops();
+    let ops: Vec<OpKind> = report
+        .ops()
+        .into_iter()
+        .filter(|op| op.is_kernel())
+        .collect();
     if ops.is_empty() {
         return Err(err(&"nothing measured"));
     }
@@ -124,7 +128,7 @@ pub fn write_svg(report: &Report, path: &Path, title: &str) -> Result<(), PlotEr
             .caption(
                 match op {
                     OpKind::Msm => "MSM (BN254 G1)",
-                    OpKind::Ntt => "NTT (forward, BN254 Fr)",
+                    _ => "NTT (forward, BN254 Fr)",
                 },
                 ("sans-serif", 18),
             )

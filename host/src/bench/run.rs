@@ -42,6 +42,7 @@ fn what(op: OpKind, log_n: u32) -> String {
     match op {
         OpKind::Msm => format!("MSM of 2^{log_n} terms"),
         OpKind::Ntt => format!("NTT of 2^{log_n} points"),
+        OpKind::Proof => format!("a proof of 2^{log_n} rows"),
     }
 }
 
@@ -120,7 +121,8 @@ fn run_once(
                 .ok_or(BackendError::UnknownBases(BasesHandle::from_raw(0)))?;
             Ok(Output::Msm(c.backend.msm(h, 0, input)?.into_affine()))
         }
-        OpKind::Ntt => {
+        // Jobs are kernels: MSM or NTT.
+        _ => {
             let mut outs = Vec::new();
             for (o, _) in ntt_ops() {
                 let mut v = input.to_vec();
@@ -165,7 +167,7 @@ pub fn run(
     if let Some(r) = plan.ntt {
         jobs.extend(r.sizes().map(|k| (OpKind::Ntt, k)));
     }
-    if jobs.is_empty() {
+    if jobs.is_empty() && !plan.proof {
         return Err(BenchError::Plan(
             "nothing to run: give --msm and/or --ntt".into(),
         ));
@@ -181,7 +183,12 @@ pub fn run(
     }
     let per_job = contenders.len() as u64;
     let setup = if plan.msm.is_some() { 1 + per_job } else { 0 };
-    progress.start(setup + jobs.len() as u64 * per_job * (1 + u64::from(plan.repeat)));
+    let proofs = if plan.proof {
+        super::proof::steps(contenders.len(), plan.repeat)
+    } else {
+        0
+    };
+    progress.start(setup + jobs.len() as u64 * per_job * (1 + u64::from(plan.repeat)) + proofs);
 
     // Bases once per backend, as a prover loads its SRS.
     if let Some(r) = plan.msm {
@@ -267,10 +274,12 @@ pub fn run(
             }
         }
     }
-    progress.note(&format!(
-        "all {} backends agree bit for bit on every job (MSM sums; forward, inverse and coset NTTs)",
-        contenders.len()
-    ));
+    if !jobs.is_empty() {
+        progress.note(&format!(
+            "all {} backends agree bit for bit on every job (MSM sums; forward, inverse and coset NTTs)",
+            contenders.len()
+        ));
+    }
 
     let mut rows = Vec::new();
     for &(op, log_n) in &jobs {
@@ -298,6 +307,27 @@ pub fn run(
                 outcome: Outcome::Measured(measured),
             });
         }
+    }
+    if plan.proof {
+        let labels: Vec<String> = contenders.iter().map(|c| c.label.clone()).collect();
+        // The kernels' backends hold bases the proofs do not need.
+        drop(contenders);
+        rows.extend(super::proof::rows(
+            registry,
+            &labels,
+            plan.repeat,
+            plan.seed,
+            progress,
+        )?);
+        progress.note(&format!(
+            "all {} backends make the same proof byte for byte, and it verifies",
+            labels.len()
+        ));
+        return Ok(Report {
+            seed: plan.seed,
+            backends: labels,
+            rows,
+        });
     }
     Ok(Report {
         seed: plan.seed,
@@ -343,7 +373,7 @@ fn time(
                 last_msm = c.backend.msm(h, 0, input).map_err(fail)?;
                 start.elapsed()
             }
-            OpKind::Ntt => {
+            _ => {
                 let mut v = input.to_vec();
                 let start = Instant::now();
                 c.backend
@@ -372,7 +402,7 @@ fn time(
             let cycles = device_cycles.unwrap_or(0);
             let modelled = match op {
                 OpKind::Msm => msm_wire_bytes(input, &last_msm, cycles),
-                OpKind::Ntt => ntt_wire_bytes(input, &last_ntt, domain, NttOp::forward(), cycles),
+                _ => ntt_wire_bytes(input, &last_ntt, domain, NttOp::forward(), cycles),
             };
             (Some(modelled), true)
         }
@@ -386,5 +416,6 @@ fn time(
         link_bytes,
         link_modelled,
         link_baud: timing.and_then(|t| t.link_baud),
+        host_other_s: None,
     })
 }

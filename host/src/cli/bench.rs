@@ -60,6 +60,10 @@ pub struct BenchArgs {
     /// What an accelerator's time is, when compared with the CPU's.
     #[arg(long, value_enum, default_value_t = RouteBy::Link)]
     route_by: RouteBy,
+    /// Also time a whole proof of the bundled model on every backend (no router: all of its
+    /// MSMs and NTTs on that backend; the proofs must be identical).
+    #[arg(long)]
+    proof: bool,
     /// Directory for report.csv, report.svg (the plot), report.txt and routing.toml.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -94,6 +98,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         ntt: args.ntt.0,
         repeat: args.repeat,
         seed: args.seed.unwrap_or_else(|| rand::rngs::OsRng.next_u64()),
+        proof: args.proof,
     })
 }
 
@@ -128,8 +133,10 @@ fn summary(report: &Report, basis: RouteBy) -> (String, Vec<bench::Crossover>) {
     let _ = writeln!(
         s,
         "\nwall: host wall time of one call, median of the timed runs (± half the min–max spread)\n\
-         device: cycles ÷ the backend's clock; device+link: plus its data at the link's baud \
-         (modelled from the wire protocol's frames for a simulator in process)\n\
+         device: cycles ÷ the backend's clock\n\
+         projected: device time + the job's bytes at the link's baud (modelled from the wire \
+         protocol's frames for a simulator in process); for a proof, device time + the host's \
+         work outside the backend (+ link bytes only where counted)\n\
          vs cpu: cpu wall time ÷ the backend's {}",
         basis.describe()
     );
