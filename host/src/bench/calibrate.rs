@@ -227,7 +227,8 @@ pub fn routing_file(crossovers: &[Crossover], report: &Report) -> RoutingFile {
                 msm_min: msm.and_then(|c| c.from).map(|k| 1u64 << k),
                 ntt_min_log: ntt.and_then(|c| c.from).map(u64::from),
                 basis: Some(format!(
-                    "{} vs cpu wall time on this host, seed {}; {}",
+                    "--route-by {} ({}) against cpu wall time; seed {}; {}",
+                    mine[0].basis.as_str(),
                     mine[0].basis.describe(),
                     report.seed,
                     basis.join("; ")

@@ -346,11 +346,11 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<5} {:>5}  {:<width$}  {:>20}  {:>10}  {:>11}  {:>12}  {:>10}  {:>14}",
+            "{:<5} {:>5}  {:<width$}  {:>27}  {:>10}  {:>11}  {:>12}  {:>10}  {:>14}",
             "op",
             "size",
             "backend",
-            "wall median (spread)",
+            "wall median [min–max]",
             "device",
             "projected",
             "cycles",
@@ -383,8 +383,8 @@ impl Report {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{head}  {:>20}  {:>10}  {:>11}  {:>12}  {:>10}  {:>14}",
-                format!("{} (±{:.0}%)", secs(m.wall.median), m.wall.percent() / 2.0),
+                "{head}  {:>27}  {:>10}  {:>11}  {:>12}  {:>10}  {:>14}",
+                with_range(&m.wall),
                 m.device_s().map(secs).unwrap_or_default(),
                 m.projection_shown().map(secs).unwrap_or_default(),
                 m.device_cycles.map(thousands).unwrap_or_default(),
@@ -411,6 +411,28 @@ fn ratio(x: f64) -> String {
     } else {
         format!("{r:.1}× {word}")
     }
+}
+
+/// `median [min–max]`, the range in the median's unit: `1.86 ms [1.80–6.11]`.
+fn with_range(w: &Spread) -> String {
+    let scale = if w.median >= 1.0 {
+        1.0
+    } else if w.median >= 1e-3 {
+        1e3
+    } else {
+        1e6
+    };
+    let num = |v: f64| {
+        let v = v * scale;
+        if v >= 100.0 {
+            format!("{v:.0}")
+        } else if v >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    format!("{} [{}–{}]", secs(w.median), num(w.min), num(w.max))
 }
 
 /// Seconds for people: µs, ms or s.

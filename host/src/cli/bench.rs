@@ -132,7 +132,7 @@ fn summary(report: &Report, basis: RouteBy) -> (String, Vec<bench::Crossover>) {
     let mut s = report.table(basis);
     let _ = writeln!(
         s,
-        "\nwall: host wall time of one call, median of the timed runs (± half the min–max spread)\n\
+        "\nwall: host wall time of one call, median of the timed runs [fastest–slowest, same unit]\n\
          device: cycles ÷ the backend's clock\n\
          projected: device time + the job's bytes at the link's baud (modelled from the wire \
          protocol's frames for a simulator in process); for a proof, device time + the host's \
