@@ -79,7 +79,7 @@ fn bench_writes_a_table_csv_plot_and_routing() {
     }
     let svg = std::fs::read_to_string(dir.join("report.svg")).expect("report.svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert!(svg.contains("MSM (BN254 G1)") && svg.contains("sim: device time at 250 MHz"));
+    assert!(svg.contains("MSM (BN254 G1)") && svg.contains("sim — 250 MHz, link 921600 baud"));
     let routing = RoutingFile::load(&dir.join("routing.toml")).expect("routing.toml parses");
     assert!(routing.entry("sim").is_some());
     assert!(std::fs::read_to_string(dir.join("report.txt"))
