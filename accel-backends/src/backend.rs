@@ -1,7 +1,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::{par::Stopwatch, BackendError, Counters, Domain, Fr, G1Affine, G1Projective, Op};
+use crate::{
+    par::Stopwatch, BackendError, Counters, DeviceTiming, Domain, Fr, G1Affine, G1Projective, Op,
+};
 
 /// Refers to a set of bases loaded into one backend. Only meaningful to that backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -270,6 +272,12 @@ pub trait Backend {
     fn reset_counters(&mut self) {
         *self.counters_mut() = Counters::default();
     }
+
+    /// The clock and link that turn [`Counters::device_cycles`] and [`Counters::link_bytes`]
+    /// into device time; `None` (the default) for a backend that counts no cycles.
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        None
+    }
 }
 
 fn check_msm<B: Backend + ?Sized>(backend: &B, job: &MsmJob<'_>) -> Result<(), BackendError> {
@@ -404,5 +412,9 @@ impl<B: Backend + ?Sized> Backend for alloc::boxed::Box<B> {
         op: NttOp,
     ) -> Result<(), BackendError> {
         (**self).ntt_batch_unchecked(batch, domain, op)
+    }
+
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        (**self).device_timing()
     }
 }

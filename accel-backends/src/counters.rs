@@ -45,3 +45,44 @@ impl Counters {
         }
     }
 }
+
+/// How a device turns its counters into time: the clock its [`Counters::device_cycles`] are
+/// counted in, and the serial line (8N1: 10 bit times a byte) its data crosses. Reported by
+/// [`Backend::device_timing`](crate::Backend::device_timing) for backends that count cycles;
+/// benchmarks use it to project a device's time apart from the host's wall time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct DeviceTiming {
+    /// The device clock in Hz.
+    pub clock_hz: u64,
+    /// The line rate in baud of the link the device sits behind, if it has one (a simulator
+    /// in process names the link its model assumes, though no byte crosses it).
+    pub link_baud: Option<u32>,
+}
+
+impl DeviceTiming {
+    /// A clock of `clock_hz` behind a line of `link_baud`.
+    pub const fn new(clock_hz: u64, link_baud: Option<u32>) -> Self {
+        Self {
+            clock_hz,
+            link_baud,
+        }
+    }
+
+    /// `cycles` of this clock in seconds (0 for a zero clock).
+    pub fn cycles_to_secs(&self, cycles: u64) -> f64 {
+        if self.clock_hz == 0 {
+            0.0
+        } else {
+            cycles as f64 / self.clock_hz as f64
+        }
+    }
+
+    /// `bytes` on the line in seconds at 10 bit times a byte (`None` without a link).
+    pub fn link_secs(&self, bytes: u64) -> Option<f64> {
+        self.link_baud
+            .filter(|&baud| baud > 0)
+            .map(|baud| bytes as f64 * 10.0 / f64::from(baud))
+    }
+}

@@ -55,7 +55,7 @@ pub mod wire;
 
 pub use ark_bn254::{Fr, G1Affine, G1Projective};
 pub use backend::{Backend, BasesHandle, Capabilities, MsmJob, NttDirection, NttOp};
-pub use counters::Counters;
+pub use counters::{Counters, DeviceTiming};
 pub use cpu::CpuBackend;
 pub use domain::{Domain, MAX_LOG_N};
 pub use error::{BackendError, DeviceFault, LinkError, Op};

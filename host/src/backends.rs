@@ -9,7 +9,7 @@ use accel_backends::{
     Backend, CpuBackend,
 };
 use thiserror::Error;
-use zkedge_hwsim::{HwConfig, HwSim};
+use zkedge_hwsim::HwSim;
 
 /// A backend behind a trait object.
 pub type DynBackend = Box<dyn Backend + Send>;
@@ -67,14 +67,9 @@ impl Registry {
         );
         r.register(
             "sim",
-            "the cycle-accurate accelerator simulator, in process (sim:CONFIG.toml for other parameters)",
+            "the cycle-accurate accelerator simulator, in process (sim:CONFIG.toml and/or sim:KEY=VALUE,… for other parameters, e.g. sim:c=10,P=4)",
             Box::new(|arg| {
-                let config = if arg.is_empty() {
-                    HwConfig::default()
-                } else {
-                    let text = std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))?;
-                    HwConfig::from_toml(&text).map_err(|e| format!("{arg}: {e}"))?
-                };
+                let config = crate::sim_params::config(arg)?;
                 Ok(Box::new(HwSim::new(config).map_err(|e| e.to_string())?))
             }),
         );

@@ -1,6 +1,7 @@
 //! The zkedge host: the halo2 circuit of a model, keys, proofs and the CLI behind `zkedge`.
 
 pub mod backends;
+pub mod bench;
 pub mod bundled;
 pub mod circuit;
 pub mod cli;
@@ -9,6 +10,8 @@ pub mod files;
 pub mod keys;
 pub mod proof;
 pub mod router;
+pub mod routing;
+pub mod sim_params;
 pub mod srs;
 pub mod synthetic;
 pub mod zk;

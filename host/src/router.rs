@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, Domain, Fr, G1Affine,
-    G1Projective, MsmJob, NttOp, MAX_LOG_N,
+    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, DeviceTiming, Domain,
+    Fr, G1Affine, G1Projective, MsmJob, NttOp, MAX_LOG_N,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +121,11 @@ impl Backend for Router {
 
     fn counters_mut(&mut self) -> &mut Counters {
         &mut self.counters
+    }
+
+    /// The accelerator's: the device cycles and link bytes counted are its.
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        self.accel.device_timing()
     }
 
     fn bases_len(&self, handle: BasesHandle) -> Option<usize> {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    MsmJob, NttDirection, NttOp,
+    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
+    G1Projective, MsmJob, NttDirection, NttOp,
 };
 
 use crate::{
@@ -78,6 +78,15 @@ impl Backend for HwSim {
 
     fn counters_mut(&mut self) -> &mut Counters {
         &mut self.counters
+    }
+
+    /// The configured clock, and the configured line (`link-baud`) as the link this device
+    /// would sit behind: in process no byte crosses it, so `link_bytes` stays 0.
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        Some(DeviceTiming::new(
+            u64::from(self.config.clock_mhz) * 1_000_000,
+            Some(self.config.link_baud),
+        ))
     }
 
     fn bases_len(&self, handle: BasesHandle) -> Option<usize> {

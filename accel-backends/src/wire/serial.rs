@@ -21,8 +21,8 @@ use accel_proto::{
 
 use super::{wire_error_to_backend, FRAME};
 use crate::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    LinkError, MsmJob, NttDirection, NttOp, Op,
+    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
+    G1Projective, LinkError, MsmJob, NttDirection, NttOp, Op,
 };
 
 /// How to talk to the port.
@@ -370,6 +370,17 @@ impl Backend for SerialBackend {
 
     fn counters_mut(&mut self) -> &mut Counters {
         &mut self.counters
+    }
+
+    /// The clock the peer announced (none if it announced 0), behind the line rate this port
+    /// was opened at.
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        (self.peer.clock_mhz > 0).then(|| {
+            DeviceTiming::new(
+                u64::from(self.peer.clock_mhz) * 1_000_000,
+                Some(self.config.baud),
+            )
+        })
     }
 
     fn bases_len(&self, handle: BasesHandle) -> Option<usize> {

@@ -76,7 +76,8 @@ fn prove_with(
         ProverKind::Zkedge => {
             let accel = registry.create(backend)?;
             let name = accel.name().to_string();
-            let router = Router::new(accel, route.policy());
+            let (policy, policy_from) = route.resolve(backend)?;
+            let router = Router::new(accel, policy);
             let (proved, t) = step(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
                 || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),
@@ -89,6 +90,10 @@ fn prove_with(
                 work(a),
                 work(router.cpu().counters()),
                 ms(times.quotient_evaluation)
+            );
+            how += &format!(
+                "; routing: {} ({policy_from})",
+                crate::routing::describe(&policy)
             );
             if a.device_cycles > 0 {
                 how += &format!("; {name} counted {} device cycles", a.device_cycles);

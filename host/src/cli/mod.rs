@@ -1,6 +1,7 @@
 //! The `zkedge` command line. In the library so that other binaries (`zkedge-icicle`) run the
 //! same CLI with more backends registered.
 
+mod bench;
 mod commands;
 mod input;
 mod ui;
@@ -14,24 +15,45 @@ use crate::{
     proof::{MultiOpen, ProverKind},
 };
 
-/// How the router splits work between an accelerator and the CPU.
-#[derive(clap::Args, Clone, Copy, Debug)]
+/// How the router splits work between an accelerator and the CPU: the flags, over the
+/// routing file's entry for the backend, over the built-in default (everything to it).
+#[derive(clap::Args, Clone, Debug)]
 pub struct RouteArgs {
-    /// MSMs with fewer terms stay on the CPU (default: none).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub cpu_below_msm: usize,
-    /// NTTs of fewer than 2^LOG points stay on the CPU (default: none).
-    #[arg(long, value_name = "LOG", default_value_t = 0)]
-    pub cpu_below_ntt: u32,
+    /// MSMs with fewer terms stay on the CPU (default: from the routing file, else none).
+    #[arg(long, value_name = "N")]
+    pub cpu_below_msm: Option<usize>,
+    /// NTTs of fewer than 2^LOG points stay on the CPU (default: from the routing file, else
+    /// none).
+    #[arg(long, value_name = "LOG")]
+    pub cpu_below_ntt: Option<u32>,
+    /// Routing file from `zkedge calibrate` (default: $ZKEDGE_ROUTING, else
+    /// ~/.config/zkedge/routing.toml, if it exists and names the backend).
+    #[arg(long, value_name = "FILE")]
+    pub routing: Option<PathBuf>,
 }
 
 impl RouteArgs {
-    /// As a routing policy.
+    /// The flags alone as a routing policy (unset: everything to the accelerator).
     pub fn policy(&self) -> crate::router::Policy {
         crate::router::Policy {
-            msm_min: self.cpu_below_msm,
-            ntt_min_log: self.cpu_below_ntt,
+            msm_min: self.cpu_below_msm.unwrap_or(0),
+            ntt_min_log: self.cpu_below_ntt.unwrap_or(0),
         }
+    }
+
+    /// The policy for `backend` and where it came from: flags over the routing file
+    /// ([`crate::routing::resolve`]).
+    pub fn resolve(&self, backend: &str) -> anyhow::Result<(crate::router::Policy, String)> {
+        let (mut policy, mut from) = crate::routing::resolve(backend, self.routing.as_deref())?;
+        if let Some(n) = self.cpu_below_msm {
+            policy.msm_min = n;
+            from = "flags".into();
+        }
+        if let Some(k) = self.cpu_below_ntt {
+            policy.ntt_min_log = k;
+            from = "flags".into();
+        }
+        Ok((policy, from))
     }
 }
 
@@ -126,6 +148,18 @@ enum Command {
     },
     /// List the backends this build can send MSMs and NTTs to.
     Backends,
+    /// Run the same MSMs and NTTs on several backends: check they agree bit for bit, time
+    /// them, report (table; with --out, report.csv, a plot and a routing file).
+    BenchBackends(bench::BenchArgs),
+    /// Benchmark backends against the CPU and write the routing file `prove` and `demo` read.
+    Calibrate {
+        #[command(flatten)]
+        bench: bench::BenchArgs,
+        /// Where to write the routing file (default: $ZKEDGE_ROUTING, else
+        /// ~/.config/zkedge/routing.toml).
+        #[arg(long, value_name = "FILE")]
+        routing: Option<PathBuf>,
+    },
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -184,6 +218,10 @@ pub fn run_with(
             json,
         } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
         Command::Convert { model, out } => commands::convert(&model, &out),
+        Command::BenchBackends(args) => bench::bench_backends(&args, registry),
+        Command::Calibrate { bench, routing } => {
+            bench::calibrate(&bench, routing.as_deref(), registry)
+        }
         Command::Backends => {
             registry
                 .list()
