@@ -111,3 +111,21 @@ fn a_wrong_public_output_or_class_is_rejected() {
         );
     }
 }
+
+#[test]
+fn tables_leave_halo2_a_row_to_spare() {
+    // Regression: a threshold table exactly as long as the usable rows made halo2 fill past them.
+    let mut rng = StdRng::seed_from_u64(4229686103139432635);
+    let model = Arc::new(small_model(&mut rng));
+    let layout = Arc::new(Layout::new(&model).unwrap());
+    let trace = infer(&model, &synthetic::input(&mut rng, &model)).unwrap();
+    check(&model, &layout, layout.witness(&model, &trace).unwrap()).unwrap();
+
+    let mut rng = StdRng::seed_from_u64(seed());
+    for _ in 0..200 {
+        let model = small_model(&mut rng);
+        let layout = Layout::new(&model).unwrap();
+        let usable = (1usize << layout.k()) - RESERVED_ROWS;
+        assert!(layout.threshold_table().len() < usable && 256 < usable && layout.rows() <= usable);
+    }
+}

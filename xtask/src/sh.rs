@@ -69,7 +69,14 @@ pub fn ensure_apt(packages: &[&str]) -> Result<()> {
     run(program, &update)?;
     let mut install = prefix;
     // Wait for another apt run to finish rather than failing on its lock.
-    install.extend(["-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "--no-install-recommends"]);
+    install.extend([
+        "-o",
+        "DPkg::Lock::Timeout=600",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+    ]);
     install.extend(&missing);
     run(program, &install)
         .context("installing system packages failed; run the apt-get command above by hand")

@@ -227,7 +227,9 @@ impl Layout {
         let argmax = row;
         let classes = model.output_len();
         let rows = argmax + classes;
-        let needed = rows.max(table.len()).max(1 << RANGE_BITS) + RESERVED_ROWS;
+        // halo2 fills a lookup table's unassigned rows from its first unused row, which must
+        // itself be a usable row: tables need one row to spare.
+        let needed = rows.max(table.len() + 1).max((1 << RANGE_BITS) + 1) + RESERVED_ROWS;
         let k = (0..=MAX_K)
             .find(|k| (1usize << k) >= needed)
             .ok_or(LayoutError::TooLarge { rows: needed })?;
