@@ -9,6 +9,7 @@ pub mod files;
 pub mod keys;
 pub mod proof;
 pub mod router;
+pub mod serve;
 pub mod srs;
 pub mod synthetic;
 pub mod zk;

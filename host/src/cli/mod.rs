@@ -3,6 +3,7 @@
 
 mod commands;
 mod input;
+mod serve;
 mod ui;
 
 use std::{ffi::OsString, path::PathBuf};
@@ -126,6 +127,9 @@ enum Command {
     },
     /// List the backends this build can send MSMs and NTTs to.
     Backends,
+    /// Serve a device (the zkedge firmware) on a serial line: its MSMs on --backend, its
+    /// witnesses proved here, its proofs verified here.
+    Serve(serve::ServeArgs),
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -184,6 +188,7 @@ pub fn run_with(
             json,
         } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
         Command::Convert { model, out } => commands::convert(&model, &out),
+        Command::Serve(args) => serve::run(&args, registry),
         Command::Backends => {
             registry
                 .list()
