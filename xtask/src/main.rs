@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's automation, in Rust so that it runs wherever cargo does.
 
 mod bench_summary;
+mod firmware;
 mod fuzz;
 mod sh;
 mod test;
@@ -20,6 +21,9 @@ enum Command {
     Test,
     /// Prints zkedge ÷ reference median ratios from the last `cargo bench -p zkedge-benches`.
     BenchSummary,
+    /// The Cortex-M firmware: build, run in QEMU against `zkedge serve`, test.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCommand),
     /// Fuzzes the wire protocol's receive path (nightly + cargo-fuzz, installed if missing).
     Fuzz {
         /// Total seconds, shared between the targets.
@@ -33,5 +37,6 @@ fn main() -> anyhow::Result<()> {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
         Command::Fuzz { seconds } => fuzz::run(seconds),
+        Command::Firmware(command) => firmware::run(command),
     }
 }

@@ -38,7 +38,6 @@ pub fn run_in(
 }
 
 /// Installs the Debian packages that are missing (with sudo when not root).
-#[allow(dead_code)] // used once tests need system packages
 pub fn ensure_apt(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()

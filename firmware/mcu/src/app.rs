@@ -1,9 +1,12 @@
 //! The device app: sample the sensor, run the model, build the witness, and have it proven.
 //!
-//! 1. **Witness mode**, for the first [`WITNESS_SAMPLES`] samples: the public output and the
+//! What runs is a [`Plan`] (by default two samples in witness mode, then one proven on the
+//! device):
+//!
+//! 1. **Witness mode**, for the first samples: the public output and the
 //!    private witness go to the host driver, which proves, verifies and answers with the
 //!    proof's digest.
-//! 2. **Device-proving mode** (feature `device-proving`), for the next sample: the zkedge
+//! 2. **Device-proving mode** (feature `device-proving`), for the next samples: the zkedge
 //!    prover runs here, its MSMs on the host by SRS handle (`zkedge_device::Remote`), its
 //!    NTTs here unless the host's policy takes them; the proof goes to the host, which
 //!    verifies it with halo2-axiom's verifier and answers with its digest, which must be the
@@ -34,13 +37,12 @@ use crate::{
     clock, heap,
     line::UartLine,
     mark,
+    plan::Plan,
     report::Report,
-    sensor::{Recorded, Sensor},
+    sensor::{Error as _, Recorded, Sensor},
     uart::Uart,
 };
 
-/// Samples proven in witness mode.
-pub const WITNESS_SAMPLES: usize = 2;
 /// Rounds of reconnecting to a silent host before giving up.
 const HOST_ROUNDS: u32 = 5;
 /// Handshakes per round (each waits `reply_ms`).
@@ -124,6 +126,8 @@ impl Host {
                         HOST_ROUNDS,
                         e
                     );
+                    // Back off before the next round.
+                    embedded_hal::delay::DelayNs::delay_ms(&mut clock::Delay, 1_000);
                 }
                 Err(e) => {
                     defmt::error!("the host refused the session: {}", e);
@@ -174,8 +178,8 @@ fn traffic(before: LinkStats, after: LinkStats) -> (u64, u64) {
 }
 
 /// Runs the app; returns how it ended.
-pub fn run(uart: Uart, report: &mut Report) -> Exit {
-    let result = run_inner(uart, report);
+pub fn run(uart: Uart, plan: Plan, report: &mut Report) -> Exit {
+    let result = run_inner(uart, plan, report);
     let exit = result.err().unwrap_or(Exit::Ok);
     let (_, peak) = heap::usage();
     report.line("heap.peak_bytes", format_args!("{peak}"));
@@ -183,8 +187,8 @@ pub fn run(uart: Uart, report: &mut Report) -> Exit {
     exit
 }
 
-fn run_inner(uart: Uart, report: &mut Report) -> Result<(), Exit> {
-    defmt::info!("zkedge-firmware on {=str}", BOARD.name);
+fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
+    defmt::info!("zkedge-firmware on {=str}; plan {}", BOARD.name, plan);
     report.line("board", format_args!("{}", BOARD.name));
     let model = Model::from_bytes(assets::MODEL).map_err(|e| {
         defmt::error!(
@@ -228,8 +232,8 @@ fn run_inner(uart: Uart, report: &mut Report) -> Result<(), Exit> {
     host.session()?;
     entropy.mix(clock::nanos());
 
-    let mut input = vec![0i8; model.input_len()];
-    for i in 0..WITNESS_SAMPLES {
+    let mut input = vec![0i8; sensor.sample_len()];
+    for i in 0..plan.witness {
         let (witness, output, class) = observe(&model, &layout, &mut sensor, &mut input, report)?;
         let before = host.remote.client().stats();
         let t0 = clock::nanos();
@@ -268,15 +272,18 @@ fn run_inner(uart: Uart, report: &mut Report) -> Result<(), Exit> {
     }
 
     #[cfg(feature = "device-proving")]
-    device_proving(
-        &mut host,
-        &model,
-        &layout,
-        &mut sensor,
-        &mut input,
-        report,
-        &entropy,
-    )?;
+    if plan.device > 0 {
+        device_proving(
+            &mut host,
+            &model,
+            &layout,
+            &mut sensor,
+            &mut input,
+            report,
+            plan.device,
+            &entropy,
+        )?;
+    }
 
     let s = host.remote.client().stats();
     defmt::info!(
@@ -308,7 +315,7 @@ fn observe(
     report: &mut Report,
 ) -> Result<(Witness, Vec<i8>, u32), Exit> {
     sensor.read(input).map_err(|e| {
-        defmt::error!("sensor: {}", e);
+        defmt::error!("sensor: {}", e.kind());
         Exit::Sensor
     })?;
     mark::mark();
@@ -339,6 +346,7 @@ fn observe(
 }
 
 #[cfg(feature = "device-proving")]
+#[allow(clippy::too_many_arguments)]
 fn device_proving(
     host: &mut Host,
     model: &Model,
@@ -346,18 +354,18 @@ fn device_proving(
     sensor: &mut Recorded<'_>,
     input: &mut [i8],
     report: &mut Report,
+    samples: u32,
     entropy: &crate::rng::Entropy,
 ) -> Result<(), Exit> {
-    use zkedge_kernel::prover::{prove_clocked, Prepared, ProvingKey, Srs};
+    use zkedge_kernel::prover::{Prepared, ProvingKey};
 
+    heap::reset_peak();
     let t0 = clock::busy_nanos();
     mark::mark();
     let key = ProvingKey::from_bytes(&assets::ZPK).map_err(|e| {
         defmt::error!("the embedded proving key: {}", defmt::Display2Format(&e));
         Exit::Setup
     })?;
-    heap::reset_peak();
-    let before = host.remote.client().stats();
     let prepared = Prepared::new(key, &mut host.remote).map_err(|e| {
         defmt::error!("preparing the key: {}", defmt::Display2Format(&e));
         Exit::Prove
@@ -370,8 +378,31 @@ fn device_proving(
         heap::usage().1
     );
     report.line("prepare.busy_ns", format_args!("{}", t1 - t0));
+    let mut rng = entropy.rng();
+    for i in 0..samples {
+        let (witness, output, class) = observe(model, layout, sensor, input, report)?;
+        prove_one(
+            host, &prepared, &witness, &output, class, &mut rng, report, i,
+        )?;
+    }
+    Ok(())
+}
 
-    let (witness, output, class) = observe(model, layout, sensor, input, report)?;
+/// Proves one witness on the device and has the host verify it.
+#[cfg(feature = "device-proving")]
+#[allow(clippy::too_many_arguments)]
+fn prove_one(
+    host: &mut Host,
+    prepared: &zkedge_kernel::prover::Prepared,
+    witness: &Witness,
+    output: &[i8],
+    class: u32,
+    rng: &mut rand_chacha::ChaCha20Rng,
+    report: &mut Report,
+    sample: u32,
+) -> Result<(), Exit> {
+    use zkedge_kernel::prover::{prove_clocked, ProveError, Srs};
+
     let advice: Vec<Vec<Fr>> = witness
         .advice
         .iter()
@@ -380,8 +411,8 @@ fn device_proving(
     let mut instance: Vec<Fr> = output.iter().map(|&q| fe(i64::from(q) + 128)).collect();
     instance.push(Fr::from(u64::from(class)));
     let instance = [instance];
-    let mut rng = entropy.rng();
 
+    let before = host.remote.client().stats();
     let t_start = clock::nanos();
     let proof = host.with("device proving", |h, s| {
         let srs = Srs {
@@ -389,17 +420,17 @@ fn device_proving(
             lagrange: s.lagrange,
         };
         let made = prove_clocked(
-            &prepared,
+            prepared,
             &mut h.remote,
             &srs,
             advice.clone(),
             &instance,
             zkedge_kernel::prover::MultiOpen::Gwc,
-            &mut rng,
+            rng,
             Some(phase_clock),
         );
         made.map_err(|e| match e {
-            zkedge_kernel::prover::ProveError::Backend(b) => link_error(b),
+            ProveError::Backend(b) => link_error(b),
             other => {
                 defmt::error!("the prover failed: {}", defmt::Display2Format(&other));
                 CallError::BadRequest
@@ -413,7 +444,7 @@ fn device_proving(
         session::submit_proof(
             h.remote.client(),
             &proof.bytes,
-            &output,
+            output,
             class,
             MultiOpen::Gwc,
         )
@@ -421,8 +452,10 @@ fn device_proving(
     let (tx, rx) = traffic(before, after_prove);
     let (stx, srx) = traffic(after_prove, host.remote.client().stats());
     let t = proof.times;
+    let local_ntts = host.remote.local().counters().ntt_calls;
     defmt::info!(
-        "device proof: {} B in {} ms; busy ns: commit {}, quotient {} (evaluation {}), open {}; MSM traffic {} B up, {} B down; local NTTs {}, host NTTs {}",
+        "device proof {}: {} B in {} ms; busy ns: commit {}, quotient {} (evaluation {}), open {}; MSM traffic {} B up, {} B down; NTTs here {}, on the host {}",
+        sample,
         proof.bytes.len(),
         prove_ns / 1_000_000,
         t.commit,
@@ -431,7 +464,7 @@ fn device_proving(
         t.open,
         tx,
         rx,
-        host.remote.local().counters().ntt_calls,
+        local_ntts,
         host.remote.remote_ntts()
     );
     report.line(
@@ -444,10 +477,9 @@ fn device_proving(
     report.line(
         "device.proof",
         format_args!(
-            "len={} wall_ms={} tx={tx} rx={rx} submit_tx={stx} submit_rx={srx} local_ntts={} host_ntts={} msms={}",
+            "sample={sample} class={class} len={} wall_ms={} tx={tx} rx={rx} submit_tx={stx} submit_rx={srx} local_ntts={local_ntts} host_ntts={} msms={}",
             proof.bytes.len(),
             prove_ns / 1_000_000,
-            host.remote.local().counters().ntt_calls,
             host.remote.remote_ntts(),
             host.remote.counters().msm_calls,
         ),

@@ -52,21 +52,25 @@ pub fn nanos() -> u64 {
 
 /// Sleeps until an interrupt unless `ready()` holds, without missing one that arrives
 /// between the test and the sleep (interrupts are masked across both; `WFI` still wakes on a
-/// pending one, which then runs). The time asleep is added to [`idle_nanos`].
+/// pending one, which then runs). The time asleep (with the interrupt that ended it) is added
+/// to [`idle_nanos`].
 pub fn sleep_unless(ready: impl Fn() -> bool) {
+    let t0 = nanos();
     cortex_m::interrupt::disable();
-    if !ready() {
-        let t0 = nanos_masked();
+    let sleep = !ready();
+    if sleep {
         cortex_m::asm::wfi();
-        let slept = nanos_masked().saturating_sub(t0);
+    }
+    // SAFETY: interrupts were enabled on entry (this is never called inside a critical
+    // section), so enabling them restores that state.
+    unsafe { cortex_m::interrupt::enable() };
+    if sleep {
+        let slept = nanos().saturating_sub(t0);
         critical_section::with(|cs| {
             let idle = IDLE.borrow(cs);
             idle.set(idle.get() + slept);
         });
     }
-    // SAFETY: interrupts were enabled on entry (this is never called inside a critical
-    // section), so enabling them restores that state.
-    unsafe { cortex_m::interrupt::enable() };
 }
 
 /// Nanoseconds spent asleep in [`sleep_unless`] since [`start`].
@@ -78,19 +82,6 @@ pub fn idle_nanos() -> u64 {
 /// executed (to the SysTick's resolution).
 pub fn busy_nanos() -> u64 {
     nanos().saturating_sub(idle_nanos())
-}
-
-/// [`nanos`] with interrupts masked: the tick cannot advance, so a pending reload is
-/// accounted for by the counter's COUNTFLAG instead.
-fn nanos_masked() -> u64 {
-    let reload = RELOAD.load(Ordering::Relaxed);
-    let hz = u64::from(HZ.load(Ordering::Relaxed));
-    let current = SYST::get_current();
-    // SAFETY: reading the SysTick control register has no side effect but clearing
-    // COUNTFLAG, which nothing else uses (the tick is counted by the interrupt).
-    let wrapped = unsafe { (*SYST::PTR).csr.read() } & (1 << 16) != 0;
-    let ms = u64::from(millis()) + u64::from(wrapped);
-    ms * 1_000_000 + u64::from(reload.saturating_sub(current)) * 1_000_000_000 / hz
 }
 
 /// Sleeps between ticks: embedded-hal's delay, without spinning.

@@ -12,9 +12,11 @@ mod clock;
 mod heap;
 mod line;
 mod mark;
+mod plan;
 mod report;
 mod rng;
 mod sensor;
+mod stack;
 mod uart;
 
 use cortex_m::{interrupt::InterruptNumber, peripheral::NVIC};
@@ -42,6 +44,7 @@ unsafe impl InterruptNumber for Irq {
 
 #[entry]
 fn main() -> ! {
+    stack::paint();
     heap::init(BOARD.heap.0, BOARD.heap.1);
     let Some(core) = cortex_m::Peripherals::take() else {
         exit(app::Exit::Setup as u32)
@@ -60,14 +63,18 @@ fn main() -> ! {
         // nothing unguarded with the main thread (its ring is behind a critical section).
         unsafe { NVIC::unmask(Irq(irq)) };
     }
-    let code = app::run(uart, &mut report);
+    let plan = plan::Plan::from_host();
+    let code = app::run(uart, plan, &mut report);
     let (_, peak) = heap::usage();
+    let stack = stack::peak();
+    report.line("stack.peak_bytes", format_args!("{stack}"));
     defmt::info!(
-        "done: {}, busy {} ms of {} ms, heap peak {} B",
+        "done: {}, busy {} ms of {} ms, heap peak {} B, stack peak {} B",
         code,
         clock::busy_nanos() / 1_000_000,
         clock::millis(),
-        peak
+        peak,
+        stack
     );
     exit(code as u32)
 }

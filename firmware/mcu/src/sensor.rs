@@ -10,8 +10,6 @@ pub enum ErrorKind {
     NoSample,
     /// The caller's buffer does not fit one sample.
     Length,
-    /// Anything else.
-    Other,
 }
 
 /// A sensor fault.
