@@ -37,6 +37,7 @@ pub fn run() -> Result<()> {
         board: crate::firmware::Board::An500,
         model: None,
         witness_only: false,
+        rtt: false,
     };
     crate::firmware::clippy(&board)?;
     crate::firmware::test(&crate::firmware::TestArgs::default())?;

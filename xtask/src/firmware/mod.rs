@@ -95,6 +95,10 @@ pub struct BuildArgs {
     /// Leave the prover (and the proving key) out: witness mode only.
     #[arg(long)]
     pub witness_only: bool,
+    /// For a real board: defmt over RTT instead of semihosting (no report file, no exit
+    /// code; such an image cannot be tested in QEMU).
+    #[arg(long)]
+    pub rtt: bool,
 }
 
 /// What a build produced.
@@ -210,8 +214,18 @@ fn firmware_cargo(args: &[&str], assets: &Path, target_dir: &Path) -> Result<()>
     Ok(())
 }
 
+/// One build directory per board and log transport, so that builds do not undo each other.
+fn target_dir(args: &BuildArgs) -> PathBuf {
+    let mut name = args.board.name().to_string();
+    if args.rtt {
+        name += "-rtt";
+    }
+    root().join("target/firmware/build").join(name)
+}
+
 fn features(args: &BuildArgs) -> String {
-    let mut f = format!("board-{},semihosting", args.board.name());
+    let log = if args.rtt { "rtt" } else { "semihosting" };
+    let mut f = format!("board-{},{log}", args.board.name());
     if !args.witness_only {
         f += ",device-proving";
     }
@@ -231,7 +245,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         copy_if_changed(&keys.join(name), &assets.join(name))?;
     }
     write_if_changed(&assets.join("samples.bin"), &samples(&model)?)?;
-    let target_dir = root().join("target/firmware/build").join(args.board.name());
+    let target_dir = target_dir(args);
     let features = features(args);
     firmware_cargo(
         &[
@@ -255,13 +269,11 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
 
 /// Clippy on the firmware for its target, warnings denied.
 pub fn clippy(args: &BuildArgs) -> Result<()> {
-    let built = build(args)?;
+    build(args)?;
     let assets = root()
         .join("target/firmware/assets")
         .join(stem(&args.model.clone().unwrap_or_else(default_model))?);
-    let target_dir = root()
-        .join("target/firmware/build")
-        .join(built.board.name());
+    let target_dir = target_dir(args);
     let features = features(args);
     firmware_cargo(
         &[

@@ -401,6 +401,9 @@ pub fn print_outcome(o: &Outcome, counted: bool) {
 
 /// `cargo xtask firmware run`.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.build.rtt {
+        bail!("an --rtt image logs over RTT and cannot exit QEMU; run a build without --rtt");
+    }
     let built = build(&args.build)?;
     let mut plan = Vec::new();
     if let Some(n) = args.witness {

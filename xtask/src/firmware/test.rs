@@ -43,6 +43,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         board: args.board,
         model: None,
         witness_only: args.witness_only,
+        rtt: false,
     })?;
     built.print();
     let runs = root().join("target/firmware/test");
