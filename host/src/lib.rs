@@ -11,6 +11,7 @@ pub mod keys;
 pub mod proof;
 pub mod router;
 pub mod routing;
+pub mod serve;
 pub mod sim_params;
 pub mod srs;
 pub mod synthetic;

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's automation, in Rust so that it runs wherever cargo does.
 
 mod bench_summary;
+mod firmware;
 mod fuzz;
 mod rtl;
 mod sh;
@@ -21,6 +22,9 @@ enum Command {
     Test,
     /// Prints zkedge ÷ reference median ratios from the last `cargo bench -p zkedge-benches`.
     BenchSummary,
+    /// The Cortex-M firmware: build, run in QEMU against `zkedge serve`, test.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCommand),
     /// Fuzzes the wire protocol's receive path (nightly + cargo-fuzz, installed if missing).
     Fuzz {
         /// Total seconds, shared between the targets.
@@ -51,5 +55,6 @@ fn main() -> anyhow::Result<()> {
             synth,
             vectors,
         } => rtl::run(vcd, synth, vectors),
+        Command::Firmware(command) => firmware::run(command),
     }
 }

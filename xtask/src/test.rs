@@ -37,6 +37,15 @@ pub fn run() -> Result<()> {
         ],
     )?;
     onnxruntime_parity()?;
+    // The firmware for the AN500 in QEMU, both modes, against the host driver.
+    let board = crate::firmware::BuildArgs {
+        board: crate::firmware::Board::An500,
+        model: None,
+        witness_only: false,
+        rtt: false,
+    };
+    crate::firmware::clippy(&board)?;
+    crate::firmware::test(&crate::firmware::TestArgs::default())?;
     eprintln!("\nall checks passed");
     Ok(())
 }

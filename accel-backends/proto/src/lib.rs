@@ -40,6 +40,7 @@ mod accumulator;
 pub mod elem;
 pub mod frame;
 pub mod msg;
+pub mod witness;
 
 pub use accumulator::{Feed, FrameAccumulator};
 pub use frame::{
@@ -47,8 +48,8 @@ pub use frame::{
     EncodeError, FrameError, MessageError, MIN_MAX_FRAME,
 };
 pub use msg::{
-    Capabilities, Direction, ErrorCode, ErrorReply, Reply, ReplyBody, Request, RequestBody,
-    RequestId, Stats, WireFe, WirePoint, UNATTRIBUTED,
+    Capabilities, Direction, ErrorCode, ErrorReply, MultiOpen, Reply, ReplyBody, Request,
+    RequestBody, RequestId, SessionInfo, Stats, WireFe, WirePoint, NTT_NEVER, UNATTRIBUTED,
 };
 
 /// The protocol version this crate speaks. Peers of different versions refuse each other at
@@ -73,7 +74,7 @@ mod wire_numbering {
     #[test]
     fn request_kinds_are_pinned() {
         let fe = [1u8; 32];
-        let all: [(u32, RequestBody<'_>); 13] = [
+        let all: [(u32, RequestBody<'_>); 21] = [
             (
                 0,
                 RequestBody::Hello {
@@ -132,6 +133,55 @@ mod wire_numbering {
                 },
             ),
             (12, RequestBody::Abort),
+            (13, RequestBody::Session { model: [2; 32] }),
+            (
+                14,
+                RequestBody::WitnessBegin {
+                    columns: 6,
+                    rows: 100,
+                    output: &[1, 0xff],
+                    class: 0,
+                },
+            ),
+            (
+                15,
+                RequestBody::WitnessChunk {
+                    column: 0,
+                    offset: 0,
+                    values: &[],
+                },
+            ),
+            (
+                16,
+                RequestBody::WitnessEnd {
+                    multiopen: MultiOpen::Gwc,
+                },
+            ),
+            (
+                17,
+                RequestBody::ProofBegin {
+                    len: 1,
+                    output: &[],
+                    class: 1,
+                    multiopen: MultiOpen::Shplonk,
+                },
+            ),
+            (
+                18,
+                RequestBody::ProofChunk {
+                    offset: 0,
+                    bytes: &[],
+                },
+            ),
+            (19, RequestBody::ProofEnd),
+            (
+                20,
+                RequestBody::Fault {
+                    about: 3,
+                    code: ErrorCode::BadCrc,
+                    detail: 0,
+                },
+            ),
         ];
         assert_eq!(all.len() as u32, msg::REQUEST_KINDS);
         for (want, body) in all {
@@ -172,7 +222,13 @@ mod wire_numbering {
             y: [0; 32],
         };
         let stats = Stats::default();
-        let all: [(u32, ReplyBody<'_>); 7] = [
+        let session = SessionInfo {
+            k: 12,
+            monomial: 0,
+            lagrange: 1,
+            ntt_min_log: NTT_NEVER,
+        };
+        let all: [(u32, ReplyBody<'_>); 9] = [
             (0, ReplyBody::Hello(caps)),
             (1, ReplyBody::Ok),
             (2, ReplyBody::BasesLoaded { handle: 0, stats }),
@@ -191,6 +247,15 @@ mod wire_numbering {
                     code: ErrorCode::Device,
                     detail: 0,
                 }),
+            ),
+            (7, ReplyBody::Session(session)),
+            (
+                8,
+                ReplyBody::Proved {
+                    digest: [0; 32],
+                    len: 0,
+                    millis: 0,
+                },
             ),
         ];
         assert_eq!(all.len() as u32, msg::REPLY_KINDS);
@@ -223,12 +288,22 @@ mod wire_numbering {
             ZeroCosetGenerator,
             OutOfMemory,
             Device,
+            UnknownModel,
+            Unsatisfied,
+            InvalidProof,
+            NoSession,
         ];
         for (n, code) in codes.into_iter().enumerate() {
             let bytes = postcard::to_slice(&code, &mut [0u8; 8])
                 .expect("fits")
                 .to_vec();
             assert_eq!(bytes, [n as u8], "{code:?}");
+        }
+        for (n, m) in [MultiOpen::Gwc, MultiOpen::Shplonk].iter().enumerate() {
+            assert_eq!(
+                postcard::to_slice(m, &mut [0u8; 8]).expect("fits").to_vec(),
+                [n as u8]
+            );
         }
         for (n, d) in [Direction::Forward, Direction::Inverse].iter().enumerate() {
             assert_eq!(

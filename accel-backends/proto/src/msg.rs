@@ -134,7 +134,107 @@ pub enum RequestBody<'a> {
     },
     /// 12 — drops any job in progress. Always answered by [`ReplyBody::Ok`].
     Abort,
+    /// 13 — opens a proving session for the model whose BLAKE2b-256 (of its binary `.zkm`
+    /// form) is `model`; answered by [`ReplyBody::Session`], or
+    /// [`ErrorCode::UnknownModel`] if the server has no keys for it. Abandons any job.
+    Session {
+        /// BLAKE2b-256 of the model's binary form.
+        model: [u8; 32],
+    },
+    /// 14 — witness mode: starts uploading one inference's private witness, with the public
+    /// output it claims. Needs an open session.
+    WitnessBegin {
+        /// Advice columns that follow.
+        columns: u16,
+        /// Values per column (the circuit layout's used rows).
+        rows: u32,
+        /// The model's int8 output (logits), one byte each (two's complement).
+        #[serde(borrow)]
+        output: &'a [u8],
+        /// The predicted class.
+        class: u32,
+    },
+    /// 15 — values `offset..` of advice column `column`, each a zigzag LEB128 varint
+    /// ([`crate::witness`]). Columns arrive in order, each from offset 0.
+    WitnessChunk {
+        /// The advice column.
+        column: u16,
+        /// Index of the first value in this chunk.
+        offset: u32,
+        /// Concatenated varints.
+        #[serde(borrow)]
+        values: &'a [u8],
+    },
+    /// 16 — ends the witness: the server proves, verifies with the stock verifier and answers
+    /// [`ReplyBody::Proved`] (or [`ErrorCode::Unsatisfied`]).
+    WitnessEnd {
+        /// The multi-opening argument of the proof.
+        multiopen: MultiOpen,
+    },
+    /// 17 — device-proving mode: starts uploading a proof (a halo2 transcript) the client
+    /// made, with the public output it proves. Needs an open session.
+    ProofBegin {
+        /// Bytes of the transcript that follow.
+        len: u32,
+        /// The model's int8 output (logits), one byte each.
+        #[serde(borrow)]
+        output: &'a [u8],
+        /// The predicted class.
+        class: u32,
+        /// The proof's multi-opening argument.
+        multiopen: MultiOpen,
+    },
+    /// 18 — transcript bytes `offset..offset + bytes.len()`.
+    ProofChunk {
+        /// Index of the first byte in this chunk.
+        offset: u32,
+        /// The bytes.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// 19 — ends the upload: the server verifies and answers [`ReplyBody::Proved`] (or
+    /// [`ErrorCode::InvalidProof`]).
+    ProofEnd,
+    /// 20 — the client could not use a reply (damaged, unreadable, or not the one it waited
+    /// for) and says why; it then starts its job over. Always answered by [`ReplyBody::Ok`].
+    Fault {
+        /// The request whose reply was refused ([`UNATTRIBUTED`] if unknown).
+        about: RequestId,
+        /// What was wrong with it.
+        code: ErrorCode,
+        /// As in [`ErrorReply::detail`].
+        detail: u32,
+    },
 }
+
+/// The multi-opening argument of a proof (halo2's KZG provers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MultiOpen {
+    /// GWC19: one opening proof per point.
+    Gwc,
+    /// SHPLONK (BDFG20): smaller proofs.
+    Shplonk,
+}
+
+/// What a server tells a device that opens a session ([`ReplyBody::Session`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SessionInfo {
+    /// log2 of the circuit's rows.
+    pub k: u8,
+    /// Handle of the SRS's monomial basis `[τⁱ]G` (at least `2^k` points), loaded by the
+    /// server: MSMs name it, the points never cross the link.
+    pub monomial: u32,
+    /// Handle of the SRS's Lagrange basis (at least `2^k` points).
+    pub lagrange: u32,
+    /// The server's NTT policy: NTTs of `2^ntt_min_log` points or more may be sent to it;
+    /// [`NTT_NEVER`] keeps every NTT on the client.
+    pub ntt_min_log: u8,
+}
+
+/// [`SessionInfo::ntt_min_log`] that keeps every NTT on the client.
+pub const NTT_NEVER: u8 = u8::MAX;
 
 /// A reply frame: server → client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +286,17 @@ pub enum ReplyBody<'a> {
     /// 6 — the request failed; the server has dropped the job it belonged to (if any) and
     /// takes the next request.
     Error(ErrorReply),
+    /// 7 — a proving session is open.
+    Session(SessionInfo),
+    /// 8 — the server holds a proof that its verifier accepted.
+    Proved {
+        /// BLAKE2b-256 of the proof (the halo2 transcript bytes).
+        digest: [u8; 32],
+        /// Length of the proof in bytes.
+        len: u32,
+        /// Milliseconds the server spent proving (witness mode) or verifying.
+        millis: u32,
+    },
 }
 
 /// A server's protocol version and limits, announced in [`ReplyBody::Hello`].
@@ -279,6 +390,14 @@ pub enum ErrorCode {
     OutOfMemory,
     /// 19 — the server's backend failed in a way the protocol has no code for.
     Device,
+    /// 20 — the server has no keys for the model a session names.
+    UnknownModel,
+    /// 21 — the witness does not satisfy the circuit, or does not match the claimed output.
+    Unsatisfied,
+    /// 22 — the verifier rejected the proof.
+    InvalidProof,
+    /// 23 — a session message arrived with no session open.
+    NoSession,
 }
 
 impl ErrorCode {
@@ -305,6 +424,10 @@ impl ErrorCode {
             ErrorCode::ZeroCosetGenerator => "the coset generator is zero",
             ErrorCode::OutOfMemory => "the peer ran out of memory",
             ErrorCode::Device => "the device failed",
+            ErrorCode::UnknownModel => "the peer has no keys for that model",
+            ErrorCode::Unsatisfied => "the witness does not satisfy the circuit",
+            ErrorCode::InvalidProof => "the proof did not verify",
+            ErrorCode::NoSession => "no proving session is open",
         }
     }
 }
@@ -316,6 +439,6 @@ impl core::fmt::Display for ErrorCode {
 }
 
 /// How many request kinds this version knows (kinds `0..REQUEST_KINDS`).
-pub const REQUEST_KINDS: u32 = 13;
+pub const REQUEST_KINDS: u32 = 21;
 /// How many reply kinds this version knows.
-pub const REPLY_KINDS: u32 = 7;
+pub const REPLY_KINDS: u32 = 9;

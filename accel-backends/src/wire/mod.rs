@@ -14,7 +14,7 @@ pub mod serial;
 pub mod server;
 
 pub use convert::{backend_error_to_wire, wire_error_to_backend};
-pub use server::{ServeConfig, Server};
+pub use server::{Extension, NoExtension, ServeConfig, Server};
 
 /// The frame size both ends use: what a 4 KiB receive buffer on the firmware holds, so that
 /// the host and the simulator exercise exactly the framing the board will.

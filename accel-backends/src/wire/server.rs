@@ -5,6 +5,10 @@
 //! NTT) at a time; a `*Begin` or `Hello` abandons the current one. Every malformed, damaged or
 //! out-of-place frame gets an error reply and the server takes the next frame: nothing a peer
 //! sends can stop it, make it panic, or make it allocate more than the limits it announced.
+//!
+//! An application that speaks more of the protocol than MSMs and NTTs (the host driver answers
+//! a device's proving-session messages) plugs in an [`Extension`]: it sees every request
+//! first, with the backend, and answers the ones it serves.
 
 use std::{
     collections::BTreeSet,
@@ -47,6 +51,33 @@ impl ServeConfig {
 impl Default for ServeConfig {
     fn default() -> Self {
         Self::new(0, None, 8)
+    }
+}
+
+/// Requests beyond the generic MSM/NTT service, answered by the application that embeds the
+/// server. The extension sees every request before the server does (so that it can, e.g., drop
+/// state on a `Hello`) and answers the ones it serves; a request it leaves (`None`) goes to the
+/// server, which answers kinds it does not serve with [`ErrorCode::UnknownKind`].
+pub trait Extension<B: Backend> {
+    /// Answers `body`, or leaves it to the server.
+    fn answer(
+        &mut self,
+        backend: &mut B,
+        body: &RequestBody<'_>,
+    ) -> Option<Result<ReplyBody<'static>, ErrorReply>>;
+}
+
+/// No extension: the server answers everything itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoExtension;
+
+impl<B: Backend> Extension<B> for NoExtension {
+    fn answer(
+        &mut self,
+        _: &mut B,
+        _: &RequestBody<'_>,
+    ) -> Option<Result<ReplyBody<'static>, ErrorReply>> {
+        None
     }
 }
 
@@ -98,9 +129,10 @@ fn try_vec<T>(len: usize) -> Result<Vec<T>, Refusal> {
     Ok(v)
 }
 
-/// A wire server over one backend.
-pub struct Server<B: Backend> {
+/// A wire server over one backend, with an optional [`Extension`].
+pub struct Server<B: Backend, E: Extension<B> = NoExtension> {
     backend: B,
+    extension: E,
     config: ServeConfig,
     job: Job,
     live: BTreeSet<u32>,
@@ -119,6 +151,7 @@ impl<B: Backend> Server<B> {
     pub fn new(backend: B, config: ServeConfig) -> Self {
         Self {
             backend,
+            extension: NoExtension,
             config,
             job: Job::Idle,
             live: BTreeSet::new(),
@@ -128,6 +161,34 @@ impl<B: Backend> Server<B> {
             scratch: vec![0u8; FRAME].into_boxed_slice(),
             total_frames: 0,
         }
+    }
+
+    /// The same server with `extension` answering the requests it serves.
+    pub fn with_extension<E: Extension<B>>(self, extension: E) -> Server<B, E> {
+        Server {
+            backend: self.backend,
+            extension,
+            config: self.config,
+            job: self.job,
+            live: self.live,
+            job_bytes: self.job_bytes,
+            pending_rx: self.pending_rx,
+            out: self.out,
+            scratch: self.scratch,
+            total_frames: self.total_frames,
+        }
+    }
+}
+
+impl<B: Backend, E: Extension<B>> Server<B, E> {
+    /// The extension.
+    pub fn extension(&self) -> &E {
+        &self.extension
+    }
+
+    /// The extension, mutably.
+    pub fn extension_mut(&mut self) -> &mut E {
+        &mut self.extension
     }
 
     /// The backend doing the work.
@@ -228,6 +289,7 @@ impl<B: Backend> Server<B> {
                 stats,
             },
             Ok(Answer::NttDone { stats }) => ReplyBody::NttDone { stats },
+            Ok(Answer::Extension(body)) => body,
             Ok(Answer::NttValues { offset, count }) => {
                 // `dispatch` checked the job and the range just now.
                 let src = match job {
@@ -289,6 +351,11 @@ impl<B: Backend> Server<B> {
     }
 
     fn handle(&mut self, body: RequestBody<'_>) -> Result<Answer, Refusal> {
+        if let Some(answer) = self.extension.answer(&mut self.backend, &body) {
+            // Requests the extension serves end any MSM or NTT job in progress.
+            self.job = Job::Idle;
+            return answer.map(Answer::Extension);
+        }
         let result = self.dispatch(body);
         if result.is_err() {
             // A refused step abandons its job: the client starts over with a fresh *Begin.
@@ -530,4 +597,5 @@ enum Answer {
     MsmDone { sum: G1Affine, stats: Stats },
     NttDone { stats: Stats },
     NttValues { offset: usize, count: usize },
+    Extension(ReplyBody<'static>),
 }

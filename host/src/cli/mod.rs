@@ -4,6 +4,7 @@
 mod bench;
 mod commands;
 mod input;
+mod serve;
 mod ui;
 
 use std::{ffi::OsString, path::PathBuf};
@@ -160,6 +161,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         routing: Option<PathBuf>,
     },
+    /// Serve a device (the zkedge firmware) on a serial line: its MSMs on --backend, its
+    /// witnesses proved here, its proofs verified here.
+    Serve(serve::ServeArgs),
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -222,6 +226,7 @@ pub fn run_with(
         Command::Calibrate { bench, routing } => {
             bench::calibrate(&bench, routing.as_deref(), registry)
         }
+        Command::Serve(args) => serve::run(&args, registry),
         Command::Backends => {
             registry
                 .list()

@@ -93,8 +93,8 @@ pub struct Prepared {
     l_active: Vec<Fr>,
 }
 
-/// Wall time of the prover's phases in nanoseconds (zero where the build has no clock). MSM
-/// and NTT time is in the backend's counters.
+/// Wall time of the prover's phases in nanoseconds (zero where the build has no clock; the
+/// clock's units with [`prove_clocked`]). MSM and NTT time is in the backend's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PhaseTimes {
     /// Advice, lookup, permutation and random-polynomial commitments.
@@ -116,20 +116,32 @@ pub struct Proof {
     pub times: PhaseTimes,
 }
 
+/// A clock for the prover's phase times where the build has no `std`: any monotonic count
+/// (the firmware passes nanoseconds of its SysTick, which under QEMU's `-icount` also count
+/// instructions).
+pub type Now = fn() -> u64;
+
 pub(crate) struct Clock {
+    now: Option<Now>,
+    ticks: u64,
     #[cfg(feature = "std")]
     start: std::time::Instant,
 }
 
 impl Clock {
-    pub(crate) fn start() -> Self {
+    pub(crate) fn start(now: Option<Now>) -> Self {
         Self {
+            now,
+            ticks: now.map_or(0, |f| f()),
             #[cfg(feature = "std")]
             start: std::time::Instant::now(),
         }
     }
 
     pub(crate) fn nanos(&self) -> u64 {
+        if let Some(now) = self.now {
+            return now().wrapping_sub(self.ticks);
+        }
         #[cfg(feature = "std")]
         {
             u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
@@ -246,10 +258,26 @@ pub fn prove<B: Backend + ?Sized>(
     prep: &Prepared,
     backend: &mut B,
     srs: &Srs,
+    advice: Vec<Vec<Fr>>,
+    instance: &[Vec<Fr>],
+    multiopen: MultiOpen,
+    rng: &mut impl RngCore,
+) -> Result<Proof, ProveError> {
+    prove_clocked(prep, backend, srs, advice, instance, multiopen, rng, None)
+}
+
+/// [`prove`] with the phase times read from `now` (in its units) instead of the `std` clock:
+/// for builds without one.
+#[allow(clippy::too_many_arguments)]
+pub fn prove_clocked<B: Backend + ?Sized>(
+    prep: &Prepared,
+    backend: &mut B,
+    srs: &Srs,
     mut advice: Vec<Vec<Fr>>,
     instance: &[Vec<Fr>],
     multiopen: MultiOpen,
     rng: &mut impl RngCore,
+    now: Option<Now>,
 ) -> Result<Proof, ProveError> {
     let key = &prep.key;
     let n = key.n();
@@ -287,7 +315,7 @@ pub fn prove<B: Backend + ?Sized>(
         }
     }
     let mut times = PhaseTimes::default();
-    let clock = Clock::start();
+    let clock = Clock::start(now);
     let mut t = Transcript::new();
     t.common_scalar(&key.transcript_repr);
 
@@ -358,7 +386,7 @@ pub fn prove<B: Backend + ?Sized>(
     times.commit = clock.nanos();
 
     // Everything in coefficient form from here on.
-    let clock = Clock::start();
+    let clock = Clock::start(now);
     let mut advice_polys = advice;
     to_coeffs(backend, &prep.domain, &mut advice_polys)?;
     let mut lookup_polys: Vec<Vec<Fr>> = Vec::with_capacity(3 * permuted.len());
@@ -382,7 +410,7 @@ pub fn prove<B: Backend + ?Sized>(
         gamma,
         y,
     };
-    let (h_pieces, evaluation_nanos) = quotient::quotient(prep, backend, &polys, &challenges)?;
+    let (h_pieces, evaluation_nanos) = quotient::quotient(prep, backend, &polys, &challenges, now)?;
     let piece_views: Vec<&[Fr]> = h_pieces.iter().map(Vec::as_slice).collect();
     for c in commit_coeffs(backend, srs, &piece_views)? {
         t.write_point(&c)?;
@@ -390,7 +418,7 @@ pub fn prove<B: Backend + ?Sized>(
     times.quotient = clock.nanos();
     times.quotient_evaluation = evaluation_nanos;
 
-    let clock = Clock::start();
+    let clock = Clock::start(now);
     let x = t.squeeze();
     let xn = x.pow([n as u64]);
     let h_poly = h_pieces.iter().rev().fold(vec![Fr::ZERO; n], |acc, piece| {

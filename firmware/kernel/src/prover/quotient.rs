@@ -51,6 +51,7 @@ pub(super) fn quotient<B: Backend + ?Sized>(
     backend: &mut B,
     polys: &Polys<'_>,
     ch: &Challenges,
+    now: Option<super::Now>,
 ) -> Result<(Vec<Vec<Fr>>, u64), ProveError> {
     let key = &prep.key;
     let n = key.n();
@@ -78,7 +79,7 @@ pub(super) fn quotient<B: Backend + ?Sized>(
             lookups: coset(polys.lookups)?,
             generator,
         };
-        let clock = super::Clock::start();
+        let clock = super::Clock::start(now);
         let values = evaluate(prep, &c, ch);
         evaluation_nanos += clock.nanos();
         for (i, v) in values.into_iter().enumerate() {

@@ -1,0 +1,105 @@
+//! `zkedge serve`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context, Result};
+
+use super::{ui::bytes, RouteArgs};
+use crate::{
+    backends::{DynBackend, Registry},
+    keys::Keys,
+    router::Router,
+    serve::{self, port, ServiceConfig},
+};
+
+/// Arguments of `zkedge serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The device's line: a serial device (`/dev/ttyACM0`), the pseudo-terminal QEMU made
+    /// (`-serial pty` prints it), or `unix:PATH` for QEMU's `-serial unix:PATH,server=on`.
+    #[arg(long)]
+    port: String,
+    /// Keys directory from `zkedge setup` for the model the device runs.
+    #[arg(long)]
+    keys: PathBuf,
+    /// Where the device's MSMs (and witness-mode proofs) run (`zkedge backends` lists them).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    #[command(flatten)]
+    route: RouteArgs,
+    /// Let the device send NTTs of 2^LOG points or more here (default: none; the device keeps
+    /// its NTTs, as their results would come back over the slow host→device direction).
+    #[arg(long, value_name = "LOG")]
+    device_ntt_from: Option<u8>,
+    /// Baud rate of a serial device (ignored by pseudo-terminals and sockets).
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// Write each accepted proof as DIR/<digest>.proof (checkable with `zkedge verify`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write a JSON report of what was served to FILE when the device hangs up.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Seconds to keep trying to connect to a `unix:` socket.
+    #[arg(long, default_value_t = 30)]
+    wait: u64,
+}
+
+pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
+    let keys = Keys::load(&args.keys, true)
+        .with_context(|| format!("loading keys from {}", args.keys.display()))?;
+    let backend: DynBackend = if args.backend == "cpu" {
+        registry.create("cpu")?
+    } else {
+        Box::new(Router::new(
+            registry.create(&args.backend)?,
+            args.route.policy(),
+        ))
+    };
+    let config = ServiceConfig {
+        ntt_min_log: args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER),
+        out_dir: args.out.clone(),
+        verbose: true,
+    };
+    let model = keys.manifest.model.clone();
+    let mut server = serve::server(keys, backend, config).context("starting the service")?;
+    let mut line = port::open(&args.port, args.baud, Duration::from_secs(args.wait))?;
+    eprintln!(
+        "zkedge serve: serving {model} on {} (backend {})",
+        args.port, args.backend
+    );
+    let served = serve::serve_link(&mut server, &mut line);
+    let report = server.extension().report();
+    let c = server.backend().counters();
+    eprintln!(
+        "zkedge serve: the device hung up after {} frames: {} proofs accepted, {} refused requests, {} faults; {} MSMs ({} scalars), {} NTTs",
+        server.frames_answered(),
+        report.proofs.len(),
+        report.refused.len(),
+        report.faults,
+        c.msm_calls,
+        c.msm_elements,
+        c.ntt_calls,
+    );
+    if report.witness_bytes + report.proof_bytes > 0 {
+        eprintln!(
+            "zkedge serve: uploads: witnesses {}, proofs {}",
+            bytes(report.witness_bytes as usize),
+            bytes(report.proof_bytes as usize)
+        );
+    }
+    if let Some(path) = &args.report {
+        let json = serde_json::json!({
+            "report": report,
+            "frames": server.frames_answered(),
+            "msm_calls": c.msm_calls,
+            "msm_elements": c.msm_elements,
+            "ntt_calls": c.ntt_calls,
+            "ntt_elements": c.ntt_elements,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    served.context("serving the device")?;
+    Ok(())
+}

@@ -1,0 +1,528 @@
+//! The device's side of the link (`zkedge-device`, the code the firmware runs) against the host
+//! driver (`zkedge serve`'s service), in process over a socket pair: both modes end to end,
+//! the NTT policy, damaged and hostile replies, a silent host, and refused uploads.
+
+use std::{
+    io::{Read, Write},
+    os::unix::net::{UnixListener, UnixStream},
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use accel_backends::{wire::FRAME, Backend, CpuBackend, Fr};
+use accel_proto::{
+    encode_reply, ErrorCode, MultiOpen, Reply, ReplyBody, RequestBody, Stats, WirePoint,
+};
+use rand::{Rng, SeedableRng};
+use zkedge::{
+    bundled,
+    keys::{self, Keys, SrsOrigin},
+    serve::{self, port, Mode, Report, ServiceConfig},
+    srs,
+};
+use zkedge_device::{session, CallError, Client, ClientConfig, Line, LineError, Remote, Timeouts};
+use zkedge_kernel::{
+    infer::infer,
+    layout::{Layout, Witness},
+    model::Model,
+    prover::{self, Prepared, Srs},
+};
+
+fn keys() -> Keys {
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
+    let k = Layout::new(&model).unwrap().k();
+    keys::generate(model, srs::dev(k), SrsOrigin::InsecureDev).unwrap()
+}
+
+/// A sample's witness, output and class.
+fn observe(keys: &Keys, sample: usize) -> (Witness, Vec<i8>, u32) {
+    let input = &bundled::samples().unwrap().inputs[sample];
+    let trace = infer(&keys.model, input).unwrap();
+    let witness = keys.layout.witness(&keys.model, &trace).unwrap();
+    (witness, trace.output().to_vec(), trace.class() as u32)
+}
+
+/// The device's line over a socket, optionally damaging what it receives.
+struct SocketLine {
+    stream: UnixStream,
+    start: Instant,
+    /// Flip one received byte in every `n`.
+    damage: Option<usize>,
+    received: usize,
+}
+
+impl SocketLine {
+    fn new(stream: UnixStream) -> Self {
+        Self {
+            stream,
+            start: Instant::now(),
+            damage: None,
+            received: 0,
+        }
+    }
+}
+
+impl Line for SocketLine {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineError> {
+        self.stream.write_all(bytes).map_err(|_| LineError::Io)
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout_ms: u32) -> Result<usize, LineError> {
+        let wait = Duration::from_millis(u64::from(timeout_ms.max(1)));
+        self.stream
+            .set_read_timeout(Some(wait))
+            .map_err(|_| LineError::Io)?;
+        match self.stream.read(buf) {
+            Ok(0) => Err(LineError::Closed),
+            Ok(n) => {
+                if let Some(every) = self.damage {
+                    for b in &mut buf[..n] {
+                        self.received += 1;
+                        if self.received % every == every / 2 {
+                            *b ^= 0x5a;
+                        }
+                    }
+                }
+                Ok(n)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(0)
+            }
+            Err(_) => Err(LineError::Io),
+        }
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+}
+
+/// The host driver on one end of a socket pair, in a thread; the device's line on the other.
+fn host(keys: Keys, config: ServiceConfig) -> (SocketLine, JoinHandle<(Report, u64)>) {
+    let (device, mut host) = UnixStream::pair().unwrap();
+    let mut server = serve::server(keys, CpuBackend::new(), config).unwrap();
+    let handle = thread::spawn(move || {
+        serve::serve_link(&mut server, &mut host).unwrap();
+        let ntts = server.backend().counters().ntt_calls;
+        (server.extension().report().clone(), ntts)
+    });
+    (SocketLine::new(device), handle)
+}
+
+fn quick() -> ClientConfig {
+    let mut t = Timeouts::default();
+    t.reply_ms = 2_000;
+    t.quiet_ms = 20;
+    ClientConfig::new(t, 3)
+}
+
+fn int(v: i64) -> Fr {
+    zkedge::zk::int(v)
+}
+
+#[test]
+fn witness_mode_proves_on_the_host() {
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let (witness, output, class) = observe(&keys, 0);
+    let (line, host) = host(keys, ServiceConfig::default());
+    let mut remote = Remote::new(Client::new(line, quick()));
+    remote.client().connect(3).unwrap();
+    let s = session::open(&mut remote, &model_hash).unwrap();
+    assert_eq!(s.info.k, 12);
+    assert_eq!(s.info.ntt_min_log, accel_proto::NTT_NEVER);
+    let mut client = remote.into_client();
+    let proved =
+        session::send_witness(&mut client, &witness.advice, &output, class, MultiOpen::Gwc)
+            .unwrap();
+    let stats = client.stats();
+    drop(client);
+    let (report, _) = host.join().unwrap();
+    assert_eq!(report.proofs.len(), 1);
+    let p = &report.proofs[0];
+    assert_eq!(p.mode, Mode::Witness);
+    assert_eq!(p.digest, hex(&proved.digest));
+    assert_eq!((p.output.clone(), p.class), (output, class));
+    // The witness travels as varints: a fraction of 32 bytes a value.
+    let values: usize = witness.advice.iter().map(Vec::len).sum();
+    assert!(
+        report.witness_bytes < 2 * values as u64,
+        "{} bytes for {values} values",
+        report.witness_bytes
+    );
+    assert!(stats.tx_bytes < 3 * values as u64);
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Proves sample `sample` on the "device" through `remote`; returns the proof bytes.
+fn prove_on_device<L: Line>(
+    remote: &mut Remote<L>,
+    s: &session::Session,
+    prepared: &Prepared,
+    keys_witness: (&Witness, &[i8], u32),
+) -> Vec<u8> {
+    let (witness, output, class) = keys_witness;
+    let advice: Vec<Vec<Fr>> = witness
+        .advice
+        .iter()
+        .map(|c| c.iter().map(|&v| int(v)).collect())
+        .collect();
+    let mut instance: Vec<Fr> = output.iter().map(|&q| int(i64::from(q) + 128)).collect();
+    instance.push(Fr::from(u64::from(class)));
+    let srs = Srs {
+        monomial: s.monomial,
+        lagrange: s.lagrange,
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    prover::prove(
+        prepared,
+        remote,
+        &srs,
+        advice,
+        &[instance],
+        prover::MultiOpen::Gwc,
+        &mut rng,
+    )
+    .unwrap()
+    .bytes
+}
+
+fn device_proving(config: ServiceConfig) -> (Report, u64, u64, u64) {
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let key = keys.zk.clone().unwrap();
+    let (witness, output, class) = observe(&keys, 3);
+    let (line, host) = host(keys, config);
+    let mut remote = Remote::new(Client::new(line, quick()));
+    remote.client().connect(3).unwrap();
+    let s = session::open(&mut remote, &model_hash).unwrap();
+    let prepared = Prepared::new(key, &mut remote).unwrap();
+    let proof = prove_on_device(&mut remote, &s, &prepared, (&witness, &output, class));
+    let proved =
+        session::submit_proof(remote.client(), &proof, &output, class, MultiOpen::Gwc).unwrap();
+    assert_eq!(proved.digest, session::digest(&proof));
+    assert_eq!(proved.len as usize, proof.len());
+    let local = remote.local().counters().ntt_calls;
+    let sent = remote.remote_ntts();
+    let msms = remote.counters().msm_calls;
+    drop(remote);
+    let (report, host_ntts) = host.join().unwrap();
+    assert_eq!(report.proofs.len(), 1);
+    assert_eq!(report.proofs[0].mode, Mode::DeviceProving);
+    assert!(msms > 0);
+    (report, local, sent, host_ntts)
+}
+
+#[test]
+fn device_proofs_verify_on_the_host_with_ntts_kept_on_the_device() {
+    let (_, local, sent, _) = device_proving(ServiceConfig::default());
+    assert!(local > 0);
+    assert_eq!(sent, 0, "the default policy keeps every NTT on the device");
+}
+
+#[test]
+fn the_host_policy_can_take_the_large_ntts() {
+    let mut config = ServiceConfig::default();
+    config.ntt_min_log = 13;
+    let (_, local, sent, host_ntts) = device_proving(config);
+    // The extended-domain NTT (2^15) goes to the host, the 2^12 ones stay.
+    assert!(sent >= 1, "no NTT went to the host");
+    assert!(local > 0);
+    assert!(host_ntts >= sent);
+}
+
+#[test]
+fn damaged_replies_are_refused_and_the_job_retried() {
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let (witness, output, class) = observe(&keys, 1);
+    let (mut line, host) = host(keys, ServiceConfig::default());
+    line.damage = Some(150);
+    let mut remote = Remote::new(Client::new(line, ClientConfig::new(quick().timeouts, 8)));
+    remote.client().connect(10).unwrap();
+    let mut proved = None;
+    // Each layer retries: the client its jobs, the caller (as the firmware does) the session.
+    for _ in 0..10 {
+        let attempt = session::open(&mut remote, &model_hash).and_then(|_| {
+            session::send_witness(
+                remote.client(),
+                &witness.advice,
+                &output,
+                class,
+                MultiOpen::Gwc,
+            )
+        });
+        match attempt {
+            Ok(p) => {
+                proved = Some(p);
+                break;
+            }
+            Err(e) => assert!(e.is_transient(), "{e}"),
+        }
+    }
+    let proved = proved.expect("the witness got through");
+    let stats = remote.client().stats();
+    assert!(stats.faults >= 1 && stats.retries >= 1, "{stats:?}");
+    drop(remote);
+    let (report, _) = host.join().unwrap();
+    assert!(report.faults >= 1);
+    assert!(report
+        .proofs
+        .iter()
+        .any(|p| p.digest == hex(&proved.digest)));
+}
+
+#[test]
+fn a_silent_host_times_out_and_says_so() {
+    let (device, _host) = UnixStream::pair().unwrap();
+    let mut t = Timeouts::default();
+    t.reply_ms = 200;
+    t.quiet_ms = 10;
+    let mut client = Client::new(SocketLine::new(device), ClientConfig::new(t, 2));
+    let start = Instant::now();
+    assert_eq!(client.connect(3), Err(CallError::Timeout));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(client.stats().timeouts, 3);
+}
+
+#[test]
+fn a_closed_line_is_not_retried() {
+    let (device, host) = UnixStream::pair().unwrap();
+    drop(host);
+    let mut client = Client::new(SocketLine::new(device), quick());
+    let e = client.connect(5).unwrap_err();
+    assert!(!e.is_transient(), "{e}");
+}
+
+/// A fake host that answers every request with something hostile.
+fn hostile_host(seed: u64) -> (SocketLine, JoinHandle<()>) {
+    let (device, mut host) = UnixStream::pair().unwrap();
+    let handle = thread::spawn(move || {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut buf = [0u8; 4096];
+        let mut out = vec![0u8; FRAME + 1];
+        let point = WirePoint {
+            x: [0xff; 32],
+            y: [1; 32],
+        };
+        while let Ok(n) = host.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let id = rng.gen_range(0..8u32);
+            let body = match rng.gen_range(0..8) {
+                0 => ReplyBody::Ok,
+                1 => ReplyBody::MsmDone {
+                    sum: point,
+                    stats: Stats::default(),
+                },
+                2 => ReplyBody::NttValues {
+                    offset: rng.gen(),
+                    values: &[0xff; 64],
+                },
+                3 => ReplyBody::Proved {
+                    digest: [0; 32],
+                    len: rng.gen(),
+                    millis: 0,
+                },
+                _ => ReplyBody::Error(accel_proto::ErrorReply {
+                    code: ErrorCode::Device,
+                    detail: rng.gen(),
+                }),
+            };
+            let bytes: Vec<u8> = match rng.gen_range(0..3) {
+                0 => (0..rng.gen_range(1..600)).map(|_| rng.gen()).collect(),
+                _ => encode_reply(id, body, &mut out, FRAME).unwrap().to_vec(),
+            };
+            if host.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+    });
+    (SocketLine::new(device), handle)
+}
+
+#[test]
+fn hostile_replies_are_errors_not_panics() {
+    for seed in 0..4 {
+        let (line, host) = hostile_host(seed);
+        let mut t = Timeouts::default();
+        t.reply_ms = 100;
+        t.work_ms = 100;
+        t.prove_ms = 100;
+        t.quiet_ms = 5;
+        let mut remote = Remote::new(Client::new(line, ClientConfig::new(t, 1)));
+        let _ = remote.client().connect(2);
+        remote.adopt_bases(0, 16);
+        for _ in 0..20 {
+            let scalars = [Fr::from(3u64); 5];
+            let _ = remote.msm(accel_backends::BasesHandle::from_raw(0), 0, &scalars);
+            let _ = session::open(&mut remote, &[0; 32]);
+            let _ = session::submit_proof(remote.client(), &[1; 100], &[0, 0], 0, MultiOpen::Gwc);
+            let _ = session::send_witness(
+                remote.client(),
+                &[vec![1, 2, 3]],
+                &[0, 0],
+                0,
+                MultiOpen::Gwc,
+            );
+        }
+        drop(remote);
+        host.join().unwrap();
+    }
+}
+
+/// Sends one request and returns the host's error code, if it refused.
+fn refusal<L: Line>(client: &mut Client<L>, body: RequestBody<'_>) -> Option<ErrorCode> {
+    match client.call(body, 5_000) {
+        Err(CallError::Refused(r)) => Some(r.code),
+        Ok(_) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn the_host_refuses_what_does_not_fit_the_keys() {
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let rows = keys.layout.rows() as u32;
+    let (line, host) = host(keys, ServiceConfig::default());
+    let mut client = Client::new(line, quick());
+    client.connect(3).unwrap();
+    let begin = |columns, rows, output: &'static [u8]| RequestBody::WitnessBegin {
+        columns,
+        rows,
+        output,
+        class: 0,
+    };
+    // Nothing before a session; no session for another model.
+    assert_eq!(
+        refusal(&mut client, begin(6, rows, &[0, 0])),
+        Some(ErrorCode::NoSession)
+    );
+    assert_eq!(
+        refusal(&mut client, RequestBody::Session { model: [9; 32] }),
+        Some(ErrorCode::UnknownModel)
+    );
+    assert_eq!(
+        refusal(&mut client, RequestBody::Session { model: model_hash }),
+        None
+    );
+    // Shapes are the keys', not the peer's.
+    assert_eq!(
+        refusal(&mut client, begin(6, u32::MAX, &[0, 0])),
+        Some(ErrorCode::BadLength)
+    );
+    assert_eq!(
+        refusal(&mut client, begin(60_000, rows, &[0, 0])),
+        Some(ErrorCode::BadLength)
+    );
+    assert_eq!(
+        refusal(&mut client, begin(6, rows, &[0, 0, 0])),
+        Some(ErrorCode::BadLength)
+    );
+    // Chunks: in order, within the rows, well-formed.
+    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    let chunk = |column, offset, values: &'static [u8]| RequestBody::WitnessChunk {
+        column,
+        offset,
+        values,
+    };
+    assert_eq!(
+        refusal(&mut client, chunk(1, 0, &[2])),
+        Some(ErrorCode::OutOfSequence)
+    );
+    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(
+        refusal(&mut client, chunk(0, 5, &[2])),
+        Some(ErrorCode::BadOffset)
+    );
+    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(
+        refusal(&mut client, chunk(0, 0, &[0x80])),
+        Some(ErrorCode::Malformed)
+    );
+    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(
+        refusal(
+            &mut client,
+            RequestBody::WitnessEnd {
+                multiopen: MultiOpen::Gwc
+            }
+        ),
+        Some(ErrorCode::Incomplete)
+    );
+    // A witness of the right shape that does not satisfy the circuit.
+    let zeros = vec![vec![5i64; rows as usize]; 6];
+    let e = session::send_witness(&mut client, &zeros, &[0, 0], 1, MultiOpen::Gwc).unwrap_err();
+    assert_eq!(
+        e,
+        CallError::Refused(accel_proto::ErrorReply {
+            code: ErrorCode::Unsatisfied,
+            detail: 0
+        })
+    );
+    // A proof that does not verify, and one too large to take.
+    let e = session::submit_proof(&mut client, &[7; 2528], &[0, 0], 0, MultiOpen::Gwc).unwrap_err();
+    assert!(
+        matches!(e, CallError::Refused(r) if r.code == ErrorCode::InvalidProof),
+        "{e}"
+    );
+    let huge = RequestBody::ProofBegin {
+        len: u32::MAX,
+        output: &[0, 0],
+        class: 0,
+        multiopen: MultiOpen::Gwc,
+    };
+    assert_eq!(refusal(&mut client, huge), Some(ErrorCode::SizeUnsupported));
+    drop(client);
+    let (report, _) = host.join().unwrap();
+    assert!(report.proofs.is_empty());
+    assert!(report.refused.len() >= 10);
+}
+
+#[test]
+fn ports_open_unix_sockets() {
+    let dir = std::env::temp_dir().join(format!("zkedge-port-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let accept = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"hi").unwrap();
+    });
+    let spec = format!("unix:{}", path.display());
+    let mut p = port::open(&spec, 115_200, Duration::from_secs(5)).unwrap();
+    let mut buf = [0u8; 2];
+    p.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hi");
+    accept.join().unwrap();
+    assert!(port::open(
+        &format!("unix:{}", dir.join("none.sock").display()),
+        115_200,
+        Duration::from_millis(200)
+    )
+    .is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+    // Replies are typed: the frame a fake host writes above decodes as what it says.
+    let mut out = [0u8; 64];
+    let frame = encode_reply(3, ReplyBody::Ok, &mut out, 64).unwrap();
+    let len = frame.len() - 1;
+    let body = accel_proto::open(&mut frame[..len]).unwrap();
+    assert_eq!(
+        accel_proto::parse_reply(body).unwrap(),
+        Reply {
+            id: 3,
+            body: ReplyBody::Ok
+        }
+    );
+}

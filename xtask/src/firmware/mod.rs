@@ -1,0 +1,305 @@
+//! `cargo xtask firmware build|run|test|clippy`: the Cortex-M firmware, built with Debian's
+//! toolchain for `thumbv7em-none-eabihf` and run in QEMU against `zkedge serve`.
+
+mod qemu;
+mod test;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::sh::{self, root};
+
+pub use test::{run as test, TestArgs};
+
+/// What the firmware build and QEMU need (Debian packages).
+pub const PACKAGES: [&str; 7] = [
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "rust-web-clippy",
+    "lld-22",
+    "binutils-arm-none-eabi",
+    "qemu-system-arm",
+];
+
+/// Samples of the recorded sensor stream compiled in.
+const SAMPLES: usize = 16;
+
+#[derive(Subcommand)]
+pub enum FirmwareCommand {
+    /// Build the firmware (and the keys for its model).
+    Build(BuildArgs),
+    /// Build, boot it in QEMU and serve it with `zkedge serve`.
+    Run(qemu::RunArgs),
+    /// Boot it in QEMU against the host driver and check every proof (what CI runs).
+    Test(TestArgs),
+    /// Clippy for the firmware target.
+    Clippy(BuildArgs),
+}
+
+pub fn run(command: FirmwareCommand) -> Result<()> {
+    match command {
+        FirmwareCommand::Build(args) => build(&args).map(|b| b.print()),
+        FirmwareCommand::Run(args) => qemu::run(&args),
+        FirmwareCommand::Test(args) => test::run(&args),
+        FirmwareCommand::Clippy(args) => clippy(&args),
+    }
+}
+
+/// A QEMU board.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Board {
+    /// MPS2 AN500: Cortex-M7, 16 MiB PSRAM heap.
+    #[default]
+    An500,
+    /// MPS2 AN386: Cortex-M4F, 16 MiB PSRAM heap.
+    An386,
+    /// MPS3 AN547: Cortex-M55, heap in DDR.
+    An547,
+}
+
+impl Board {
+    fn name(self) -> &'static str {
+        match self {
+            Board::An500 => "an500",
+            Board::An386 => "an386",
+            Board::An547 => "an547",
+        }
+    }
+
+    /// QEMU's machine.
+    pub fn machine(self) -> &'static str {
+        match self {
+            Board::An500 => "mps2-an500",
+            Board::An386 => "mps2-an386",
+            Board::An547 => "mps3-an547",
+        }
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct BuildArgs {
+    /// The QEMU board.
+    #[arg(long, value_enum, default_value_t = Board::An500)]
+    pub board: Board,
+    /// The model to embed (`.json` or `.zkm`); its test set `<stem>.samples.json` beside it
+    /// becomes the recorded sensor stream. Default: the bundled smart-meter model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Leave the prover (and the proving key) out: witness mode only.
+    #[arg(long)]
+    pub witness_only: bool,
+    /// For a real board: defmt over RTT instead of semihosting (no report file, no exit
+    /// code; such an image cannot be tested in QEMU).
+    #[arg(long)]
+    pub rtt: bool,
+}
+
+/// What a build produced.
+pub struct Built {
+    pub board: Board,
+    pub elf: PathBuf,
+    pub keys: PathBuf,
+    pub zkedge: PathBuf,
+    pub device_proving: bool,
+}
+
+impl Built {
+    fn print(&self) {
+        eprintln!("\nfirmware: {}", self.elf.display());
+        eprintln!("keys:     {}", self.keys.display());
+        if let Ok(out) = Command::new("arm-none-eabi-size").arg(&self.elf).output() {
+            eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+}
+
+fn default_model() -> PathBuf {
+    root().join("firmware/models/italy-power-demand.json")
+}
+
+/// The model's stem: `italy-power-demand` for `…/italy-power-demand.json`.
+fn stem(model: &Path) -> Result<String> {
+    model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .with_context(|| format!("{} has no file name", model.display()))
+}
+
+/// The host CLI (debug build, as `cargo xtask test` builds it anyway).
+fn zkedge() -> Result<PathBuf> {
+    sh::run("cargo", &["build", "--quiet", "-p", "zkedge"])?;
+    Ok(root().join("target/debug/zkedge"))
+}
+
+/// Keys for `model` under `target/firmware/keys/<stem>`, made once per model content.
+fn keys(zkedge: &Path, model: &Path) -> Result<PathBuf> {
+    let dir = root().join("target/firmware/keys").join(stem(model)?);
+    let source = fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let stamp = dir.join("source-model");
+    if dir.join("manifest.json").is_file() && fs::read(&stamp).ok().as_deref() == Some(&source) {
+        return Ok(dir);
+    }
+    let (model_arg, dir_arg) = (model.to_string_lossy(), dir.to_string_lossy());
+    sh::run(
+        &zkedge.to_string_lossy(),
+        &["setup", "--model", &model_arg, "--out", &dir_arg],
+    )?;
+    fs::write(&stamp, &source)?;
+    Ok(dir)
+}
+
+/// The first samples of `<stem>.samples.json`, as raw int8 bytes.
+fn samples(model: &Path) -> Result<Vec<u8>> {
+    let file = model.with_file_name(format!("{}.samples.json", stem(model)?));
+    let text = fs::read_to_string(&file).with_context(|| {
+        format!(
+            "reading {} (the recorded sensor stream is the model's test set)",
+            file.display()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let inputs = json["inputs"]
+        .as_array()
+        .with_context(|| format!("{}: no \"inputs\" array", file.display()))?;
+    let mut out = Vec::new();
+    for input in inputs.iter().take(SAMPLES) {
+        for v in input.as_array().into_iter().flatten() {
+            let v = v
+                .as_i64()
+                .filter(|v| (-128..=127).contains(v))
+                .with_context(|| format!("{}: an input is not int8", file.display()))?;
+            out.push(v as i8 as u8);
+        }
+    }
+    Ok(out)
+}
+
+/// The environment of a firmware build: Debian's compiler, nightly features on its stable
+/// compiler, and nothing from the caller that would change the target's flags.
+fn firmware_cargo(args: &[&str], assets: &Path, target_dir: &Path) -> Result<()> {
+    let dir = root().join("firmware/mcu");
+    let path = format!(
+        "/usr/bin:{}",
+        std::env::var("PATH").unwrap_or_else(|_| "/bin".into())
+    );
+    eprintln!("\n==> (firmware/mcu) /usr/bin/cargo {}", args.join(" "));
+    let status = Command::new("/usr/bin/cargo")
+        .args(args)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("ZKEDGE_FW_ASSETS", assets)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .status()
+        .context("could not start /usr/bin/cargo (Debian's cargo-web)")?;
+    if !status.success() {
+        bail!("the firmware build failed ({status})");
+    }
+    Ok(())
+}
+
+/// One build directory per board and log transport, so that builds do not undo each other.
+fn target_dir(args: &BuildArgs) -> PathBuf {
+    let mut name = args.board.name().to_string();
+    if args.rtt {
+        name += "-rtt";
+    }
+    root().join("target/firmware/build").join(name)
+}
+
+fn features(args: &BuildArgs) -> String {
+    let log = if args.rtt { "rtt" } else { "semihosting" };
+    let mut f = format!("board-{},{log}", args.board.name());
+    if !args.witness_only {
+        f += ",device-proving";
+    }
+    f
+}
+
+/// Prepares keys and assets, then builds the firmware.
+pub fn build(args: &BuildArgs) -> Result<Built> {
+    sh::ensure_apt(&PACKAGES)?;
+    let model = args.model.clone().unwrap_or_else(default_model);
+    let model = fs::canonicalize(&model).with_context(|| format!("{}", model.display()))?;
+    let zkedge = zkedge()?;
+    let keys = keys(&zkedge, &model)?;
+    let assets = root().join("target/firmware/assets").join(stem(&model)?);
+    fs::create_dir_all(&assets)?;
+    for name in ["model.zkm", "zkedge.zpk"] {
+        copy_if_changed(&keys.join(name), &assets.join(name))?;
+    }
+    write_if_changed(&assets.join("samples.bin"), &samples(&model)?)?;
+    let target_dir = target_dir(args);
+    let features = features(args);
+    firmware_cargo(
+        &[
+            "build",
+            "--release",
+            "--no-default-features",
+            "--features",
+            &features,
+        ],
+        &assets,
+        &target_dir,
+    )?;
+    Ok(Built {
+        board: args.board,
+        elf: target_dir.join("thumbv7em-none-eabihf/release/zkedge-firmware"),
+        keys,
+        zkedge,
+        device_proving: !args.witness_only,
+    })
+}
+
+/// Clippy on the firmware for its target, warnings denied.
+pub fn clippy(args: &BuildArgs) -> Result<()> {
+    build(args)?;
+    let assets = root()
+        .join("target/firmware/assets")
+        .join(stem(&args.model.clone().unwrap_or_else(default_model))?);
+    let target_dir = target_dir(args);
+    let features = features(args);
+    firmware_cargo(
+        &[
+            "clippy",
+            "--release",
+            "--no-default-features",
+            "--features",
+            &features,
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &assets,
+        &target_dir,
+    )
+}
+
+/// Copies only when the content differs, so that cargo does not rebuild for nothing.
+fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
+    let bytes = fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    write_if_changed(to, &bytes)
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if fs::read(path).ok().as_deref() != Some(bytes) {
+        fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

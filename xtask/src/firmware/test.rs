@@ -1,0 +1,212 @@
+//! `cargo xtask firmware test`: the firmware in QEMU against the host driver, end to end.
+//!
+//! 1. `-serial pty`, the host driver started 4 s after QEMU (the device must probe until it
+//!    answers): two samples in witness mode (the host proves) and, unless `--witness-only`,
+//!    one proven on the device with its MSMs on the host. Every proof is checked again with
+//!    `zkedge verify` (halo2-axiom's verifier) from the file the host wrote, and the device's
+//!    own digest of its proof must equal the host's.
+//! 2. `-serial unix:…` through a relay that damages host→device bytes: the device must refuse
+//!    the damaged replies (`Fault` frames), start its jobs over and still get its proofs.
+
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::Args;
+
+use super::{
+    build,
+    qemu::{launch, print_logs, print_outcome, Faults, Outcome, Serial, Spec},
+    Board, BuildArgs, Built,
+};
+use crate::sh::root;
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct TestArgs {
+    /// The QEMU board.
+    #[arg(long, value_enum, default_value_t = Board::An500)]
+    pub board: Board,
+    /// Witness mode only: no prover on the device (builds and runs faster).
+    #[arg(long)]
+    pub witness_only: bool,
+}
+
+/// Seconds a run may take before it counts as hung.
+const TIMEOUT: Duration = Duration::from_secs(900);
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    let start = Instant::now();
+    let built = build(&BuildArgs {
+        board: args.board,
+        model: None,
+        witness_only: args.witness_only,
+        rtt: false,
+    })?;
+    built.print();
+    let runs = root().join("target/firmware/test");
+
+    let late_host = Spec {
+        built: &built,
+        serial: Serial::Pty,
+        plan: Vec::new(),
+        serve: Vec::new(),
+        host_delay: Duration::from_secs(4),
+        faults: None,
+        count: false,
+        timeout: TIMEOUT,
+        dir: runs.join("pty-late-host"),
+    };
+    let outcome = launch(&late_host)?;
+    checked(&built, &outcome, |o| check_clean(&built, o))?;
+    eprintln!(
+        "firmware test 1 (pty, late host{}) passed in {:.0} s",
+        if built.device_proving {
+            ", witness mode and device proving"
+        } else {
+            ", witness mode"
+        },
+        outcome.wall.as_secs_f64()
+    );
+
+    let damaged = Spec {
+        built: &built,
+        serial: Serial::Unix,
+        plan: vec!["witness=2".into(), "device=0".into()],
+        serve: Vec::new(),
+        host_delay: Duration::from_millis(300),
+        faults: Some(Faults { every: 150 }),
+        count: false,
+        timeout: TIMEOUT,
+        dir: runs.join("unix-damaged-replies"),
+    };
+    let outcome = launch(&damaged)?;
+    checked(&built, &outcome, check_damaged)?;
+    eprintln!(
+        "firmware test 2 (unix socket, damaged replies) passed in {:.0} s",
+        outcome.wall.as_secs_f64()
+    );
+    eprintln!(
+        "\nfirmware tests passed in {:.0} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `check`; on failure prints everything the run left.
+fn checked(built: &Built, o: &Outcome, check: impl FnOnce(&Outcome) -> Result<()>) -> Result<()> {
+    let result = check(o);
+    if result.is_err() {
+        print_logs(built, &o.dir);
+        print_outcome(o, false);
+    }
+    result
+}
+
+fn common(o: &Outcome, witness: usize, device: usize) -> Result<()> {
+    ensure!(
+        o.qemu == Some(0),
+        "the firmware exited with {:?} (0 = every proof accepted; see app.rs `Exit`)",
+        o.qemu
+    );
+    ensure!(
+        o.get("result") == Some("0"),
+        "the device reports {:?}",
+        o.get("result")
+    );
+    ensure!(o.serve_ok, "zkedge serve failed");
+    let proofs = o.serve["report"]["proofs"]
+        .as_array()
+        .context("zkedge serve wrote no report")?;
+    let count = |mode: &str| proofs.iter().filter(|p| p["mode"] == mode).count();
+    ensure!(
+        count("witness") == witness && count("device-proving") == device,
+        "the host accepted {} witness-mode and {} device-made proofs; expected {witness} and {device}",
+        count("witness"),
+        count("device-proving")
+    );
+    let witness_lines = o.report.get("witness").map_or(0, Vec::len);
+    ensure!(
+        witness_lines == witness,
+        "the device logged {witness_lines} witness-mode proofs, expected {witness}"
+    );
+    // Every digest the device logged is one the host accepted.
+    for line in o.report.get("witness").into_iter().flatten() {
+        let digest = Outcome::field(line, "digest").context("witness line without digest")?;
+        ensure!(
+            proofs.iter().any(|p| p["digest"] == digest),
+            "the device logged digest {digest}, which the host never accepted"
+        );
+    }
+    Ok(())
+}
+
+fn check_clean(built: &Built, o: &Outcome) -> Result<()> {
+    let device = usize::from(built.device_proving);
+    common(o, 2, device)?;
+    if built.device_proving {
+        let line = o.get("device.digest").context("no device-proving result")?;
+        let (local, host) = (
+            Outcome::field(line, "local").context("no local digest")?,
+            Outcome::field(line, "host").context("no host digest")?,
+        );
+        ensure!(
+            local == host,
+            "the host verified {host}, the device sent {local}"
+        );
+    }
+    // The host came 4 s late: the device must have waited it out.
+    let link = o.get("link").context("no link statistics")?;
+    let timeouts: u32 = Outcome::field(link, "timeouts")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    ensure!(
+        timeouts >= 1,
+        "the device never had to wait for the host: {link}"
+    );
+    // Each proof file again, through the CLI's stock verifier.
+    let proofs = o.serve["report"]["proofs"].as_array().into_iter().flatten();
+    for p in proofs {
+        let file = p["file"].as_str().context("the host wrote no proof file")?;
+        verify(built, Path::new(file))?;
+    }
+    Ok(())
+}
+
+fn check_damaged(o: &Outcome) -> Result<()> {
+    common(o, 2, 0)?;
+    let link = o.get("link").context("no link statistics")?;
+    let field = |name| -> u32 {
+        Outcome::field(link, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    ensure!(
+        field("faults") >= 1 && field("retries") >= 1,
+        "damaged replies should have been refused and their jobs retried: {link}"
+    );
+    let faults = o.serve["report"]["faults"].as_u64().unwrap_or(0);
+    ensure!(faults >= 1, "the host received no Fault frame");
+    Ok(())
+}
+
+fn verify(built: &Built, proof: &Path) -> Result<()> {
+    let out = Command::new(&built.zkedge)
+        .arg("verify")
+        .arg("--keys")
+        .arg(&built.keys)
+        .arg("--proof")
+        .arg(proof)
+        .output()
+        .context("running zkedge verify")?;
+    if !out.status.success() {
+        bail!(
+            "zkedge verify rejected {}: {}",
+            proof.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
