@@ -190,10 +190,13 @@ fn firmware_cargo(args: &[&str], assets: &Path, target_dir: &Path) -> Result<()>
         std::env::var("PATH").unwrap_or_else(|_| "/bin".into())
     );
     eprintln!("\n==> (firmware/mcu) /usr/bin/cargo {}", args.join(" "));
+    // `--target-dir` right after the subcommand: anything after a `--` goes to the compiler.
+    let (subcommand, rest) = args.split_first().context("no cargo subcommand")?;
     let status = Command::new("/usr/bin/cargo")
-        .args(args)
+        .arg(subcommand)
         .arg("--target-dir")
         .arg(target_dir)
+        .args(rest)
         .current_dir(&dir)
         .env("PATH", path)
         .env("RUSTC", "/usr/bin/rustc")
