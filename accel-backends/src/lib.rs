@@ -45,6 +45,7 @@
 extern crate alloc;
 
 mod backend;
+mod bases;
 mod counters;
 pub mod cpu;
 mod domain;
@@ -55,6 +56,7 @@ pub mod wire;
 
 pub use ark_bn254::{Fr, G1Affine, G1Projective};
 pub use backend::{Backend, BasesHandle, Capabilities, MsmJob, NttDirection, NttOp};
+pub use bases::LoadedBases;
 pub use counters::{Counters, DeviceTiming};
 pub use cpu::CpuBackend;
 pub use domain::{Domain, MAX_LOG_N};

@@ -1,11 +1,9 @@
 //! [`HwSim`]: the simulated accelerator as a [`Backend`], so it can be served, benchmarked and
 //! tested like any other.
 
-use std::collections::BTreeMap;
-
 use accel_backends::{
     Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
-    G1Projective, MsmJob, NttDirection, NttOp,
+    G1Projective, LoadedBases, MsmJob, NttDirection, NttOp,
 };
 
 use crate::{
@@ -18,8 +16,7 @@ use crate::{
 /// [`Counters::device_cycles`]; the per-phase breakdown of the last job is kept too.
 pub struct HwSim {
     config: HwConfig,
-    bases: BTreeMap<u32, Vec<G1Affine>>,
-    next_handle: u32,
+    bases: LoadedBases,
     ntt: NttEngine,
     counters: Counters,
     last_msm: Option<MsmReport>,
@@ -31,9 +28,8 @@ impl HwSim {
     pub fn new(config: HwConfig) -> Result<Self, crate::ConfigError> {
         config.validate()?;
         Ok(Self {
+            bases: LoadedBases::with_max_sets(u32::from(config.bases_slots)),
             config,
-            bases: BTreeMap::new(),
-            next_handle: 0,
             ntt: NttEngine::default(),
             counters: Counters::default(),
             last_msm: None,
@@ -90,41 +86,19 @@ impl Backend for HwSim {
     }
 
     fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.get(&handle.raw()).map(Vec::len)
+        self.bases.len_of(handle)
     }
 
     fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        let slots = u32::from(self.config.bases_slots);
-        if self.bases.len() >= slots as usize {
-            return Err(BackendError::NoBasesSlot { max: slots });
-        }
-        let raw = self.next_handle;
-        self.next_handle = raw
-            .checked_add(1)
-            .ok_or(BackendError::NoBasesSlot { max: slots })?;
-        let mut copy = Vec::new();
-        copy.try_reserve_exact(bases.len())
-            .map_err(|_| BackendError::OutOfMemory {
-                elements: bases.len(),
-            })?;
-        copy.extend_from_slice(bases);
-        self.bases.insert(raw, copy);
-        Ok(BasesHandle::from_raw(raw))
+        self.bases.load(bases)
     }
 
     fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.bases
-            .remove(&handle.raw())
-            .map(drop)
-            .ok_or(BackendError::UnknownBases(handle))
+        self.bases.release(handle)
     }
 
     fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        let bases = self
-            .bases
-            .get(&job.bases.raw())
-            .ok_or(BackendError::UnknownBases(job.bases))?;
-        let bases = &bases[job.start..job.start + job.scalars.len()];
+        let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
         let (sum, report) = msm(&self.config, bases, job.scalars);
         self.counters.device_cycles += report.total_cycles;
         self.last_msm = Some(report);

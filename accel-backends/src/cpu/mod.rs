@@ -7,19 +7,16 @@
 mod msm;
 mod ntt;
 
-use alloc::{collections::BTreeMap, vec::Vec};
-
 use crate::{
     Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    MsmJob, NttOp, MAX_LOG_N,
+    LoadedBases, MsmJob, NttOp, MAX_LOG_N,
 };
 
 pub use msm::window_bits;
 
 /// The CPU backend. Holds loaded bases and a small cache of NTT twiddle tables.
 pub struct CpuBackend {
-    bases: BTreeMap<u32, Vec<G1Affine>>,
-    next_handle: u32,
+    bases: LoadedBases,
     twiddles: ntt::TwiddleCache,
     counters: Counters,
 }
@@ -28,8 +25,7 @@ impl CpuBackend {
     /// A backend with nothing loaded.
     pub fn new() -> Self {
         Self {
-            bases: BTreeMap::new(),
-            next_handle: 0,
+            bases: LoadedBases::new(),
             twiddles: ntt::TwiddleCache::default(),
             counters: Counters::default(),
         }
@@ -71,38 +67,19 @@ impl Backend for CpuBackend {
     }
 
     fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.get(&handle.raw()).map(Vec::len)
+        self.bases.len_of(handle)
     }
 
     fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        let raw = self.next_handle;
-        // Handles are never reused, so a stale handle cannot alias a newer set of bases.
-        self.next_handle = raw
-            .checked_add(1)
-            .ok_or(BackendError::NoBasesSlot { max: u32::MAX })?;
-        let mut copy = Vec::new();
-        copy.try_reserve_exact(bases.len())
-            .map_err(|_| BackendError::OutOfMemory {
-                elements: bases.len(),
-            })?;
-        copy.extend_from_slice(bases);
-        self.bases.insert(raw, copy);
-        Ok(BasesHandle::from_raw(raw))
+        self.bases.load(bases)
     }
 
     fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.bases
-            .remove(&handle.raw())
-            .map(drop)
-            .ok_or(BackendError::UnknownBases(handle))
+        self.bases.release(handle)
     }
 
     fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        let bases = self
-            .bases
-            .get(&job.bases.raw())
-            .ok_or(BackendError::UnknownBases(job.bases))?;
-        let bases = &bases[job.start..job.start + job.scalars.len()];
+        let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
         Ok(msm::msm(bases, job.scalars))
     }
 
