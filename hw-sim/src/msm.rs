@@ -18,7 +18,7 @@ use ark_ec::AdditiveGroup;
 use ark_ff::{BigInt, PrimeField};
 
 use crate::{
-    config::{HwConfig, SCALAR_BITS},
+    config::HwConfig,
     sched::{Dag, DagReport, NodeId},
 };
 
@@ -284,11 +284,6 @@ pub fn msm(config: &HwConfig, bases: &[G1Affine], scalars: &[Fr]) -> (G1Projecti
     (values[out as usize], report)
 }
 
-/// Bits of the scalars' digits: `⌈254/c⌉` windows of `c` bits cover every canonical scalar.
-pub const fn covered_bits(c: u32) -> u32 {
-    SCALAR_BITS.div_ceil(c) * c
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,7 +329,6 @@ mod tests {
                 assert_eq!(back, s, "c = {c}");
             }
         }
-        assert!(covered_bits(12) >= SCALAR_BITS);
     }
 
     #[test]

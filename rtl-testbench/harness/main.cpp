@@ -1,6 +1,6 @@
 // Verilator driver for tb_unit: reads one input per cycle from a vector file, clocks the unit,
 // writes what its output ports show on each cycle. Built and run by the rtl-testbench crate
-// (src/build.rs, src/sim.rs); see docs/rtl.md.
+// (src/model.rs, src/sim.rs); see docs/rtl.md.
 //
 //   Vunit --in IN --out OUT [--vcd FILE]
 //

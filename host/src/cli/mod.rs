@@ -28,7 +28,8 @@ pub struct RouteArgs {
     #[arg(long, value_name = "LOG")]
     pub cpu_below_ntt: Option<u32>,
     /// Routing file from `zkedge calibrate` (default: $ZKEDGE_ROUTING, else
-    /// ~/.config/zkedge/routing.toml, if it exists and names the backend).
+    /// $XDG_CONFIG_HOME/zkedge/routing.toml, else ~/.config/zkedge/routing.toml, if it exists
+    /// and names the backend).
     #[arg(long, value_name = "FILE")]
     pub routing: Option<PathBuf>,
 }
@@ -157,7 +158,7 @@ enum Command {
         #[command(flatten)]
         bench: bench::BenchArgs,
         /// Where to write the routing file (default: $ZKEDGE_ROUTING, else
-        /// ~/.config/zkedge/routing.toml).
+        /// $XDG_CONFIG_HOME/zkedge/routing.toml, else ~/.config/zkedge/routing.toml).
         #[arg(long, value_name = "FILE")]
         routing: Option<PathBuf>,
     },

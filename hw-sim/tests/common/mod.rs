@@ -13,8 +13,8 @@ use std::{
 
 use accel_backends::{
     wire::serial::{SerialBackend, SerialConfig},
-    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    MsmJob, NttOp,
+    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
+    G1Projective, MsmJob, NttOp,
 };
 
 /// A running simulator; killed when dropped.
@@ -62,7 +62,7 @@ impl Drop for Sim {
 }
 
 /// A SerialBackend that owns the simulator it talks to, for the conformance macro (which builds
-/// one backend per check).
+/// one backend per check). Forwards every hook `SerialBackend` overrides.
 pub struct SimBackend {
     pub serial: SerialBackend,
     pub sim: Sim,
@@ -87,6 +87,9 @@ impl Backend for SimBackend {
     }
     fn counters_mut(&mut self) -> &mut Counters {
         self.serial.counters_mut()
+    }
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        self.serial.device_timing()
     }
     fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
         self.serial.bases_len(handle)
