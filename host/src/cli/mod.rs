@@ -35,14 +35,6 @@ pub struct RouteArgs {
 }
 
 impl RouteArgs {
-    /// The flags alone as a routing policy (unset: everything to the accelerator).
-    pub fn policy(&self) -> crate::router::Policy {
-        crate::router::Policy {
-            msm_min: self.cpu_below_msm.unwrap_or(0),
-            ntt_min_log: self.cpu_below_ntt.unwrap_or(0),
-        }
-    }
-
     /// The policy for `backend` and where it came from: flags over the routing file
     /// ([`crate::routing::resolve`]).
     pub fn resolve(&self, backend: &str) -> anyhow::Result<(crate::router::Policy, String)> {

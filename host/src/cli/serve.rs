@@ -48,13 +48,15 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     let keys = Keys::load(&args.keys, true)
         .with_context(|| format!("loading keys from {}", args.keys.display()))?;
-    let backend: DynBackend = if args.backend == "cpu" {
-        registry.create("cpu")?
+    let (backend, routing): (DynBackend, _) = if args.backend == "cpu" {
+        (registry.create("cpu")?, String::new())
     } else {
-        Box::new(Router::new(
-            registry.create(&args.backend)?,
-            args.route.policy(),
-        ))
+        let (policy, from) = args.route.resolve(&args.backend)?;
+        let routing = format!("; routing: {} ({from})", crate::routing::describe(&policy));
+        (
+            Box::new(Router::new(registry.create(&args.backend)?, policy)),
+            routing,
+        )
     };
     let config = ServiceConfig {
         ntt_min_log: args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER),
@@ -65,7 +67,7 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     let mut server = serve::server(keys, backend, config).context("starting the service")?;
     let mut line = port::open(&args.port, args.baud, Duration::from_secs(args.wait))?;
     eprintln!(
-        "zkedge serve: serving {model} on {} (backend {})",
+        "zkedge serve: serving {model} on {} (backend {}{routing})",
         args.port, args.backend
     );
     let served = serve::serve_link(&mut server, &mut line);
