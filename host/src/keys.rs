@@ -125,14 +125,27 @@ pub struct Keys {
     pub srs: Srs,
     /// halo2's verifying key.
     pub vk: VerifyingKey<G1Affine>,
-    /// halo2's proving key (not loaded for verification).
+    /// halo2's proving key (loaded only when asked for: [`Parts`]).
     pub pk: Option<ProvingKey<G1Affine>>,
-    /// The zkedge prover's key, exported from `pk` (not loaded for verification).
+    /// The zkedge prover's key, exported from `pk` (loaded only when asked for: [`Parts`]).
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
     /// BLAKE2b-256 of the verifying key's bytes.
     pub vk_hash: [u8; 32],
+}
+
+/// Which proving keys [`Keys::load`] reads besides what verification needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parts {
+    /// None: enough to verify.
+    Verify,
+    /// The zkedge prover's key (`zkedge.zpk`).
+    Zkedge,
+    /// halo2's proving key (`pk.bin`), for `--prover halo2`.
+    Halo2,
+    /// Both.
+    All,
 }
 
 fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
@@ -217,8 +230,9 @@ impl Keys {
         write(MANIFEST, manifest.as_bytes())
     }
 
-    /// Reads a keys directory; the proving key only if `with_pk`.
-    pub fn load(dir: &Path, with_pk: bool) -> Result<Keys, KeysError> {
+    /// Reads a keys directory, with the proving keys `parts` asks for: `pk.bin` and `zkedge.zpk`
+    /// are the largest files, and each prover needs only its own.
+    pub fn load(dir: &Path, parts: Parts) -> Result<Keys, KeysError> {
         let path = |name: &str| -> PathBuf { dir.join(name) };
         let manifest_path = path(MANIFEST);
         let bad = |reason: String| KeysError::Manifest {
@@ -272,13 +286,13 @@ impl Keys {
                 (),
             )
         })?;
-        let zk = if with_pk {
+        let zk = if matches!(parts, Parts::Zkedge | Parts::All) {
             let raw = checked(ZPK, 32 * n * 512 + (1 << 20))?;
             Some(zkedge_kernel::prover::ProvingKey::from_bytes(&raw).map_err(halo2)?)
         } else {
             None
         };
-        let pk = if with_pk {
+        let pk = if matches!(parts, Parts::Halo2 | Parts::All) {
             // Fixed and Lagrange polynomials, permutation polynomials and their cosets: a
             // generous bound per row.
             let pk_raw = checked(PK, 32 * n * 512 + (1 << 20))?;

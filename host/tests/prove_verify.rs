@@ -3,7 +3,7 @@
 
 use rand::{rngs::StdRng, SeedableRng};
 use zkedge::{
-    keys::{self, Keys, SrsOrigin},
+    keys::{self, Keys, Parts, SrsOrigin},
     proof::{self, MultiOpen, ProofFile},
     srs,
 };
@@ -45,7 +45,7 @@ fn proofs_verify_and_survive_a_round_trip_through_files() {
     let mut keys = keys(&mut rng);
     let dir = std::env::temp_dir().join(format!("zkedge-keys-{}", std::process::id()));
     keys.save(&dir).unwrap();
-    let loaded = Keys::load(&dir, true).unwrap();
+    let loaded = Keys::load(&dir, Parts::All).unwrap();
     assert_eq!(loaded.vk_hash, keys.vk_hash);
     for multiopen in [MultiOpen::Gwc, MultiOpen::Shplonk] {
         let input = synthetic::input(&mut rng, &loaded.model);
@@ -53,7 +53,7 @@ fn proofs_verify_and_survive_a_round_trip_through_files() {
         let bytes = proved.file.to_bytes();
         let file = ProofFile::from_bytes(&bytes).unwrap();
         proof::verify(&keys, &file).unwrap();
-        let verifier = Keys::load(&dir, false).unwrap();
+        let verifier = Keys::load(&dir, Parts::Verify).unwrap();
         proof::verify(&verifier, &file).unwrap();
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -127,11 +127,13 @@ fn damaged_keys_are_reported_not_trusted() {
         let mid = damaged.len() / 2;
         damaged[mid] ^= 0x40;
         std::fs::write(&path, &damaged).unwrap();
-        let err = Keys::load(&dir, true).err().expect("damaged keys loaded");
+        let err = Keys::load(&dir, Parts::All)
+            .err()
+            .expect("damaged keys loaded");
         assert!(err.to_string().contains(name), "{name}: {err}");
         std::fs::write(&path, &original[..original.len() / 3]).unwrap();
         assert!(
-            Keys::load(&dir, true).is_err(),
+            Keys::load(&dir, Parts::All).is_err(),
             "{name} truncated, still loaded"
         );
         std::fs::write(&path, &original).unwrap();

@@ -21,7 +21,7 @@ use crate::{
     backends::Registry,
     bundled,
     files::{hash, read_bounded},
-    keys::{self, Keys, SrsOrigin},
+    keys::{self, Keys, Parts, SrsOrigin},
     proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
     router::Router,
     srs::{self, DEV_WARNING},
@@ -256,7 +256,11 @@ pub fn prove(
     registry: &Registry,
 ) -> Result<()> {
     let model = input::model(model_path)?;
-    let keys = step("loading keys", || Keys::load(keys_dir, true)).0?;
+    let parts = match prover {
+        ProverKind::Zkedge => Parts::Zkedge,
+        ProverKind::Halo2 => Parts::Halo2,
+    };
+    let keys = step("loading keys", || Keys::load(keys_dir, parts)).0?;
     if hash(&model.to_bytes()) != keys.model_hash {
         bail!(
             "{} is not the model the keys in {} were made for ({}); run `zkedge setup --model {}` first",
@@ -283,7 +287,7 @@ pub fn prove(
 }
 
 pub fn verify(keys_dir: &Path, proof_path: &Path) -> Result<()> {
-    let keys = Keys::load(keys_dir, false)?;
+    let keys = Keys::load(keys_dir, Parts::Verify)?;
     let raw = read_bounded(proof_path, MAX_PROOF_FILE)?;
     let file = ProofFile::from_bytes(&raw).with_context(|| proof_path.display().to_string())?;
     proof::verify(&keys, &file)

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::{ui::bytes, RouteArgs};
 use crate::{
     backends::{DynBackend, Registry},
-    keys::Keys,
+    keys::{Keys, Parts},
     router::Router,
     serve::{self, port, ServiceConfig},
 };
@@ -46,7 +46,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
-    let keys = Keys::load(&args.keys, true)
+    let keys = Keys::load(&args.keys, Parts::Zkedge)
         .with_context(|| format!("loading keys from {}", args.keys.display()))?;
     let (backend, routing): (DynBackend, _) = if args.backend == "cpu" {
         (registry.create("cpu")?, String::new())
