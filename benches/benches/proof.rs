@@ -57,19 +57,22 @@ fn demo_model(c: &mut Criterion) {
         group.bench_function(format!("prove halo2 {multiopen}"), |b| {
             b.iter(|| proof::prove_halo2(&keys, &input, multiopen, OsRng).expect("prove"))
         });
+        // Like `create_proof` with its `pk`: the key prepared and the SRS loaded beforehand.
+        let mut prover = proof::zk_prover(&keys, CpuBackend::new()).expect("prover");
         group.bench_function(format!("prove zkedge-cpu {multiopen}"), |b| {
             b.iter(|| {
-                proof::prove_zkedge(&keys, &input, multiopen, CpuBackend::new(), &mut OsRng)
+                proof::prove_zkedge_with(&keys, &mut prover, &input, multiopen, &mut OsRng)
                     .expect("prove")
             })
         });
-        let (proved, times, cpu) =
-            proof::prove_zkedge(&keys, &input, multiopen, CpuBackend::new(), &mut OsRng)
+        prover.backend_mut().reset_counters();
+        let (proved, times) =
+            proof::prove_zkedge_with(&keys, &mut prover, &input, multiopen, &mut OsRng)
                 .expect("prove");
         split(
             &format!("demo model, zkedge {multiopen}"),
             times,
-            cpu.counters(),
+            prover.backend().counters(),
         );
         group.bench_function(format!("verify {multiopen}"), |b| {
             b.iter(|| proof::verify(&keys, &proved.file).expect("valid"))

@@ -240,7 +240,9 @@ pub fn prove_halo2(
 }
 
 /// Runs the model on `input` and proves the result with the zkedge prover on `backend`;
-/// returns the backend too, with what it counted.
+/// returns the backend too, with what it counted. Loads the SRS into `backend` and prepares the
+/// key first: to prove many times, make a [`ZkProver`](crate::zk::ZkProver) with
+/// [`zk_prover`] once and call [`prove_zkedge_with`].
 pub fn prove_zkedge<B: accel_backends::Backend>(
     keys: &Keys,
     input: &[i8],
@@ -248,11 +250,31 @@ pub fn prove_zkedge<B: accel_backends::Backend>(
     backend: B,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes, B), ProofError> {
+    let mut prover = zk_prover(keys, backend)?;
+    let (proved, times) = prove_zkedge_with(keys, &mut prover, input, multiopen, rng)?;
+    Ok((proved, times, prover.into_backend()))
+}
+
+/// The zkedge prover for `keys` on `backend`: the SRS loaded, the key prepared.
+pub fn zk_prover<B: accel_backends::Backend>(
+    keys: &Keys,
+    backend: B,
+) -> Result<crate::zk::ZkProver<B>, ProofError> {
     let key = keys.zk.clone().ok_or(ProofError::NoProvingKey)?;
+    crate::zk::ZkProver::new(key, &keys.srs, backend).map_err(|e| ProofError::Prover(e.to_string()))
+}
+
+/// Runs the model on `input` and proves the result with a prover made by [`zk_prover`] for
+/// these keys.
+pub fn prove_zkedge_with<B: accel_backends::Backend>(
+    keys: &Keys,
+    prover: &mut crate::zk::ZkProver<B>,
+    input: &[i8],
+    multiopen: MultiOpen,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes), ProofError> {
     let trace = infer(&keys.model, input)?;
     let witness = keys.layout.witness(&keys.model, &trace)?;
-    let mut prover = crate::zk::ZkProver::new(key, &keys.srs, backend)
-        .map_err(|e| ProofError::Prover(e.to_string()))?;
     let proof = prover
         .prove_witness(&witness, multiopen.into(), rng)
         .map_err(|e| ProofError::Prover(e.to_string()))?;
@@ -265,7 +287,7 @@ pub fn prove_zkedge<B: accel_backends::Backend>(
         class: trace.class() as u32,
         proof: proof.bytes,
     };
-    Ok((Proved { trace, file }, proof.times, prover.into_backend()))
+    Ok((Proved { trace, file }, proof.times))
 }
 
 /// Counts the bytes a reader hands out, so that a proof with bytes left over is rejected.

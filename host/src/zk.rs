@@ -161,7 +161,11 @@ impl<B: Backend> ZkProver<B> {
     }
 
     /// The backend back, with whatever it counted.
-    pub fn into_backend(self) -> B {
+    pub fn into_backend(mut self) -> B {
+        // The SRS's handles would otherwise hold the backend's bases slots for good. A backend
+        // that cannot release (its link gone) has nothing left to leak.
+        let _ = self.backend.release_bases(self.srs.monomial);
+        let _ = self.backend.release_bases(self.srs.lagrange);
         self.backend
     }
 

@@ -37,6 +37,14 @@ fn proof_with_the_simulator_in_process_verifies() {
     eprintln!("in process: {counters:?}");
     assert!(counters.device_cycles > 0, "the simulator counts cycles");
     proof::verify(&keys, &proved.file).unwrap();
+    // A finished prover gives its SRS slots back: the simulator holds 4 sets, a proof loads 2.
+    assert_eq!(sim.config().bases_slots, 4);
+    let mut sim = sim;
+    for _ in 0..2 {
+        sim = proof::prove_zkedge(&keys, &input(), MultiOpen::Gwc, sim, &mut OsRng)
+            .unwrap()
+            .2;
+    }
 }
 
 #[test]
