@@ -45,23 +45,9 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
 
 /// BLAKE2b-256 of `bytes`, as lowercase hex.
 pub fn hash_hex(bytes: &[u8]) -> String {
-    blake2b_simd::Params::new()
-        .hash_length(32)
-        .hash(bytes)
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hash(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// BLAKE2b-256 of `bytes`.
-pub fn hash(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(
-        blake2b_simd::Params::new()
-            .hash_length(32)
-            .hash(bytes)
-            .as_bytes(),
-    );
-    out
-}
+/// BLAKE2b-256 of `bytes`: the wire protocol's digest, so that the host and a device name
+/// models and proofs alike.
+pub use accel_proto::digest as hash;

@@ -43,6 +43,19 @@ pub mod msg;
 pub mod witness;
 
 pub use accumulator::{Feed, FrameAccumulator};
+
+/// BLAKE2b-256 of `bytes`: how models and proofs are named on the wire (a session names its
+/// model by the digest of its binary form; a proof is acknowledged by its digest).
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(
+        blake2b_simd::Params::new()
+            .hash_length(32)
+            .hash(bytes)
+            .as_bytes(),
+    );
+    out
+}
 pub use frame::{
     chunk_capacity, encode, encode_reply, encode_request, open, parse_reply, parse_request,
     EncodeError, FrameError, MessageError, MIN_MAX_FRAME,

@@ -14,17 +14,7 @@ use accel_proto::{witness, MultiOpen, ReplyBody, RequestBody, SessionInfo};
 
 use crate::{CallError, Client, Line, Remote};
 
-/// BLAKE2b-256 of `bytes`: how models and proofs are named on the wire.
-pub fn digest(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(
-        blake2b_simd::Params::new()
-            .hash_length(32)
-            .hash(bytes)
-            .as_bytes(),
-    );
-    out
-}
+pub use accel_proto::digest;
 
 /// An open session: the host's SRS, by handle, as this device's [`Remote`] knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
