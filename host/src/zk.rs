@@ -43,16 +43,6 @@ pub fn point(p: &H2G1Affine) -> G1Affine {
     }
 }
 
-/// An integer of the kernel's witness as a field element.
-pub fn int(v: i64) -> Fr {
-    let x = Fr::from(v.unsigned_abs());
-    if v < 0 {
-        -x
-    } else {
-        x
-    }
-}
-
 /// The SRS's monomial and Lagrange bases in arkworks form. halo2 keeps the Lagrange basis
 /// private, so it is read back from the SRS's own serialisation.
 pub fn bases(srs: &Srs) -> (Vec<G1Affine>, Vec<G1Affine>) {
@@ -151,12 +141,7 @@ impl<B: Backend> ZkProver<B> {
         multiopen: MultiOpen,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Proof, ProveError> {
-        let advice = witness
-            .advice
-            .iter()
-            .map(|c| c.iter().map(|&v| int(v)).collect())
-            .collect();
-        let instance = vec![witness.instance.iter().map(|&v| int(v)).collect()];
+        let (advice, instance) = witness.to_field();
         self.prove(advice, &instance, multiopen, rng)
     }
 

@@ -121,10 +121,6 @@ fn quick() -> ClientConfig {
     ClientConfig::new(t, 3)
 }
 
-fn int(v: i64) -> Fr {
-    zkedge::zk::int(v)
-}
-
 #[test]
 fn witness_mode_proves_on_the_host() {
     let keys = keys();
@@ -169,14 +165,8 @@ fn prove_on_device<L: Line>(
     prepared: &Prepared,
     keys_witness: (&Witness, &[i8], u32),
 ) -> Vec<u8> {
-    let (witness, output, class) = keys_witness;
-    let advice: Vec<Vec<Fr>> = witness
-        .advice
-        .iter()
-        .map(|c| c.iter().map(|&v| int(v)).collect())
-        .collect();
-    let mut instance: Vec<Fr> = output.iter().map(|&q| int(i64::from(q) + 128)).collect();
-    instance.push(Fr::from(u64::from(class)));
+    let (witness, _, _) = keys_witness;
+    let (advice, instance) = witness.to_field();
     let srs = Srs {
         monomial: s.monomial,
         lagrange: s.lagrange,
@@ -187,7 +177,7 @@ fn prove_on_device<L: Line>(
         remote,
         &srs,
         advice,
-        &[instance],
+        &instance,
         prover::MultiOpen::Gwc,
         &mut rng,
     )

@@ -79,16 +79,6 @@ impl fmt::Display for Hex<'_> {
     }
 }
 
-/// A witness value as a field element (negative values stand for their negation).
-fn fe(v: i64) -> Fr {
-    let x = Fr::from(v.unsigned_abs());
-    if v < 0 {
-        -x
-    } else {
-        x
-    }
-}
-
 /// The host driver behind the link, with the session reopened whenever it is lost.
 struct Host {
     remote: Remote<UartLine>,
@@ -140,26 +130,43 @@ impl Host {
     }
 
     /// Runs `op` in a session, reconnecting when the link fails.
-    fn with<T>(
+    fn with<T, E: Into<OpError>>(
         &mut self,
         what: &str,
-        mut op: impl FnMut(&mut Self, Session) -> Result<T, CallError>,
+        mut op: impl FnMut(&mut Self, Session) -> Result<T, E>,
     ) -> Result<T, Exit> {
         for round in 1..=HOST_ROUNDS {
             let s = self.session()?;
-            match op(self, s) {
+            let e = match op(self, s).map_err(Into::into) {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() || lost_session(&e) => {
+                Err(OpError::Prove) => return Err(Exit::Prove),
+                Err(OpError::Call(e)) => e,
+            };
+            match e {
+                e if e.is_transient() || lost_session(&e) => {
                     defmt::warn!("{}: link failed (round {}): {}", what, round, e);
                     self.session = None;
                 }
-                Err(e) => {
+                e => {
                     defmt::error!("{}: the host refused: {}", what, e);
                     return Err(Exit::Refused);
                 }
             }
         }
         Err(Exit::HostLost)
+    }
+}
+
+/// Why an operation in a session failed: on the link or at the host, or in this device's prover
+/// (which no reconnection mends).
+enum OpError {
+    Call(CallError),
+    Prove,
+}
+
+impl From<CallError> for OpError {
+    fn from(e: CallError) -> Self {
+        OpError::Call(e)
     }
 }
 
@@ -403,14 +410,7 @@ fn prove_one(
 ) -> Result<(), Exit> {
     use zkedge_kernel::prover::{prove_clocked, ProveError, Srs};
 
-    let advice: Vec<Vec<Fr>> = witness
-        .advice
-        .iter()
-        .map(|c| c.iter().map(|&v| fe(v)).collect())
-        .collect();
-    let mut instance: Vec<Fr> = output.iter().map(|&q| fe(i64::from(q) + 128)).collect();
-    instance.push(Fr::from(u64::from(class)));
-    let instance = [instance];
+    let (advice, instance) = witness.to_field();
 
     let before = host.remote.client().stats();
     let t_start = clock::nanos();
@@ -430,10 +430,10 @@ fn prove_one(
             Some(phase_clock),
         );
         made.map_err(|e| match e {
-            ProveError::Backend(b) => link_error(b),
+            ProveError::Backend(b) => OpError::Call(link_error(b)),
             other => {
                 defmt::error!("the prover failed: {}", defmt::Display2Format(&other));
-                CallError::BadRequest
+                OpError::Prove
             }
         })
     })?;

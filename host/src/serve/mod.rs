@@ -28,7 +28,7 @@ use std::{
 
 use accel_backends::{
     wire::{Extension, ServeConfig, Server, FRAME},
-    Backend, BasesHandle, Fr, G1Affine,
+    Backend, BasesHandle, G1Affine,
 };
 use accel_proto::{
     witness, ErrorCode, ErrorReply, FrameAccumulator, MultiOpen as WireMultiOpen, ReplyBody,
@@ -382,21 +382,17 @@ impl DeviceService {
         }
         let multiopen = host_multiopen(multiopen);
         let start = Instant::now();
-        let advice: Vec<Vec<Fr>> = columns
-            .iter()
-            .map(|c| c.iter().map(|&v| zk::int(v)).collect())
-            .collect();
-        let mut instance: Vec<Fr> = output
-            .iter()
-            .map(|&q| zk::int(i64::from(q) + 128))
-            .collect();
-        instance.push(Fr::from(u64::from(class)));
+        let (advice, instance) = zkedge_kernel::layout::Witness {
+            advice: columns,
+            instance: zkedge_kernel::layout::instance(&output, class as usize),
+        }
+        .to_field();
         let made = prover::prove(
             &self.prepared,
             backend,
             &self.srs,
             advice,
-            &[instance],
+            &instance,
             multiopen.into(),
             &mut OsRng,
         );

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use crate::{infer::taps, model::Model};
 
 pub use thresholds::ThresholdRow;
-pub use witness::Witness;
+pub use witness::{instance, Witness};
 
 /// Bits of the range table (`0..2^RANGE_BITS`).
 pub const RANGE_BITS: u32 = 8;

@@ -6,6 +6,7 @@ use super::{Advice, Layout, ADVICE, LIMBS, RANGE_BITS};
 use crate::{
     infer::{InferError, Trace},
     model::Model,
+    prover::Fr,
 };
 
 /// Advice columns (over the layout's used rows) and the instance column, as integers; a
@@ -23,6 +24,25 @@ impl Witness {
     pub fn get(&self, column: Advice, row: usize) -> i64 {
         self.advice[column as usize].get(row).copied().unwrap_or(0)
     }
+
+    /// The advice columns and the instance column as field elements, as the prover takes them.
+    pub fn to_field(&self) -> (Vec<Vec<Fr>>, Vec<Vec<Fr>>) {
+        let column = |c: &[i64]| c.iter().map(|&v| Fr::from(v)).collect();
+        (
+            self.advice.iter().map(|c| column(c)).collect(),
+            vec![column(&self.instance)],
+        )
+    }
+}
+
+/// The instance column of an inference with int8 `output` and argmax `class`: each output as
+/// `u = q + 128`, then the class.
+pub fn instance(output: &[i8], class: usize) -> Vec<i64> {
+    output
+        .iter()
+        .map(|&q| i64::from(q) + 128)
+        .chain([class as i64])
+        .collect()
 }
 
 impl Layout {
@@ -86,11 +106,9 @@ impl Layout {
             col[Advice::R as usize][r] = max - v - 1 + prefix;
             col[Advice::E as usize][r] = class_acc;
         }
-        let mut instance = out;
-        instance.push(class as i64);
         Ok(Witness {
             advice: col,
-            instance,
+            instance: instance(trace.output(), class),
         })
     }
 }
