@@ -53,6 +53,8 @@ mod error;
 mod par;
 #[cfg(feature = "wire")]
 pub mod wire;
+#[cfg(feature = "proto")]
+pub mod wire_error;
 
 pub use ark_bn254::{Fr, G1Affine, G1Projective};
 pub use backend::{Backend, BasesHandle, Capabilities, MsmJob, NttDirection, NttOp};

@@ -328,7 +328,9 @@ fn unexpected(
     log_n: u32,
 ) -> BackendError {
     match reply {
-        ReplyBody::Error(e) => wire_error_to_backend(e, op, handle, size, first_index, log_n),
+        ReplyBody::Error(e) => {
+            wire_error_to_backend(e, op, handle, size, first_index, log_n, "serial peer")
+        }
         _ => BackendError::Link(LinkError::Protocol),
     }
 }

@@ -11,13 +11,14 @@
 use alloc::vec::Vec;
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, DeviceFault, Domain,
-    Fr, G1Affine, G1Projective, LinkError, MsmJob, NttDirection, NttOp, Op, MAX_LOG_N,
+    wire_error::wire_error_to_backend, Backend, BackendError, BasesHandle, Capabilities, Counters,
+    CpuBackend, DeviceFault, Domain, Fr, G1Affine, G1Projective, LinkError, MsmJob, NttDirection,
+    NttOp, Op, MAX_LOG_N,
 };
 use accel_proto::{
     chunk_capacity,
     elem::{self, FE_BYTES, POINT_BYTES},
-    Direction, ErrorCode, ReplyBody, RequestBody, NTT_NEVER,
+    Direction, ReplyBody, RequestBody, NTT_NEVER,
 };
 use ark_ff::{AdditiveGroup, Zero};
 
@@ -166,57 +167,26 @@ fn offset(i: usize) -> Result<u32, CallError> {
     u32::try_from(i).map_err(|_| CallError::BadRequest)
 }
 
-/// A failed call as the Backend trait reports it.
-fn backend_error(e: CallError, op: Op, handle: Option<BasesHandle>, size: usize) -> BackendError {
-    let refused = match e {
-        CallError::Line(LineError::Closed) => return LinkError::Closed.into(),
-        CallError::Line(_) => return LinkError::Io.into(),
-        CallError::Timeout => return LinkError::Timeout.into(),
-        CallError::Corrupt => return LinkError::Corrupt.into(),
-        CallError::Unexpected | CallError::BadRequest => return LinkError::Protocol.into(),
-        CallError::BadElement => {
-            return BackendError::Device(DeviceFault {
-                device: "host",
-                code: u32::MAX,
-            })
-        }
-        CallError::Refused(r) => r,
-    };
-    let detail = refused.detail as usize;
-    match refused.code {
-        ErrorCode::SizeUnsupported => BackendError::SizeUnsupported {
-            op,
-            size,
-            max: detail,
-        },
-        ErrorCode::UnknownBases => {
-            BackendError::UnknownBases(handle.unwrap_or(BasesHandle::from_raw(refused.detail)))
-        }
-        ErrorCode::BasesOutOfRange => BackendError::BasesOutOfRange {
-            handle: handle.unwrap_or(BasesHandle::from_raw(0)),
-            start: 0,
-            end: size,
-            loaded: detail,
-        },
-        ErrorCode::NotOnCurve => BackendError::InvalidBase { index: detail },
-        ErrorCode::NoBasesSlot => BackendError::NoBasesSlot {
-            max: refused.detail,
-        },
-        ErrorCode::InvalidRoot => BackendError::InvalidRoot {
-            log_n: refused.detail,
-        },
-        ErrorCode::ZeroCosetGenerator => BackendError::ZeroCosetGenerator,
-        ErrorCode::OutOfMemory => BackendError::OutOfMemory { elements: detail },
-        ErrorCode::VersionMismatch => LinkError::Version {
-            ours: accel_proto::VERSION,
-            theirs: u16::try_from(refused.detail).unwrap_or(u16::MAX),
-        }
-        .into(),
-        ErrorCode::Device => BackendError::Device(DeviceFault {
+/// A failed call as the Backend trait reports it; the host's refusals as any wire client reads
+/// them ([`wire_error_to_backend`]).
+fn backend_error(
+    e: CallError,
+    op: Op,
+    handle: Option<BasesHandle>,
+    size: usize,
+    log_n: u32,
+) -> BackendError {
+    match e {
+        CallError::Line(LineError::Closed) => LinkError::Closed.into(),
+        CallError::Line(_) => LinkError::Io.into(),
+        CallError::Timeout => LinkError::Timeout.into(),
+        CallError::Corrupt => LinkError::Corrupt.into(),
+        CallError::Unexpected | CallError::BadRequest => LinkError::Protocol.into(),
+        CallError::BadElement => BackendError::Device(DeviceFault {
             device: "host",
-            code: refused.detail,
+            code: u32::MAX,
         }),
-        _ => LinkError::Protocol.into(),
+        CallError::Refused(r) => wire_error_to_backend(r, op, handle, size, 0, log_n, "host"),
     }
 }
 
@@ -258,7 +228,7 @@ impl<L: Line> Backend for Remote<L> {
         } = &mut *self;
         let cap = chunk_capacity(client.max_frame(), POINT_BYTES);
         let t = client.config().timeouts;
-        let fail = |e| backend_error(e, Op::LoadBases, None, bases.len());
+        let fail = |e| backend_error(e, Op::LoadBases, None, bases.len(), 0);
         let len = offset(bases.len()).map_err(fail)?;
         let handle = client
             .job(|c| {
@@ -294,7 +264,7 @@ impl<L: Line> Backend for Remote<L> {
         let raw = handle.raw();
         self.client
             .job(|c| c.call_ok(RequestBody::ReleaseBases { handle: raw }, t.reply_ms))
-            .map_err(|e| backend_error(e, Op::LoadBases, Some(handle), 0))?;
+            .map_err(|e| backend_error(e, Op::LoadBases, Some(handle), 0, 0))?;
         self.bases.retain(|(h, _)| *h != raw);
         Ok(())
     }
@@ -308,7 +278,7 @@ impl<L: Line> Backend for Remote<L> {
         } = &mut *self;
         let cap = chunk_capacity(client.max_frame(), FE_BYTES);
         let t = client.config().timeouts;
-        let fail = |e| backend_error(e, Op::Msm, Some(job.bases), job.scalars.len());
+        let fail = |e| backend_error(e, Op::Msm, Some(job.bases), job.scalars.len(), 0);
         let (start, len) = (
             offset(job.start).map_err(fail)?,
             offset(job.scalars.len()).map_err(fail)?,
@@ -356,7 +326,7 @@ impl<L: Line> Backend for Remote<L> {
         }
         let result = self
             .remote_ntt(values, domain, op)
-            .map_err(|e| backend_error(e, Op::Ntt, None, values.len()));
+            .map_err(|e| backend_error(e, Op::Ntt, None, values.len(), domain.log_n()));
         self.sync();
         result
     }

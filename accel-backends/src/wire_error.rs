@@ -1,4 +1,5 @@
-//! Between the Backend's typed errors and the protocol's error codes.
+//! Between the Backend's typed errors and the wire protocol's error codes (both ends: a
+//! server answering with a code, a client turning a code back into a [`BackendError`]).
 
 use accel_proto::{ErrorCode, ErrorReply, VERSION};
 
@@ -27,7 +28,7 @@ pub fn backend_error_to_wire(e: &BackendError) -> ErrorReply {
 ///
 /// `handle`, `size` and `first_index` give the context the wire's compact reply leaves out:
 /// the handle the request named, the job's size, and the element index where the failing
-/// chunk began.
+/// chunk began; `peer` names the other end in a [`DeviceFault`].
 pub fn wire_error_to_backend(
     reply: ErrorReply,
     op: Op,
@@ -35,6 +36,7 @@ pub fn wire_error_to_backend(
     size: usize,
     first_index: usize,
     log_n: u32,
+    peer: &'static str,
 ) -> BackendError {
     let detail = reply.detail as usize;
     match reply.code {
@@ -67,7 +69,7 @@ pub fn wire_error_to_backend(
             theirs: u16::try_from(reply.detail).unwrap_or(u16::MAX),
         }),
         ErrorCode::Device => BackendError::Device(DeviceFault {
-            device: "serial peer",
+            device: peer,
             code: reply.detail,
         }),
         // Our own request was refused as ill-formed: the two ends disagree on the protocol.
