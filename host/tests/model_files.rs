@@ -31,8 +31,7 @@ fn truncated_mutated_and_padded_binaries_never_panic() {
         Model::from_bytes(&longer),
         Err(ModelError::TrailingBytes(1))
     );
-    let seed: u64 = rand::random();
-    eprintln!("seed {seed}");
+    let seed = accel_conformance::test_seed("model_files: mutated bytes");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     for _ in 0..20_000 {
         let mut b = bytes.clone();
@@ -99,4 +98,9 @@ fn inconsistent_models_name_the_layer_and_the_field() {
     );
     let e = edit(|v| v["input"]["shape"] = serde_json::json!([1, 0, 24]));
     assert!(e.contains("input") && e.contains("height is 0"), "{e}");
+    let e = edit(|v| v["input"]["scale"] = 0.0.into());
+    assert!(
+        e.contains("input") && e.contains("scale 0 is not a positive"),
+        "{e}"
+    );
 }

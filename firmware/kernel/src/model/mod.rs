@@ -205,8 +205,8 @@ pub enum LayerProblem {
         /// The worst case magnitude.
         worst: u64,
     },
-    /// A scale is not a positive finite number.
-    #[error("output scale {0} is not a positive finite number")]
+    /// A scale (the input's, or a layer's output scale) is not a positive finite number.
+    #[error("scale {0} is not a positive finite number")]
     Scale(f32),
 }
 
@@ -292,6 +292,11 @@ impl Model {
         }
         let input: Shape = file.input.shape.map(usize::from);
         check_shape(&input).map_err(ModelError::Input)?;
+        // Real-valued inputs are divided by it (quantised with the model's input scale).
+        let scale = file.input.scale;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(ModelError::Input(LayerProblem::Scale(scale)));
+        }
         let mut shapes = Vec::with_capacity(file.layers.len() + 1);
         shapes.push(input);
         let mut total_weights = 0usize;

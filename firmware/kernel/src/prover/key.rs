@@ -331,24 +331,17 @@ fn expression(e: &ExpressionFile, limits: [usize; 3]) -> Result<Expression, KeyE
     Ok(Expression { ops })
 }
 
-fn order_is(x: Fr, log_n: u32) -> bool {
-    let mut y = x;
-    if log_n == 0 {
-        return y == Fr::ONE;
-    }
-    for _ in 1..log_n {
-        y.square_in_place();
-    }
-    y == -Fr::ONE
-}
-
 impl ProvingKey {
     /// Checks a key file and decodes its field elements.
     pub fn from_file(f: &KeyFile) -> Result<Self, KeyError> {
         if f.version != KEY_VERSION {
             return Err(KeyError::Version(f.version));
         }
-        if f.k == 0 || f.k > MAX_KEY_K || f.extended_k < f.k || f.extended_k > 28 {
+        if f.k == 0
+            || f.k > MAX_KEY_K
+            || f.extended_k < f.k
+            || f.extended_k > accel_backends::MAX_LOG_N
+        {
             return Err(KeyError::Invalid("domain sizes out of range"));
         }
         let n = 1usize << f.k;
@@ -364,14 +357,19 @@ impl ProvingKey {
             fr(&f.zeta)?,
             fr(&f.delta)?,
         );
-        if !order_is(omega, f.k) || !order_is(extended_omega, f.extended_k) {
+        // The prover's NTT domains: the same check they will make (order exactly 2^k).
+        let domain = |log_n, root| accel_backends::Domain::new(log_n, root).is_ok();
+        if !domain(f.k, omega) || !domain(f.extended_k, extended_omega) {
             return Err(KeyError::Invalid("a root of unity has the wrong order"));
         }
         if extended_omega.pow([1u64 << (f.extended_k - f.k)]) != omega {
             return Err(KeyError::Invalid("ω is not the extended root's power"));
         }
-        if zeta == Fr::ONE || zeta.pow([3u64]) != Fr::ONE || delta == Fr::ZERO {
+        if zeta == Fr::ONE || zeta.pow([3u64]) != Fr::ONE {
             return Err(KeyError::Invalid("ζ is not a primitive cube root of unity"));
+        }
+        if delta == Fr::ZERO {
+            return Err(KeyError::Invalid("δ is zero"));
         }
         let limits = [
             f.fixed_queries.len(),

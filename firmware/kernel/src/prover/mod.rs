@@ -87,10 +87,8 @@ pub struct Prepared {
     extended: Domain,
     fixed_polys: Vec<Vec<Fr>>,
     sigma_polys: Vec<Vec<Fr>>,
-    /// `l_0`, `l_last`, `l_active_row` in coefficient form.
-    l0: Vec<Fr>,
-    l_last: Vec<Fr>,
-    l_active: Vec<Fr>,
+    /// `l_0`, `l_last`, `l_active_row` in coefficient form, in that order.
+    selectors: Vec<Vec<Fr>>,
 }
 
 /// Wall time of the prover's phases in nanoseconds (zero where the build has no clock; the
@@ -183,18 +181,13 @@ impl Prepared {
         selectors[1][u] = Fr::ONE;
         selectors[2][..u].iter_mut().for_each(|v| *v = Fr::ONE);
         to_coeffs(backend, &domain, &mut selectors)?;
-        let l_active = selectors.pop().unwrap_or_default();
-        let l_last = selectors.pop().unwrap_or_default();
-        let l0 = selectors.pop().unwrap_or_default();
         Ok(Self {
             key,
             domain,
             extended,
             fixed_polys,
             sigma_polys,
-            l0,
-            l_last,
-            l_active,
+            selectors,
         })
     }
 

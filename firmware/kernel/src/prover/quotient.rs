@@ -73,7 +73,7 @@ pub(super) fn quotient<B: Backend + ?Sized>(
             fixed: coset(&prep.fixed_polys)?,
             advice: coset(polys.advice)?,
             instance: coset(polys.instance)?,
-            selectors: coset(&[prep.l0.clone(), prep.l_last.clone(), prep.l_active.clone()])?,
+            selectors: coset(&prep.selectors)?,
             sigmas: coset(&prep.sigma_polys)?,
             permutation: coset(polys.permutation)?,
             lookups: coset(polys.lookups)?,
