@@ -54,7 +54,7 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Default timeouts, `retries` retries per job.
+    /// These timeouts, `retries` retries per job.
     pub fn new(timeouts: Timeouts, retries: u32) -> Self {
         Self { timeouts, retries }
     }
@@ -155,6 +155,8 @@ pub struct Client<L: Line> {
     rx_len: usize,
     next_id: RequestId,
     last_id: RequestId,
+    /// Whether the last frame sent was a `Fault` (about the reply that made a call fail).
+    faulted: bool,
     max_frame: usize,
     server: Option<Capabilities>,
     stats: LinkStats,
@@ -174,6 +176,7 @@ impl<L: Line> Client<L> {
             rx_len: 0,
             next_id: 1,
             last_id: 0,
+            faulted: false,
             max_frame: FRAME,
             server: None,
             stats: LinkStats::default(),
@@ -262,7 +265,8 @@ impl<L: Line> Client<L> {
             }
             attempt += 1;
             self.stats.retries += 1;
-            if error == CallError::Unexpected {
+            // A reply the receive path already refused has had its Fault.
+            if error == CallError::Unexpected && !self.faulted {
                 self.fault(self.last_id, ErrorCode::OutOfSequence, 0)?;
             }
             match self.resync() {
@@ -343,6 +347,7 @@ impl<L: Line> Client<L> {
         self.stats.tx_bytes += len as u64;
         self.stats.requests += 1;
         self.last_id = id;
+        self.faulted = false;
         Ok(id)
     }
 
@@ -355,10 +360,12 @@ impl<L: Line> Client<L> {
             code,
             detail,
         };
-        match self.send(body) {
+        let sent = match self.send(body) {
             Ok(_) | Err(CallError::BadRequest) => Ok(()),
             Err(e) => Err(e),
-        }
+        };
+        self.faulted = true;
+        sent
     }
 
     /// Receives until the reply to `id` has been copied into `self.reply`; returns its length.

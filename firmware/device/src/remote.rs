@@ -4,7 +4,7 @@
 //! loaded itself and names by handle in the session), so an MSM sends 32 bytes per scalar in
 //! the device→host direction, the fast one on a UART (≈150 KB/s in QEMU), and gets 64 bytes
 //! back. An NTT would send 32 bytes per value *and* bring as many back in the slow direction
-//! (≈15–27 KB/s), to save work the device does in a fraction of that time, so NTTs stay on
+//! (≈11–27 KB/s in QEMU), to save work the device does in a fraction of that time, so NTTs stay on
 //! the device's own [`CpuBackend`] unless the host's session asks for them
 //! ([`SessionInfo::ntt_min_log`](accel_proto::SessionInfo::ntt_min_log)).
 

@@ -20,7 +20,6 @@ use core::fmt;
 
 use accel_backends::Backend as _;
 use accel_proto::MultiOpen;
-use ark_bn254::Fr;
 use zkedge_device::{
     session::{self, Proved, Session},
     CallError, Client, ClientConfig, LinkStats, Remote, Timeouts,

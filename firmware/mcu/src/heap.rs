@@ -39,6 +39,7 @@ pub fn usage() -> (usize, usize) {
 }
 
 /// Starts a new peak measurement from the current use.
+#[cfg(feature = "device-proving")]
 pub fn reset_peak() {
     HEAP.peak
         .store(HEAP.used.load(Ordering::Relaxed), Ordering::Relaxed);

@@ -26,6 +26,7 @@ impl Entropy {
     }
 
     /// The generator.
+    #[cfg(feature = "device-proving")]
     pub fn rng(&self) -> ChaCha20Rng {
         let mut seed = [0u8; 32];
         seed.copy_from_slice(self.state.finalize().as_bytes());
