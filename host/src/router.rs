@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use accel_backends::{
     Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, DeviceTiming, Domain,
-    Fr, G1Affine, G1Projective, MsmJob, NttOp, MAX_LOG_N,
+    Fr, G1Affine, G1Projective, MsmJob, NttOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +98,11 @@ impl Router {
         )
     }
 
+    /// Whether the policy sends `job` to the accelerator.
+    fn to_accel(&self, job: &MsmJob<'_>) -> bool {
+        job.scalars.len() >= self.policy.msm_min
+    }
+
     fn sync_counters(&mut self) {
         let (a, c) = (self.accel.counters(), self.cpu.counters());
         self.counters.device_cycles = a.device_cycles + c.device_cycles;
@@ -160,18 +165,7 @@ impl Backend for Router {
     }
 
     fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        let (accel, cpu) = self.handles(job.bases)?;
-        if let (Some(a), true) = (accel, job.scalars.len() >= self.policy.msm_min) {
-            match self.accel.msm(a, job.start, job.scalars) {
-                Ok(sum) => {
-                    self.sync_counters();
-                    return Ok(sum);
-                }
-                Err(e) if Self::refusal(&e) => self.fallbacks += 1,
-                Err(e) => return Err(e),
-            }
-        }
-        self.cpu.msm(cpu, job.start, job.scalars)
+        Ok(self.msm_batch_unchecked(std::slice::from_ref(job))?[0])
     }
 
     fn ntt_unchecked(
@@ -180,19 +174,74 @@ impl Backend for Router {
         domain: &Domain,
         op: NttOp,
     ) -> Result<(), BackendError> {
-        if domain.log_n() >= self.policy.ntt_min_log && domain.log_n() <= MAX_LOG_N {
-            // A failed NTT may have touched `values`; work on a copy until it succeeds.
-            let mut copy = values.to_vec();
-            match self.accel.ntt(&mut copy, domain, op) {
-                Ok(()) => {
-                    values.copy_from_slice(&copy);
-                    self.sync_counters();
-                    return Ok(());
+        self.ntt_batch_unchecked(&mut [values], domain, op)
+    }
+
+    /// The accelerator's share of a batch goes to it as one batch (a GPU overlaps them).
+    fn msm_batch_unchecked(
+        &mut self,
+        jobs: &[MsmJob<'_>],
+    ) -> Result<Vec<G1Projective>, BackendError> {
+        let mut on_accel = Vec::new();
+        let mut at = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            if !self.to_accel(job) {
+                continue;
+            }
+            match self.handles(job.bases)?.0 {
+                Some(a) => {
+                    on_accel.push(MsmJob { bases: a, ..*job });
+                    at.push(i);
                 }
-                Err(e) if Self::refusal(&e) => self.fallbacks += 1,
+                // The accelerator refused these bases when they were loaded.
+                None => self.fallbacks += 1,
+            }
+        }
+        let mut sums = vec![None; jobs.len()];
+        if !on_accel.is_empty() {
+            match self.accel.msm_batch(&on_accel) {
+                Ok(done) => {
+                    self.sync_counters();
+                    at.iter().zip(done).for_each(|(&i, s)| sums[i] = Some(s));
+                }
+                Err(e) if Self::refusal(&e) => self.fallbacks += on_accel.len() as u64,
                 Err(e) => return Err(e),
             }
         }
-        self.cpu.ntt(values, domain, op)
+        jobs.iter()
+            .zip(sums)
+            .map(|(job, sum)| match sum {
+                Some(s) => Ok(s),
+                None => self
+                    .cpu
+                    .msm(self.handles(job.bases)?.1, job.start, job.scalars),
+            })
+            .collect()
+    }
+
+    fn ntt_batch_unchecked(
+        &mut self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        let log_n = domain.log_n();
+        if log_n >= self.policy.ntt_min_log && log_n <= self.accel.capabilities().max_ntt_log_n {
+            // A failed NTT may have touched its values; work on copies until they succeed.
+            let mut copies: Vec<Vec<Fr>> = batch.iter().map(|v| v.to_vec()).collect();
+            let mut views: Vec<&mut [Fr]> = copies.iter_mut().map(Vec::as_mut_slice).collect();
+            match self.accel.ntt_batch(&mut views, domain, op) {
+                Ok(()) => {
+                    for (values, copy) in batch.iter_mut().zip(&copies) {
+                        values.copy_from_slice(copy);
+                    }
+                    self.sync_counters();
+                    return Ok(());
+                }
+                Err(e) if Self::refusal(&e) => self.fallbacks += batch.len() as u64,
+                Err(e) => return Err(e),
+            }
+        }
+        self.cpu.ntt_batch(batch, domain, op)
     }
 }
