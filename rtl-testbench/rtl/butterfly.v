@@ -36,17 +36,8 @@ module butterfly #(
     );
 
     // a waits L cycles, alongside its product.
-    wire [255:0] a_s [0:L];
-    assign a_s[0] = in_a;
-    genvar k;
-    generate
-        for (k = 0; k < L; k = k + 1) begin : a_delay
-            reg [255:0] a_q;
-            always @(posedge clk) a_q <= a_s[k];
-            assign a_s[k+1] = a_q;
-        end
-    endgenerate
-    wire [255:0] a = a_s[L];
+    wire [255:0] a;
+    delay #(.W(256), .N(L)) a_delay (.clk(clk), .d(in_a), .q(a));
 
     wire [255:0] x;
     wire [255:0] y;

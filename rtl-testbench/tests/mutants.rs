@@ -88,8 +88,8 @@ fn a_butterfly_with_a_short_delay_line_fails() {
     let mutant = Rtl::committed()
         .mutated(
             "butterfly.v",
-            "wire [255:0] a = a_s[L];",
-            "wire [255:0] a = a_s[L-1];",
+            "delay #(.W(256), .N(L)) a_delay",
+            "delay #(.W(256), .N(L - 1)) a_delay",
         )
         .expect("mutation target");
     let (_, _, result) = common::run_stream("short delay line", &mutant, spec, SHAPE);
