@@ -207,8 +207,9 @@ fn a_backend_that_disagrees_stops_the_run() {
 #[test]
 fn proof_rows_come_from_identical_verified_proofs() {
     let registry = Registry::with_defaults();
+    // Two backends, so that the byte-for-byte comparison of their proofs runs.
     let plan = Plan {
-        backends: vec!["cpu".into()],
+        backends: vec!["cpu".into(), "sim".into()],
         msm: None,
         ntt: None,
         repeat: 1,
@@ -216,10 +217,14 @@ fn proof_rows_come_from_identical_verified_proofs() {
         proof: true,
     };
     let report = bench::run(&registry, &plan, &mut Silent).expect("proves and verifies");
-    assert_eq!(report.rows.len(), 1);
-    let row = &report.rows[0];
-    assert_eq!(row.op, OpKind::Proof);
-    assert!(row.measured().is_some_and(|m| m.wall.median > 0.0));
+    assert_eq!(report.rows.len(), 2);
+    for row in &report.rows {
+        assert_eq!(row.op, OpKind::Proof);
+        assert!(row.measured().is_some_and(|m| m.wall.median > 0.0));
+    }
+    assert!(report.rows[1]
+        .measured()
+        .is_some_and(|m| m.device_cycles.is_some_and(|c| c > 0)));
     let back = Report::from_csv(&report.to_csv()).expect("parses");
     assert_eq!(back.rows[0].op, OpKind::Proof);
 }

@@ -46,8 +46,7 @@ fn mock(
 
 #[test]
 fn bundled_models_prove_their_test_samples() {
-    let seed: u64 = rand::random();
-    eprintln!("seed {seed}");
+    let seed = accel_conformance::test_seed("bundled_models_prove_their_test_samples");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     for name in ["italy-power-demand", "digits-cnn"] {
         let (model, samples) = load(name);

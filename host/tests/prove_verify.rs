@@ -13,12 +13,7 @@ use zkedge_kernel::{
 };
 
 fn seed() -> u64 {
-    let seed = std::env::var("ZKEDGE_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("seed {seed} (rerun with ZKEDGE_TEST_SEED={seed})");
-    seed
+    accel_conformance::test_seed("prove_verify")
 }
 
 fn keys(rng: &mut StdRng) -> Keys {

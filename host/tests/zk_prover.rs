@@ -162,9 +162,7 @@ mod synthetic_circuits {
     }
 
     fn rng() -> StdRng {
-        let seed: u64 = rand::random();
-        eprintln!("seed {seed}");
-        StdRng::seed_from_u64(seed)
+        StdRng::seed_from_u64(accel_conformance::test_seed("zk_prover"))
     }
 
     #[test]

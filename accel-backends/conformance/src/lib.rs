@@ -79,12 +79,19 @@ impl Limits {
 
 /// The random source of a check: a fresh seed each run unless `ZKEDGE_TEST_SEED` pins one.
 pub fn test_rng(check: &str) -> (ChaCha20Rng, u64) {
+    let seed = test_seed(check);
+    (ChaCha20Rng::seed_from_u64(seed), seed)
+}
+
+/// A fresh seed each run unless `ZKEDGE_TEST_SEED` pins one; printed, so that a failure can be
+/// rerun.
+pub fn test_seed(check: &str) -> u64 {
     let seed = std::env::var("ZKEDGE_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::rngs::OsRng.next_u64());
     eprintln!("{check}: seed {seed} (rerun with ZKEDGE_TEST_SEED={seed})");
-    (ChaCha20Rng::seed_from_u64(seed), seed)
+    seed
 }
 
 /// Runs one check with a fresh rng and panics with the failure and the seed if it fails.
