@@ -26,7 +26,7 @@ use crate::files::{read_bounded, FileError};
 /// KZG parameters over BN254.
 pub type Srs = ParamsKZG<Bn256>;
 
-/// Largest SRS this build reads (2^26 points is ≈ 4 GiB uncompressed).
+/// Largest SRS this build reads (2^26 points and their Lagrange basis: ≈ 8 GiB uncompressed).
 pub const MAX_SRS_K: u32 = 26;
 
 /// The seed of the development SRS. Anyone can recompute its secret: proofs made with it prove
@@ -153,10 +153,12 @@ pub fn load(path: &Path, k: u32) -> Result<Srs, SrsError> {
             reason: e.to_string(),
         }
     })?;
-    check(&srs).map_err(|reason| SrsError::Inconsistent { path: name, reason })?;
+    // Cut first: the check then costs the circuit's size, not the file's, and covers exactly
+    // the points proofs will use (downsize recomputes the Lagrange basis from them).
     if file_k > k {
         srs.downsize(k);
     }
+    check(&srs).map_err(|reason| SrsError::Inconsistent { path: name, reason })?;
     Ok(srs)
 }
 
