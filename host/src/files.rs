@@ -25,6 +25,15 @@ pub enum FileError {
     },
 }
 
+/// A small text file (a routing file, simulator parameters): at most 1 MiB of UTF-8.
+pub fn read_text(path: &Path) -> Result<String, FileError> {
+    let bytes = read_bounded(path, 1 << 20)?;
+    String::from_utf8(bytes).map_err(|_| FileError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })
+}
+
 /// Reads at most `max` bytes of `path`; a longer file is an error, not a truncation.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
     let io = |source| FileError::Io {

@@ -113,9 +113,9 @@ impl RoutingFile {
 
     /// Reads `path`.
     pub fn load(path: &Path) -> Result<Self, RoutingError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RoutingError::Io {
+        let text = crate::files::read_text(path).map_err(|e| RoutingError::Parse {
             path: path.into(),
-            source,
+            reason: e.to_string(),
         })?;
         Self::from_toml(&text).map_err(|reason| RoutingError::Parse {
             path: path.into(),

@@ -9,6 +9,8 @@
 //! combination of values, each built by the registry like any other backend and labelled by its
 //! spec (`sim:c=12,P=1`).
 
+use std::path::Path;
+
 use thiserror::Error;
 use zkedge_hwsim::HwConfig;
 
@@ -60,7 +62,7 @@ pub fn config(arg: &str) -> Result<HwConfig, String> {
     let mut text = String::new();
     if !arg.is_empty() && !arg.contains('=') {
         // A file alone, whatever its name holds (commas included).
-        let file = std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))?;
+        let file = crate::files::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
         return HwConfig::from_toml(&file).map_err(|e| format!("{arg}: {e}"));
     }
     for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -71,8 +73,7 @@ pub fn config(arg: &str) -> Result<HwConfig, String> {
                         "{part:?}: a config file must come before KEY=VALUE parameters"
                     ));
                 }
-                let file = std::fs::read_to_string(part)
-                    .map_err(|e| format!("cannot read {part}: {e}"))?;
+                let file = crate::files::read_text(Path::new(part)).map_err(|e| e.to_string())?;
                 // Checked alone first, so that its errors name the file.
                 HwConfig::from_toml(&file).map_err(|e| format!("{part}: {e}"))?;
                 text = file;
