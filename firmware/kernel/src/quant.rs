@@ -1,7 +1,7 @@
 //! TFLite's fixed-point requantisation (gemmlowp's `SaturatingRoundingDoublingHighMul` and
 //! `RoundingDivideByPOT`, as CMSIS-NN's `arm_nn_requantize` with its default double rounding).
 
-use crate::model::{Requant, Rounding};
+use crate::model::{Clamp, Requant, Rounding};
 
 /// `round(a · b / 2^31)`, rounding half up, saturating the one overflowing case.
 ///
@@ -46,16 +46,19 @@ pub fn multiply_by_quantized_multiplier_single(acc: i32, r: Requant) -> i32 {
     (product >> total_shift).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
-/// The int8 output of one channel for accumulator `acc`: requantise, add the output zero
-/// point, clamp to `[lo, 127]` with `lo` the zero point under ReLU and −128 otherwise.
-pub fn requantize(acc: i32, r: Requant, rounding: Rounding, zero_point: i8, relu: bool) -> i8 {
-    let lo = if relu { i32::from(zero_point) } else { -128 };
-    let scaled = match rounding {
+/// `acc · multiplier · 2^(shift − 31)` rounded as `rounding` says (no zero point, no clamp).
+pub fn multiply_by_quantized_multiplier_rounded(acc: i32, r: Requant, rounding: Rounding) -> i32 {
+    match rounding {
         Rounding::Double => multiply_by_quantized_multiplier(acc, r),
         Rounding::Single => multiply_by_quantized_multiplier_single(acc, r),
-    };
-    let v = i64::from(scaled) + i64::from(zero_point);
-    v.clamp(i64::from(lo), 127) as i8
+    }
+}
+
+/// The int8 output of one channel for accumulator `acc`: requantise, add the output zero
+/// point, clamp to the activation's range.
+pub fn requantize(acc: i32, r: Requant, rounding: Rounding, zero_point: i8, clamp: Clamp) -> i8 {
+    let scaled = multiply_by_quantized_multiplier_rounded(acc, r, rounding);
+    clamp.apply(i64::from(scaled) + i64::from(zero_point))
 }
 
 #[cfg(test)]
@@ -167,16 +170,19 @@ mod tests {
                 multiplier: 1 << 30,
                 shift: 0,
             }; // × 0.5
-            assert_eq!(requantize(10, half, rounding, 3, false), 8);
-            assert_eq!(requantize(-1000, half, rounding, 0, false), -128);
-            assert_eq!(requantize(1000, half, rounding, 0, false), 127);
-            assert_eq!(requantize(-20, half, rounding, -5, true), -5);
-            assert_eq!(requantize(-20, half, rounding, -5, false), -15);
+            assert_eq!(requantize(10, half, rounding, 3, Clamp::NONE), 8);
+            assert_eq!(requantize(-1000, half, rounding, 0, Clamp::NONE), -128);
+            assert_eq!(requantize(1000, half, rounding, 0, Clamp::NONE), 127);
+            assert_eq!(
+                requantize(-20, half, rounding, -5, Clamp { min: -5, max: 127 }),
+                -5
+            );
+            assert_eq!(requantize(-20, half, rounding, -5, Clamp::NONE), -15);
             let two = Requant {
                 multiplier: 1 << 30,
                 shift: 2,
             }; // × 2
-            assert_eq!(requantize(7, two, rounding, 0, false), 14);
+            assert_eq!(requantize(7, two, rounding, 0, Clamp::NONE), 14);
         }
     }
 
