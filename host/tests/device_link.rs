@@ -125,12 +125,13 @@ fn quick() -> ClientConfig {
 fn witness_mode_proves_on_the_host() {
     let keys = keys();
     let model_hash = keys.model_hash;
+    let k = keys.layout.k();
     let (witness, output, class) = observe(&keys, 0);
     let (line, host) = host(keys, ServiceConfig::default());
     let mut remote = Remote::new(Client::new(line, quick()));
     remote.client().connect(3).unwrap();
     let s = session::open(&mut remote, &model_hash).unwrap();
-    assert_eq!(s.info.k, 12);
+    assert_eq!(u32::from(s.info.k), k);
     assert_eq!(s.info.ntt_min_log, accel_proto::NTT_NEVER);
     let mut client = remote.into_client();
     let proved =
@@ -220,10 +221,12 @@ fn device_proofs_verify_on_the_host_with_ntts_kept_on_the_device() {
 
 #[test]
 fn the_host_policy_can_take_the_large_ntts() {
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
+    let k = Layout::new(&model).unwrap().k();
     let mut config = ServiceConfig::default();
-    config.ntt_min_log = 13;
+    config.ntt_min_log = (k + 1) as u8;
     let (_, local, sent, host_ntts) = device_proving(config);
-    // The extended-domain NTT (2^15) goes to the host, the 2^12 ones stay.
+    // The extended-domain NTT (2^(k+2)) goes to the host, the 2^k ones stay.
     assert!(sent >= 1, "no NTT went to the host");
     assert!(local > 0);
     assert!(host_ntts >= sent);
@@ -235,7 +238,8 @@ fn damaged_replies_are_refused_and_the_job_retried() {
     let model_hash = keys.model_hash;
     let (witness, output, class) = observe(&keys, 1);
     let (mut line, host) = host(keys, ServiceConfig::default());
-    line.damage = Some(150);
+    // One byte in 400: the packed circuit's witness is about twice the first one's bytes.
+    line.damage = Some(400);
     let mut remote = Remote::new(Client::new(line, ClientConfig::new(quick().timeouts, 8)));
     remote.client().connect(10).unwrap();
     let mut proved = None;
@@ -384,6 +388,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     let keys = keys();
     let model_hash = keys.model_hash;
     let rows = keys.layout.rows() as u32;
+    let columns = keys.layout.advice_columns().count() as u16;
     let (line, host) = host(keys, ServiceConfig::default());
     let mut client = Client::new(line, quick());
     client.connect(3).unwrap();
@@ -395,7 +400,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     };
     // Nothing before a session; no session for another model.
     assert_eq!(
-        refusal(&mut client, begin(6, rows, &[0, 0])),
+        refusal(&mut client, begin(columns, rows, &[0, 0])),
         Some(ErrorCode::NoSession)
     );
     assert_eq!(
@@ -408,7 +413,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     );
     // Shapes are the keys', not the peer's.
     assert_eq!(
-        refusal(&mut client, begin(6, u32::MAX, &[0, 0])),
+        refusal(&mut client, begin(columns, u32::MAX, &[0, 0])),
         Some(ErrorCode::BadLength)
     );
     assert_eq!(
@@ -416,11 +421,11 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
         Some(ErrorCode::BadLength)
     );
     assert_eq!(
-        refusal(&mut client, begin(6, rows, &[0, 0, 0])),
+        refusal(&mut client, begin(columns, rows, &[0, 0, 0])),
         Some(ErrorCode::BadLength)
     );
     // Chunks: in order, within the rows, well-formed.
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     let chunk = |column, offset, values: &'static [u8]| RequestBody::WitnessChunk {
         column,
         offset,
@@ -430,17 +435,17 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
         refusal(&mut client, chunk(1, 0, &[2])),
         Some(ErrorCode::OutOfSequence)
     );
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     assert_eq!(
         refusal(&mut client, chunk(0, 5, &[2])),
         Some(ErrorCode::BadOffset)
     );
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     assert_eq!(
         refusal(&mut client, chunk(0, 0, &[0x80])),
         Some(ErrorCode::Malformed)
     );
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     assert_eq!(
         refusal(
             &mut client,
@@ -451,7 +456,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
         Some(ErrorCode::Incomplete)
     );
     // A witness of the right shape that does not satisfy the circuit.
-    let zeros = vec![vec![5i64; rows as usize]; 6];
+    let zeros = vec![vec![5i64; rows as usize]; usize::from(columns)];
     let e = session::send_witness(&mut client, &zeros, &[0, 0], 1, MultiOpen::Gwc).unwrap_err();
     assert_eq!(
         e,

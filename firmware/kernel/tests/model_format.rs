@@ -120,3 +120,26 @@ fn hwc_and_chw_indices_are_inverse() {
     // Channel 1 of pixel (0, 0) is the second value in channels-last order.
     assert_eq!(to_hwc(s, 20), 1);
 }
+
+#[test]
+fn mlperf_tiny_architectures_have_their_sizes() {
+    use zkedge_kernel::model::synthetic::Arch;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+    let macs: Vec<usize> = Arch::ALL
+        .iter()
+        .map(|a| a.model(&mut rng).mac_count())
+        .collect();
+    // 0.26 M, ~0.8 M, 2.66 M, 7.5 M, 12.5 M multiply-accumulates (padded taps, which
+    // contribute nothing, are not counted here: ResNet-8 has 11.6 M without them).
+    let expected = [
+        (0.25, 0.27),
+        (0.75, 0.9),
+        (2.5, 2.8),
+        (7.0, 8.0),
+        (11.0, 13.0),
+    ];
+    for (m, (lo, hi)) in macs.iter().zip(expected) {
+        let m = *m as f64 / 1e6;
+        assert!((lo..=hi).contains(&m), "{m} M MACs outside {lo}..{hi}");
+    }
+}

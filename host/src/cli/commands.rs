@@ -12,7 +12,7 @@ use zkedge_kernel::{
 
 use super::{
     input,
-    ui::{bytes, human, step},
+    ui::{self, bytes, human, step},
 };
 use accel_backends::{Backend, Counters};
 
@@ -54,6 +54,7 @@ fn prove_with(
             let (proved, t) = step("proving (stock halo2-axiom)", || {
                 proof::prove_halo2(keys, input, multiopen, OsRng)
             });
+            ui::record("prove_s", t.as_secs_f64());
             Ok((
                 proved?,
                 format!("stock halo2-axiom, {multiopen}: {}", human(t)),
@@ -65,6 +66,7 @@ fn prove_with(
                 proof::prove_zkedge(keys, input, multiopen, b, &mut OsRng)
             });
             let (proved, times, b) = proved?;
+            ui::record("prove_s", t.as_secs_f64());
             let how = format!(
                 "zkedge prover on cpu, {multiopen}: {} — {}, constraint evaluation {}",
                 human(t),
@@ -83,6 +85,7 @@ fn prove_with(
                 || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),
             );
             let (proved, times, router) = proved?;
+            ui::record("prove_s", t.as_secs_f64());
             let a = router.accelerator().counters();
             let mut how = format!(
                 "zkedge prover, {multiopen}: {} — on {name}: {}; on the CPU: {}; constraint evaluation {}",
@@ -232,7 +235,14 @@ pub fn demo(
 
 pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<()> {
     let model = input::model(model_path)?;
-    let k = Layout::new(&model)?.k();
+    let layout = Layout::new(&model)?;
+    let k = layout.k();
+    println!(
+        "{}: {} multiply-accumulates; circuit {}",
+        model.file().name,
+        model.mac_count(),
+        describe_layout(&layout)
+    );
     let (srs, origin) = match srs_path {
         Some(p) => {
             let (srs, t) = step("reading the SRS", || srs::load(p, k));
@@ -251,6 +261,7 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
     let name = model.file().name.clone();
     let (keys, t) = step("generating keys", || keys::generate(model, srs, origin));
     let mut keys = keys?;
+    ui::record("keygen_s", t.as_secs_f64());
     keys.save(out)?;
     println!(
         "keys for {name} (k = {k}) written to {} in {}",
@@ -299,6 +310,7 @@ pub fn prove(
     let input = input::input(input_path, &keys.model)?;
     let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, route, registry)?;
     let file_bytes = proved.file.to_bytes();
+    ui::record("proof_bytes", file_bytes.len() as f64);
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
     let class = proved.trace.class();
     println!(
@@ -315,8 +327,9 @@ pub fn verify(keys_dir: &Path, proof_path: &Path) -> Result<()> {
     let keys = Keys::load(keys_dir, Parts::Verify)?;
     let raw = read_bounded(proof_path, MAX_PROOF_FILE)?;
     let file = ProofFile::from_bytes(&raw).with_context(|| proof_path.display().to_string())?;
-    proof::verify(&keys, &file)
-        .with_context(|| format!("{} is not a valid proof", proof_path.display()))?;
+    let (checked, t) = step("verifying", || proof::verify(&keys, &file));
+    checked.with_context(|| format!("{} is not a valid proof", proof_path.display()))?;
+    ui::record("verify_s", t.as_secs_f64());
     println!(
         "valid: class {} \"{}\", logits {:?} (model {})",
         file.class,

@@ -2,6 +2,7 @@
 //! same CLI with more backends registered.
 
 mod bench;
+mod bench_models;
 mod commands;
 mod input;
 mod serve;
@@ -145,6 +146,10 @@ enum Command {
     /// Run the same MSMs and NTTs on several backends: check they agree bit for bit, time
     /// them, report (table; with --out, report.csv, a plot and a routing file).
     BenchBackends(bench::BenchArgs),
+    /// Set up, prove and verify models of the MLPerf Tiny architectures (or given model files)
+    /// in child processes: k, rows, columns, times, peak memory, proof size; a table and a
+    /// report (`docs/backends.md` has the figures).
+    BenchModels(bench_models::Args),
     /// Benchmark backends against the CPU and write the routing file `prove` and `demo` read.
     Calibrate {
         #[command(flatten)]
@@ -216,6 +221,7 @@ pub fn run_with(
         } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
         Command::Convert { model, out } => commands::convert(&model, &out),
         Command::BenchBackends(args) => bench::bench_backends(&args, registry),
+        Command::BenchModels(args) => bench_models::run(&args),
         Command::Calibrate { bench, routing } => {
             bench::calibrate(&bench, routing.as_deref(), registry)
         }
@@ -227,6 +233,7 @@ pub fn run_with(
             Ok(())
         }
     };
+    ui::write_figures();
     match result {
         Ok(()) => 0,
         Err(e) => {

@@ -50,3 +50,47 @@ pub fn bytes(n: usize) -> String {
         format!("{n} B")
     }
 }
+
+/// Figures a command records for `zkedge bench-models`, which runs it as a child process.
+static FIGURES: std::sync::Mutex<Vec<(&'static str, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The environment variable naming the file a command writes its figures to.
+pub const BENCH_REPORT: &str = "ZKEDGE_BENCH_REPORT";
+
+/// Records a figure of this command (seconds, bytes) for `ZKEDGE_BENCH_REPORT`.
+pub fn record(key: &'static str, value: f64) {
+    if let Ok(mut f) = FIGURES.lock() {
+        f.push((key, value));
+    }
+}
+
+/// This process's peak resident set (`VmHWM`), in bytes, where the system says.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Writes the recorded figures and the peak resident set to `$ZKEDGE_BENCH_REPORT` as one
+/// JSON object, if it is set.
+pub fn write_figures() {
+    let Some(path) = std::env::var_os(BENCH_REPORT) else {
+        return;
+    };
+    let mut map = serde_json::Map::new();
+    if let Ok(f) = FIGURES.lock() {
+        for (k, v) in f.iter() {
+            map.insert((*k).into(), (*v).into());
+        }
+    }
+    if let Some(rss) = peak_rss() {
+        map.insert("peak_rss_bytes".into(), rss.into());
+    }
+    if let Err(e) = std::fs::write(&path, serde_json::Value::Object(map).to_string()) {
+        eprintln!(
+            "warning: cannot write {}: {e}",
+            std::path::Path::new(&path).display()
+        );
+    }
+}

@@ -201,9 +201,10 @@ impl Layout {
         out
     }
 
-    /// The advice cells the layout assigns, as `(column, row)`: every one of them is
-    /// constrained, so changing any makes the circuit unsatisfied.
-    pub fn assigned_cells(&self, model: &Model) -> Vec<(usize, usize)> {
+    /// The advice cells the layout assigns, as `(column, row, kind)`: every one of them is
+    /// constrained, so changing any makes the circuit unsatisfied. `kind` names what the cell
+    /// holds, for tests that must try each kind.
+    pub fn assigned_cells(&self, model: &Model) -> Vec<(usize, usize, &'static str)> {
         let plan = &self.plan;
         let cols = self.advice_columns();
         let (w, b) = (
@@ -215,41 +216,62 @@ impl Layout {
         for block in &plan.blocks {
             let op = &model.ops()[usize::from(block.op)];
             let o = model.shape(usize::from(block.op) + 1)[0];
+            let shared = matches!(op, Op::Conv2d(_) | Op::Dense(_));
             for (a, taps) in plan.block_taps(model, block, b).iter().enumerate() {
-                for index in 0..taps.len() {
-                    let (r, lane) = match op {
-                        Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w),
-                        _ => (index / group, a * group + index % group),
-                    };
-                    if a == 0 || !matches!(op, Op::Conv2d(_) | Op::Dense(_)) {
-                        cells.push((cols.x(lane), block.row as usize + r));
+                if a == 0 || !shared {
+                    for index in 0..taps.len() {
+                        let (r, lane) = if shared {
+                            (index / w, index % w)
+                        } else {
+                            (index / group, a * group + index % group)
+                        };
+                        cells.push((cols.x(lane), block.row as usize + r, op.kind()));
                     }
                 }
                 if block.channel as usize + a < o {
                     for r in 0..block.rows as usize {
-                        cells.push((cols.acc(a), block.row as usize + r));
+                        cells.push((cols.acc(a), block.row as usize + r, "accumulator"));
                     }
                 }
             }
         }
         let offsets = self.params.template.offsets();
         let p = usize::from(self.params.slots);
+        let limb = |j: usize| match j {
+            j if j < offsets.sign => "remainder limb",
+            j if j < offsets.above => "sign limb",
+            j if j < offsets.below => "above-clamp limb",
+            j if j < offsets.out_lo => "below-clamp limb",
+            j if j < offsets.upper => "output limb",
+            _ => "upper limb",
+        };
         for s in 0..plan.sites.len() {
             let (slot, row) = (s % p, (s / p) * offsets.len);
-            cells.extend((0..4).map(|j| (cols.v(slot), row + j)));
-            cells.extend((0..offsets.len).map(|j| (cols.r(slot), row + j)));
+            for (j, kind) in ["rescale input", "sign", "quotient", "output"]
+                .into_iter()
+                .enumerate()
+            {
+                cells.push((cols.v(slot), row + j, kind));
+            }
+            cells.extend((0..offsets.len).map(|j| (cols.r(slot), row + j, limb(j))));
         }
         for (row, func) in plan.funcs.iter().enumerate() {
-            cells.push((cols.f(1), row));
-            cells.push((cols.f(2), row));
+            let kind = match func {
+                Func::Input { .. } => "input",
+                Func::AddIn { .. } => "add input",
+                Func::MaxStep { .. } => "max step",
+                Func::MaxClamp { .. } => "max clamp",
+            };
+            cells.push((cols.f(1), row, kind));
+            cells.push((cols.f(2), row, kind));
             if matches!(func, Func::MaxStep { .. }) {
-                cells.push((cols.f(0), row));
+                cells.push((cols.f(0), row, kind));
             }
         }
         for r in plan.argmax..plan.argmax + plan.classes {
-            cells.extend((0..5).map(|lane| (cols.x(lane), r)));
-            cells.push((cols.f(1), r));
-            cells.push((cols.f(2), r));
+            cells.extend((0..5).map(|lane| (cols.x(lane), r, "argmax")));
+            cells.push((cols.f(1), r, "argmax margin"));
+            cells.push((cols.f(2), r, "argmax margin"));
         }
         cells
     }

@@ -202,12 +202,20 @@ pub(crate) fn channel_rescales(model: &Model, op: usize) -> Vec<Rescale> {
         .collect()
 }
 
+/// One multiply–accumulate-like op as the cost model sees it: how its accumulators share
+/// lanes, its output channels, and how many output positions have each tap count.
+#[derive(Clone, Debug)]
+pub(crate) struct MacOp {
+    pub sharing: Sharing,
+    pub channels: usize,
+    pub taps: Vec<(usize, usize)>,
+}
+
 /// What the model needs, independent of the circuit's shape: the cost model's input.
 #[derive(Clone, Debug)]
 pub(crate) struct Census {
-    /// Per multiply–accumulate-like op: its sharing, output channels, and how many output
-    /// positions have each tap count.
-    pub macs: Vec<(Sharing, usize, Vec<(usize, usize)>)>,
+    /// The multiply–accumulate-like ops.
+    pub macs: Vec<MacOp>,
     /// Rescales.
     pub sites: usize,
     /// Rows of the function tape.
@@ -282,7 +290,11 @@ impl Census {
                 }
             }
             sites += o * plane;
-            macs.push((share, o, hist));
+            macs.push(MacOp {
+                sharing: share,
+                channels: o,
+                taps: hist,
+            });
         }
         Self {
             macs,
@@ -299,13 +311,14 @@ impl Census {
     pub(crate) fn mac_rows(&self, lanes: usize, accs: usize) -> usize {
         self.macs
             .iter()
-            .map(|(share, o, hist)| {
-                let per_row = match share {
+            .map(|m| {
+                let per_row = match m.sharing {
                     Sharing::Shared => lanes,
                     Sharing::Own => lanes / accs,
                 };
-                let groups = o.div_ceil(accs);
-                hist.iter()
+                let groups = m.channels.div_ceil(accs);
+                m.taps
+                    .iter()
                     .map(|&(taps, n)| n * groups * taps.div_ceil(per_row).max(1))
                     .sum::<usize>()
             })

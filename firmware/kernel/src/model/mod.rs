@@ -33,7 +33,7 @@ pub const FORMAT_VERSION: u16 = 2;
 /// Most ops a model may have.
 pub const MAX_OPS: usize = 128;
 /// Largest extent of a tensor dimension.
-pub const MAX_DIM: u16 = 4096;
+pub const MAX_DIM: u16 = u16::MAX;
 /// Most elements an activation tensor may have.
 pub const MAX_TENSOR: usize = 1 << 20;
 /// Most weights one op may have.

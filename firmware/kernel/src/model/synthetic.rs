@@ -24,6 +24,19 @@ pub enum Spec {
         /// `[top, left, bottom, right]`.
         padding: [u16; 4],
     },
+    /// A `conv2d` of the tensor `back` tensors before the current one (a shortcut).
+    ConvOf {
+        /// How many tensors back its input is (0: the current one).
+        back: u16,
+        /// Output channels.
+        out: u16,
+        /// `[KH, KW]`.
+        kernel: [u16; 2],
+        /// `[SH, SW]`.
+        stride: [u16; 2],
+        /// `[top, left, bottom, right]`.
+        padding: [u16; 4],
+    },
     /// A `conv2d` with dilation.
     DilatedConv {
         /// Output channels.
@@ -105,7 +118,11 @@ pub fn model(rng: &mut impl Rng, input: [u16; 3], specs: &[Spec]) -> Model {
     let mut shapes: Vec<Shape> = alloc::vec![input.map(usize::from)];
     let mut ops = Vec::new();
     for spec in specs {
-        let t = shapes.len() - 1;
+        let last = shapes.len() - 1;
+        let t = match *spec {
+            Spec::ConvOf { back, .. } => last - usize::from(back),
+            _ => last,
+        };
         let shape = shapes[t];
         let tensor = t as u16;
         let output = Quant {
@@ -116,13 +133,20 @@ pub fn model(rng: &mut impl Rng, input: [u16; 3], specs: &[Spec]) -> Model {
             (0..n).map(|_| rng.gen_range(-127..=127)).collect()
         };
         let (op, next): (Op, Shape) = match *spec {
-            Spec::Conv { .. } | Spec::DilatedConv { .. } => {
+            Spec::Conv { .. } | Spec::DilatedConv { .. } | Spec::ConvOf { .. } => {
                 let (out, kernel, stride, padding, dilation) = match *spec {
                     Spec::Conv {
                         out,
                         kernel,
                         stride,
                         padding,
+                    }
+                    | Spec::ConvOf {
+                        out,
+                        kernel,
+                        stride,
+                        padding,
+                        ..
                     } => (out, kernel, stride, padding, [1, 1]),
                     Spec::DilatedConv {
                         out,
@@ -237,7 +261,7 @@ pub fn model(rng: &mut impl Rng, input: [u16; 3], specs: &[Spec]) -> Model {
                 (op, [shape[0], h, w])
             }
             Spec::Add { back } => {
-                let other = t - usize::from(back);
+                let other = last - usize::from(back);
                 assert_eq!(shapes[other], shape, "add: shapes differ");
                 let input_requant = [0, 1].map(|_| Requant {
                     multiplier: rng.gen_range(1 << 30..=i32::MAX),
@@ -301,4 +325,169 @@ pub fn model(rng: &mut impl Rng, input: [u16; 3], specs: &[Spec]) -> Model {
 /// A random int8 input for `model`.
 pub fn input(rng: &mut impl Rng, model: &Model) -> Vec<i8> {
     (0..model.input_len()).map(|_| rng.gen()).collect()
+}
+
+/// The MLPerf Tiny reference architectures (random weights).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// Anomaly detection: the dense autoencoder 640→128×4→8→128×4→640 (0.26 M MACs).
+    AnomalyDetection,
+    /// A streaming-wake-word-sized depthwise-separable CNN (0.84 M MACs).
+    StreamingWakeWord,
+    /// Keyword spotting: DS-CNN on 49×10 MFCCs (2.66 M MACs).
+    KeywordSpotting,
+    /// Visual wake words: MobileNetV1 0.25 at 96×96×3 (7.5 M MACs).
+    VisualWakeWords,
+    /// Image classification: ResNet-8 on 32×32×3 (12.5 M MACs).
+    ResNet8,
+}
+
+impl Arch {
+    /// All of them, smallest first.
+    pub const ALL: [Arch; 5] = [
+        Arch::AnomalyDetection,
+        Arch::StreamingWakeWord,
+        Arch::KeywordSpotting,
+        Arch::VisualWakeWords,
+        Arch::ResNet8,
+    ];
+
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::AnomalyDetection => "anomaly-detection",
+            Arch::StreamingWakeWord => "streaming-wake-word",
+            Arch::KeywordSpotting => "keyword-spotting",
+            Arch::VisualWakeWords => "visual-wake-words",
+            Arch::ResNet8 => "resnet8",
+        }
+    }
+
+    /// The input shape and ops.
+    pub fn specs(self) -> ([u16; 3], Vec<Spec>) {
+        let conv = |out, k: u16, s: u16, pad: [u16; 4]| Spec::Conv {
+            out,
+            kernel: [k, k],
+            stride: [s, s],
+            padding: pad,
+        };
+        let dw = |s: u16, pad: [u16; 4]| Spec::Depthwise {
+            multiplier: 1,
+            kernel: [3, 3],
+            stride: [s, s],
+            padding: pad,
+        };
+        let same1 = [1, 1, 1, 1];
+        // TFLite's SAME padding for a 3×3 window at stride 2 on an even size.
+        let same2 = [0, 0, 1, 1];
+        match self {
+            Arch::AnomalyDetection => {
+                let mut ops = Vec::new();
+                for out in [128, 128, 128, 128, 8, 128, 128, 128, 128, 640] {
+                    ops.push(Spec::Dense { out });
+                }
+                ([640, 1, 1], ops)
+            }
+            Arch::StreamingWakeWord => (
+                [1, 40, 40],
+                alloc::vec![
+                    conv(32, 3, 2, same2),
+                    dw(2, same2),
+                    conv(64, 1, 1, [0; 4]),
+                    dw(1, same1),
+                    conv(64, 1, 1, [0; 4]),
+                    Spec::Flatten,
+                    Spec::Dense { out: 3 },
+                ],
+            ),
+            Arch::KeywordSpotting => {
+                let mut ops = alloc::vec![Spec::Conv {
+                    out: 64,
+                    kernel: [10, 4],
+                    stride: [2, 2],
+                    padding: [4, 1, 5, 1],
+                }];
+                for _ in 0..4 {
+                    ops.push(dw(1, same1));
+                    ops.push(conv(64, 1, 1, [0; 4]));
+                }
+                ops.push(Spec::AvgPool {
+                    kernel: [25, 5],
+                    stride: [1, 1],
+                    padding: [0; 4],
+                });
+                ops.push(Spec::Flatten);
+                ops.push(Spec::Dense { out: 12 });
+                ([1, 49, 10], ops)
+            }
+            Arch::VisualWakeWords => {
+                let mut ops = alloc::vec![conv(8, 3, 2, same2)];
+                let blocks: [(u16, u16); 13] = [
+                    (1, 16),
+                    (2, 32),
+                    (1, 32),
+                    (2, 64),
+                    (1, 64),
+                    (2, 128),
+                    (1, 128),
+                    (1, 128),
+                    (1, 128),
+                    (1, 128),
+                    (1, 128),
+                    (2, 256),
+                    (1, 256),
+                ];
+                for (stride, out) in blocks {
+                    ops.push(dw(stride, if stride == 2 { same2 } else { same1 }));
+                    ops.push(conv(out, 1, 1, [0; 4]));
+                }
+                ops.push(Spec::AvgPool {
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    padding: [0; 4],
+                });
+                ops.push(Spec::Flatten);
+                ops.push(Spec::Dense { out: 2 });
+                ([3, 96, 96], ops)
+            }
+            Arch::ResNet8 => {
+                let mut ops = alloc::vec![
+                    conv(16, 3, 1, same1),
+                    // Stack 1: identity shortcut.
+                    conv(16, 3, 1, same1),
+                    conv(16, 3, 1, same1),
+                    Spec::Add { back: 2 },
+                ];
+                for out in [32, 64] {
+                    ops.extend([
+                        conv(out, 3, 2, same2),
+                        conv(out, 3, 1, same1),
+                        // The 1×1 stride-2 shortcut of the stack's input.
+                        Spec::ConvOf {
+                            back: 2,
+                            out,
+                            kernel: [1, 1],
+                            stride: [2, 2],
+                            padding: [0; 4],
+                        },
+                        Spec::Add { back: 1 },
+                    ]);
+                }
+                ops.push(Spec::AvgPool {
+                    kernel: [8, 8],
+                    stride: [1, 1],
+                    padding: [0; 4],
+                });
+                ops.push(Spec::Flatten);
+                ops.push(Spec::Dense { out: 10 });
+                ([3, 32, 32], ops)
+            }
+        }
+    }
+
+    /// The architecture with random weights.
+    pub fn model(self, rng: &mut impl Rng) -> Model {
+        let (input, specs) = self.specs();
+        model(rng, input, &specs)
+    }
 }
