@@ -1,8 +1,11 @@
-//! A keys directory: the model, the SRS, halo2's verifying and proving keys, and a manifest
-//! that binds them together with BLAKE2b hashes.
+//! A keys directory: the model, the SRS, halo2's verifying and proving keys, the verifier bundle,
+//! and a manifest that binds them together with BLAKE2b hashes.
 //!
 //! halo2's key readers trust their input (a damaged proving key panics inside halo2), so every
-//! file is size-bounded and hash-checked against the manifest before halo2 sees it.
+//! file is size-bounded and hash-checked against the manifest before halo2 sees it. The manifest
+//! guards against damage and mix-ups, not against whoever wrote the directory: `zkedge verify`
+//! does not read it (it reads `verifier.zkv`, [`crate::bundle`]), and nothing in it is trusted
+//! because it says so.
 
 use std::{
     collections::BTreeMap,
@@ -27,13 +30,14 @@ use zkedge_kernel::{
 use crate::{
     circuit::{ModelCircuit, Shape},
     files::{hash_hex, read_bounded, FileError},
-    srs::{self, Srs, SrsError},
+    srs::{self, Srs, SrsError, SrsId},
 };
 
 /// The manifest's format tag.
 const FORMAT: &str = "zkedge-keys";
-/// The keys format version this build reads and writes.
-pub const KEYS_VERSION: u32 = 1;
+/// The keys format version this build reads and writes (2: compressed `vk.bin`, the SRS's
+/// identity, `verifier.zkv`).
+pub const KEYS_VERSION: u32 = 2;
 
 const MANIFEST: &str = "manifest.json";
 const MODEL: &str = "model.zkm";
@@ -41,8 +45,11 @@ const PARAMS: &str = "params.srs";
 const VK: &str = "vk.bin";
 const PK: &str = "pk.bin";
 const ZPK: &str = "zkedge.zpk";
+/// The verifier bundle's name in a keys directory.
+pub const BUNDLE: &str = "verifier.zkv";
 
-/// Where the SRS came from.
+/// Where the SRS came from, as given at setup: for people reading the manifest. Nothing trusts
+/// it: the SRS is known by its points ([`SrsId`], [`srs::known_secret`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SrsOrigin {
@@ -64,8 +71,10 @@ pub struct Manifest {
     pub model: String,
     /// log2 of the circuit's rows.
     pub k: u32,
-    /// Where the SRS came from.
+    /// Where the SRS came from (information only).
     pub srs: SrsOrigin,
+    /// The SRS's identity: [`SrsId::tau`] in hex.
+    pub srs_id: String,
     /// BLAKE2b-256 (hex) of each file.
     pub files: BTreeMap<String, String>,
 }
@@ -131,8 +140,10 @@ pub struct Keys {
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
-    /// BLAKE2b-256 of the verifying key's bytes.
+    /// BLAKE2b-256 of the verifying key's bytes (`vk.bin`: halo2's compressed format).
     pub vk_hash: [u8; 32],
+    /// The SRS's identity.
+    pub srs_id: SrsId,
 }
 
 /// Which proving keys [`Keys::load`] reads besides what verification needs.
@@ -165,12 +176,14 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
     );
     let model_hash = crate::files::hash(&model.to_bytes());
     let vk_hash = crate::files::hash(&vk_bytes(&vk));
+    let srs_id = SrsId::of(&srs);
     let manifest = Manifest {
         format: FORMAT.into(),
         version: KEYS_VERSION,
         model: model.file().name.clone(),
         k: layout.k(),
         srs: origin,
+        srs_id: srs::hex(&srs_id.tau),
         files: BTreeMap::new(),
     };
     Ok(Keys {
@@ -183,12 +196,15 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
         zk,
         model_hash,
         vk_hash,
+        srs_id,
     })
 }
 
-fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
+/// The verifying key's bytes: halo2's compressed format (every point decompressed and so
+/// checked on reading; one encoding per key, so its hash names it).
+pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
     let mut out = Vec::new();
-    vk.write(&mut out, SerdeFormat::RawBytes)
+    vk.write(&mut out, SerdeFormat::Processed)
         .unwrap_or_default();
     out
 }
@@ -220,6 +236,7 @@ impl Keys {
             (VK, vk_bytes(&self.vk)),
             (PK, pk_bytes),
             (ZPK, zpk_bytes),
+            (BUNDLE, crate::bundle::Bundle::of(self).to_bytes()),
         ];
         self.manifest.files.clear();
         for (name, bytes) in &files {
@@ -277,15 +294,10 @@ impl Keys {
             )));
         }
         let srs = srs::from_bytes(&checked(PARAMS, 4 + 64 * n + 128)?, manifest.k)?;
-        let vk_raw = checked(VK, 64 * 1024 * 1024)?;
+        let vk_raw = checked(VK, crate::bundle::MAX_BUNDLE_FILE)?;
         let (model, layout) = (Arc::new(model), Arc::new(layout));
-        let vk = guarded("the verifying key", || {
-            VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
-                &mut vk_raw.as_slice(),
-                SerdeFormat::RawBytes,
-                Shape(*layout.params()),
-            )
-        })?;
+        let vk = crate::bundle::read_vk(&vk_raw, Some(manifest.k), Shape(*layout.params()))
+            .map_err(|e| KeysError::Halo2(e.to_string()))?;
         let zk = if matches!(parts, Parts::Zkedge | Parts::All) {
             let raw = checked(ZPK, 32 * n * 512 + (1 << 20))?;
             Some(zkedge_kernel::prover::ProvingKey::from_bytes(&raw).map_err(halo2)?)
@@ -308,6 +320,7 @@ impl Keys {
         };
         let model_hash = crate::files::hash(&model.to_bytes());
         let vk_hash = crate::files::hash(&vk_raw);
+        let srs_id = SrsId::of(&srs);
         Ok(Keys {
             manifest,
             model,
@@ -318,6 +331,7 @@ impl Keys {
             zk,
             model_hash,
             vk_hash,
+            srs_id,
         })
     }
 }

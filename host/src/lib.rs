@@ -2,6 +2,7 @@
 
 pub mod backends;
 pub mod bench;
+pub mod bundle;
 pub mod bundled;
 pub mod circuit;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod export;
 pub mod files;
 pub mod keys;
 pub mod proof;
+pub mod ptau;
 pub mod router;
 pub mod routing;
 pub mod serve;

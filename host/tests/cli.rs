@@ -55,7 +55,19 @@ fn setup_prove_verify_and_reject_tampering() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("class"), "{out}");
 
-    let (code, out, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&proof)]);
+    // The development SRS's proofs show nothing: refused, unless asked for.
+    let (code, _, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&proof)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("insecure SRS"), "{err}");
+    let dev = "--allow-insecure-dev-srs";
+    let (code, out, err) = zkedge(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--proof",
+        path(&proof),
+        dev,
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("valid: class"), "{out}");
 
@@ -65,7 +77,14 @@ fn setup_prove_verify_and_reject_tampering() {
         let mut b = bytes.clone();
         b[i] ^= 0x01;
         std::fs::write(&damaged, &b).unwrap();
-        let (code, _, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&damaged)]);
+        let (code, _, err) = zkedge(&[
+            "verify",
+            "--keys",
+            path(&keys),
+            "--proof",
+            path(&damaged),
+            dev,
+        ]);
         assert_eq!(code, 1, "byte {i} flipped: {err}");
         assert!(err.starts_with("error: "), "one plain line: {err}");
     }
@@ -73,7 +92,14 @@ fn setup_prove_verify_and_reject_tampering() {
     let mut edited = ProofFile::from_bytes(&bytes).unwrap();
     edited.output[0] = edited.output[0].wrapping_add(1);
     std::fs::write(&damaged, edited.to_bytes()).unwrap();
-    let (code, _, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&damaged)]);
+    let (code, _, err) = zkedge(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--proof",
+        path(&damaged),
+        dev,
+    ]);
     assert_eq!(code, 1, "edited output accepted: {err}");
 
     // A proof checked against keys for another model is refused up front.
@@ -83,9 +109,10 @@ fn setup_prove_verify_and_reject_tampering() {
         path(&dir.join("nowhere")),
         "--proof",
         path(&proof),
+        dev,
     ]);
     assert_eq!(code, 1);
-    assert!(err.contains("manifest.json"), "{err}");
+    assert!(err.contains("verifier.zkv"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

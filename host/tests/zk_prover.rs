@@ -42,6 +42,7 @@ fn demo_model_proofs_verify_with_the_stock_verifier() {
             version: PROOF_VERSION,
             model_hash: keys.model_hash,
             vk_hash: keys.vk_hash,
+            srs: keys.srs_id.tau,
             multiopen: file_multiopen,
             output: trace.output().to_vec(),
             class: trace.class() as u32,

@@ -10,6 +10,8 @@ use crate::{
 pub fn run() -> Result<()> {
     // The RTL tests (rtl-testbench) simulate in Verilator and synthesise with yosys.
     sh::ensure_apt(rtl::APT_PACKAGES)?;
+    // host/tests/ptau.rs makes its .ptau files with snarkjs, installed from npm into target/.
+    sh::ensure_apt(&["nodejs", "npm"])?;
     sh::run("cargo", &["fmt", "--all", "--", "--check"])?;
     sh::run(
         "cargo",

@@ -16,15 +16,16 @@ use super::{
 };
 use accel_backends::{Backend, Counters};
 
-use super::RouteArgs;
+use super::{RouteArgs, VerifyArgs};
 use crate::{
     backends::Registry,
+    bundle::{self, Bundle, Pins},
     bundled,
     files::{hash, read_bounded},
     keys::{self, Keys, Parts, SrsOrigin},
     proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
     router::Router,
-    srs::{self, DEV_WARNING},
+    srs::{self, hex, SrsId, DEV_WARNING},
 };
 
 /// Proves with the chosen prover, behind a spinner; returns the proof and a line about how it
@@ -233,6 +234,25 @@ pub fn demo(
     Ok(())
 }
 
+/// The SRS for circuits of `2^k` rows: read from `path`, else the development SRS (announced).
+fn srs_for(path: Option<&Path>, k: u32) -> Result<(srs::Srs, SrsOrigin)> {
+    Ok(match path {
+        Some(p) => {
+            let (srs, t) = step("reading and checking the SRS", || srs::load(p, k));
+            let srs = srs?;
+            println!("SRS {} read and checked in {}", p.display(), human(t));
+            (srs, SrsOrigin::File(p.display().to_string()))
+        }
+        None => {
+            eprintln!("{DEV_WARNING}");
+            (
+                step("generating the development SRS", || srs::dev(k)).0,
+                SrsOrigin::InsecureDev,
+            )
+        }
+    })
+}
+
 pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<()> {
     let model = input::model(model_path)?;
     let layout = Layout::new(&model)?;
@@ -243,21 +263,7 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
         model.mac_count(),
         describe_layout(&layout)
     );
-    let (srs, origin) = match srs_path {
-        Some(p) => {
-            let (srs, t) = step("reading the SRS", || srs::load(p, k));
-            let srs = srs?;
-            println!("SRS {} read in {}", p.display(), human(t));
-            (srs, SrsOrigin::File(p.display().to_string()))
-        }
-        None => {
-            eprintln!("{DEV_WARNING}");
-            (
-                step("generating the development SRS", || srs::dev(k)).0,
-                SrsOrigin::InsecureDev,
-            )
-        }
-    };
+    let (srs, origin) = srs_for(srs_path, k)?;
     let name = model.file().name.clone();
     let (keys, t) = step("generating keys", || keys::generate(model, srs, origin));
     let mut keys = keys?;
@@ -268,14 +274,47 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
         out.display(),
         human(t)
     );
+    println!(
+        "  verifying key {}\n  SRS {}\n  verifiers pin them with `zkedge verify --vk-hash {} --srs-id {}` \
+         (or derive the key themselves with --model)",
+        hex(&keys.vk_hash),
+        keys.srs_id,
+        hex(&keys.vk_hash),
+        hex(&keys.srs_id.tau)
+    );
+    Ok(())
+}
+
+pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>) -> Result<()> {
+    let model = input::model(model_path)?;
+    let k = Layout::new(&model)?.k();
+    let (srs, _) = srs_for(srs_path, k)?;
+    let (vk_hash, t) = step("deriving the verifying key", || {
+        bundle::derive_vk_hash(&model, &srs)
+    });
+    let vk_hash = vk_hash?;
+    let id = SrsId::of(&srs);
+    println!(
+        "model {} ({})",
+        hex(&hash(&model.to_bytes())),
+        model.file().name
+    );
+    println!("verifying key {}  (derived in {})", hex(&vk_hash), human(t));
+    println!("SRS {id}");
+    if let Some(reason) = srs::known_secret(&srs.s_g2()) {
+        println!("  the SRS is INSECURE ({reason}): its proofs show nothing");
+    }
+    println!(
+        "pin with: zkedge verify --vk-hash {} --srs-id {} …",
+        hex(&vk_hash),
+        hex(&id.tau)
+    );
     Ok(())
 }
 
 fn warn_if_dev(keys: &Keys) {
-    if keys.manifest.srs == SrsOrigin::InsecureDev {
-        eprintln!(
-            "note: these keys use the INSECURE development SRS; their proofs convince no one"
-        );
+    if let Some(reason) = srs::known_secret(&keys.srs.s_g2()) {
+        eprintln!("note: these keys use an INSECURE SRS ({reason}); their proofs convince no one");
     }
 }
 
@@ -323,21 +362,94 @@ pub fn prove(
     Ok(())
 }
 
-pub fn verify(keys_dir: &Path, proof_path: &Path) -> Result<()> {
-    let keys = Keys::load(keys_dir, Parts::Verify)?;
-    let raw = read_bounded(proof_path, MAX_PROOF_FILE)?;
-    let file = ProofFile::from_bytes(&raw).with_context(|| proof_path.display().to_string())?;
-    let (checked, t) = step("verifying", || proof::verify(&keys, &file));
-    checked.with_context(|| format!("{} is not a valid proof", proof_path.display()))?;
+/// A 32-byte hash given in hex on the command line.
+fn hash_arg(flag: &str, text: &str) -> Result<[u8; 32]> {
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+                .collect()
+        })
+        .flatten();
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("{flag} takes 64 hex digits (a BLAKE2b-256 hash), not {text:?}"))
+}
+
+pub fn verify(args: &VerifyArgs) -> Result<()> {
+    let (source, bundle_path) = match (&args.bundle, &args.keys) {
+        (Some(b), _) => (b.display().to_string(), b.clone()),
+        (None, Some(dir)) => (dir.display().to_string(), dir.join(keys::BUNDLE)),
+        (None, None) => bail!("give --keys DIR or --bundle FILE"),
+    };
+    let bundle = Bundle::load(&bundle_path)?;
+    let raw = read_bounded(&args.proof, MAX_PROOF_FILE)?;
+    let file = ProofFile::from_bytes(&raw).with_context(|| args.proof.display().to_string())?;
+    let pins = Pins {
+        vk_hash: args
+            .vk_hash
+            .as_deref()
+            .map(|h| hash_arg("--vk-hash", h))
+            .transpose()?,
+        srs: args
+            .srs_id
+            .as_deref()
+            .map(|h| hash_arg("--srs-id", h))
+            .transpose()?,
+        allow_insecure_srs: args.allow_insecure_dev_srs,
+    };
+    bundle
+        .check_pins(&pins)
+        .with_context(|| format!("{} is not trusted", args.proof.display()))?;
+    let derived_from = match &args.model {
+        Some(model_path) => {
+            let model = input::model(model_path)?;
+            let srs_path = match (&args.srs, &args.keys) {
+                (Some(p), _) => p.clone(),
+                (None, Some(dir)) => dir.join("params.srs"),
+                (None, None) => {
+                    bail!("--model needs the SRS to derive the key over: give --srs FILE")
+                }
+            };
+            let srs = srs::load(&srs_path, bundle.srs_id.k)?;
+            bundle
+                .check_model(&model, &srs)
+                .with_context(|| format!("{} is not trusted", args.proof.display()))?;
+            Some(model_path.display().to_string())
+        }
+        None => None,
+    };
+    let (checked, t) = step("verifying", || bundle.verify(&file));
+    checked.with_context(|| format!("{} is not a valid proof", args.proof.display()))?;
     ui::record("verify_s", t.as_secs_f64());
     println!(
         "valid: class {} \"{}\", logits {:?} (model {})",
         file.class,
-        label(&keys.model, file.class as usize),
+        bundle.label(file.class),
         file.output,
-        keys.manifest.model
+        bundle.file.model.name
     );
-    warn_if_dev(&keys);
+    let vk = hex(&bundle.vk_hash);
+    match (&derived_from, pins.vk_hash) {
+        (Some(m), _) => println!("  verifying key {vk}: derived here from {m}"),
+        (None, Some(_)) => println!("  verifying key {vk}: the pinned one (--vk-hash)"),
+        (None, None) => println!(
+            "  verifying key {vk}: as {source} says, for model {}; NOT checked — pin it with \
+             --vk-hash or --model to know which model this proof is about",
+            hex(&bundle.file.model.hash)
+        ),
+    }
+    match (bundle.insecure_srs(), pins.srs) {
+        (Some(reason), _) => {
+            println!("  SRS {}: INSECURE ({reason}); allowed by --allow-insecure-dev-srs: this proof shows nothing", bundle.srs_id);
+        }
+        (None, Some(_)) => println!("  SRS {}: the pinned one (--srs-id)", bundle.srs_id),
+        (None, None) => println!(
+            "  SRS {}: not pinned — pin the ceremony you trust with --srs-id",
+            bundle.srs_id
+        ),
+    }
     Ok(())
 }
 

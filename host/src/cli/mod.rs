@@ -52,6 +52,39 @@ impl RouteArgs {
     }
 }
 
+/// What `zkedge verify` reads and what the verifier pins.
+#[derive(clap::Args, Clone, Debug)]
+#[command(group(clap::ArgGroup::new("verifier").required(true).args(["keys", "bundle"])))]
+pub struct VerifyArgs {
+    /// Keys directory from `zkedge setup` (only its verifier.zkv is read, and its params.srs
+    /// with --model).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// A verifier bundle (verifier.zkv) instead of a keys directory.
+    #[arg(long, conflicts_with = "keys")]
+    pub bundle: Option<PathBuf>,
+    /// The proof file.
+    #[arg(long)]
+    pub proof: PathBuf,
+    /// The model you trust (`.json` or `.zkm`): its verifying key is derived here and must be
+    /// the keys' (costs a keygen: seconds at large k; needs the SRS: --srs or the keys' params.srs).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The SRS to derive --model's key over (default: the keys directory's params.srs).
+    #[arg(long, requires = "model")]
+    pub srs: Option<PathBuf>,
+    /// The verifying-key hash you trust (from `zkedge vk-hash`, published by the model's owner).
+    #[arg(long, value_name = "HEX")]
+    pub vk_hash: Option<String>,
+    /// The SRS identity you trust (from `zkedge vk-hash`).
+    #[arg(long, value_name = "HEX")]
+    pub srs_id: Option<String>,
+    /// Check proofs over an SRS whose secret is public (the development SRS) instead of refusing
+    /// them. Such a proof shows nothing: anyone can make one for any output.
+    #[arg(long)]
+    pub allow_insecure_dev_srs: bool,
+}
+
 /// zkedge: prove that an output came from a given int8 model on a given input.
 #[derive(Parser)]
 #[command(name = "zkedge", version, about, long_about = None)]
@@ -87,7 +120,9 @@ enum Command {
         /// Directory to write the keys to.
         #[arg(long)]
         out: PathBuf,
-        /// A halo2 ParamsKZG file from a trusted setup; without it, the insecure development SRS.
+        /// The SRS: a `.ptau` file from a powers-of-tau ceremony (snarkjs, Perpetual Powers of
+        /// Tau) or a halo2 ParamsKZG file; without it, the insecure development SRS (whose
+        /// proofs `verify` refuses).
         #[arg(long)]
         srs: Option<PathBuf>,
     },
@@ -117,14 +152,19 @@ enum Command {
         #[command(flatten)]
         route: RouteArgs,
     },
-    /// Check a proof; prints the proven output and exits 0 if it is valid, exits 1 if not.
-    Verify {
-        /// Keys directory from `zkedge setup`.
+    /// Check a proof; prints the proven output and what it rests on, exits 0 if it is valid,
+    /// 1 if not.
+    Verify(VerifyArgs),
+    /// Print the hashes a verifier pins: the model's, its verifying key's (derived here) and the
+    /// SRS's identity.
+    VkHash {
+        /// The model (`.json` or `.zkm`).
         #[arg(long)]
-        keys: PathBuf,
-        /// The proof file.
+        model: PathBuf,
+        /// The SRS the keys are made over (as for `setup`; a keys directory's params.srs will
+        /// do); without it, the insecure development SRS.
         #[arg(long)]
-        proof: PathBuf,
+        srs: Option<PathBuf>,
     },
     /// Run the model (no proof).
     Infer {
@@ -212,7 +252,8 @@ pub fn run_with(
         } => commands::prove(
             &model, &keys, &input, &out, multiopen, prover, &backend, route, registry,
         ),
-        Command::Verify { keys, proof } => commands::verify(&keys, &proof),
+        Command::Verify(args) => commands::verify(&args),
+        Command::VkHash { model, srs } => commands::vk_hash(&model, srs.as_deref()),
         Command::Infer {
             model,
             input,

@@ -489,6 +489,7 @@ impl DeviceService {
             version: PROOF_VERSION,
             model_hash: self.keys.model_hash,
             vk_hash: self.keys.vk_hash,
+            srs: self.keys.srs_id.tau,
             multiopen,
             output: output.clone(),
             class,
