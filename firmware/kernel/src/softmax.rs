@@ -338,6 +338,22 @@ mod tests {
     }
 
     #[test]
+    fn where_tflite_micro_stops_zkedge_reports_an_error() {
+        // Each logit equal to the maximum adds exp(0) = 2^19 in Q12.19: 511 of them keep the
+        // output shift at 31, 512 push it to 32, which TFLM's TFLITE_CHECK refuses.
+        let p = params(0.1);
+        assert!(softmax(&p, &alloc::vec![5i8; 511]).is_ok());
+        assert_eq!(
+            softmax(&p, &alloc::vec![5i8; 512]),
+            Err(SoftmaxError::Saturated)
+        );
+        assert_eq!(
+            softmax(&p, &alloc::vec![0i8; MAX_SOFTMAX_LEN + 1]),
+            Err(SoftmaxError::Length(MAX_SOFTMAX_LEN + 1))
+        );
+    }
+
+    #[test]
     fn exp_matches_the_real_function() {
         for raw in [
             -1i32 << 26,

@@ -371,7 +371,7 @@ impl<'g, 'a> Builder<'g, 'a> {
             ))
             .into());
         }
-        let ohwi = self.weights(w, (oc * kh * kw * ic) as u64)?;
+        let ohwi = self.weights(w, [oc, kh, kw, ic].iter().map(|&d| d as u64).product())?;
         // OHWI → OIHW.
         let mut weights = vec![0i8; ohwi.len()];
         for (i, &v) in ohwi.iter().enumerate() {
@@ -434,7 +434,7 @@ impl<'g, 'a> Builder<'g, 'a> {
             ))
             .into());
         }
-        let hwc = self.weights(w, (kh * kw * oc) as u64)?;
+        let hwc = self.weights(w, [kh, kw, oc].iter().map(|&d| d as u64).product())?;
         // 1HW(C·m) → (C·m)HW.
         let mut weights = vec![0i8; hwc.len()];
         for (i, &v) in hwc.iter().enumerate() {
@@ -505,7 +505,7 @@ impl<'g, 'a> Builder<'g, 'a> {
             ))
             .into());
         }
-        let weights = self.weights(w, (oc * fan_in) as u64)?;
+        let weights = self.weights(w, oc as u64 * fan_in as u64)?;
         let (scales, per_channel) = self.weight_scales(w, oc, 0)?;
         let bias = self.bias(self.graph.operand(index, 2)?, oc)?;
         // FULLY_CONNECTED reads its input flattened channels-last. Where that differs from
