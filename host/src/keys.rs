@@ -25,7 +25,7 @@ use zkedge_kernel::{
 };
 
 use crate::{
-    circuit::ModelCircuit,
+    circuit::{ModelCircuit, Shape},
     files::{hash_hex, read_bounded, FileError},
     srs::{self, Srs, SrsError},
 };
@@ -283,7 +283,7 @@ impl Keys {
             VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
                 &mut vk_raw.as_slice(),
                 SerdeFormat::RawBytes,
-                (),
+                Shape(*layout.params()),
             )
         })?;
         let zk = if matches!(parts, Parts::Zkedge | Parts::All) {
@@ -300,7 +300,7 @@ impl Keys {
                 ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
                     &mut pk_raw.as_slice(),
                     SerdeFormat::RawBytes,
-                    (),
+                    Shape(*layout.params()),
                 )
             })?)
         } else {

@@ -14,7 +14,7 @@
 extern crate alloc;
 
 pub mod infer;
-// pub mod layout; // being rewritten for the op graph
+pub mod layout;
 pub mod model;
 pub mod prover;
 pub mod quant;

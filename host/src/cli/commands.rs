@@ -112,22 +112,52 @@ fn prove_with(
     }
 }
 
-fn label(model: &Model, class: usize) -> &str {
-    model.file().classes.get(class).map_or("?", String::as_str)
+fn label(model: &Model, class: usize) -> String {
+    model
+        .classes()
+        .get(class)
+        .cloned()
+        .unwrap_or_else(|| format!("#{class}"))
 }
 
 fn describe(model: &Model) -> String {
-    let layers: Vec<String> = model
-        .layers()
+    let ops: Vec<String> = model
+        .ops()
         .iter()
         .enumerate()
-        .map(|(i, l)| {
-            let [c, h, w] = model.layer_output_shape(i);
-            format!("{} → {c}×{h}×{w}", l.kind())
+        .map(|(i, op)| {
+            let [c, h, w] = model.shape(i + 1);
+            format!("{} → {c}×{h}×{w}", op.kind())
         })
         .collect();
     let [c, h, w] = model.input_shape();
-    format!("{c}×{h}×{w} → {}", layers.join(" → "))
+    format!("{c}×{h}×{w} → {}", ops.join(" → "))
+}
+
+/// The layout's shape and size, as `setup` and `demo` print it.
+pub(crate) fn describe_layout(layout: &Layout) -> String {
+    let p = layout.params();
+    let e = layout.estimate();
+    format!(
+        "k = {} ({} rows; {} used: {} multiply-accumulate, {} rescales in {} slots of {} rows, {} function rows); \
+         {} lanes × {} accumulators, {}-bit limbs; {} advice + {} fixed columns, {} lookups; \
+         estimated proving time {:.1} s on the CPU",
+        layout.k(),
+        1usize << layout.k(),
+        layout.rows(),
+        layout.mac_rows(),
+        layout.rescales(),
+        p.slots,
+        p.template.offsets().len,
+        layout.function_rows(),
+        p.lanes,
+        p.accs,
+        p.limb_bits,
+        e.advice,
+        e.fixed,
+        e.lookups,
+        e.seconds
+    )
 }
 
 pub fn demo(
@@ -169,12 +199,7 @@ pub fn demo(
     );
     let layout = Layout::new(&model)?;
     let k = layout.k();
-    println!(
-        "  circuit: k = {k} ({} rows; {} used, threshold table {} rows)",
-        1usize << k,
-        layout.rows(),
-        layout.threshold_table().len()
-    );
+    println!("  circuit: {}", describe_layout(&layout));
     eprintln!("{DEV_WARNING}");
     let (srs, t_srs) = step("generating the development SRS", || srs::dev(k));
     let (keys, t_keys) = step("generating keys", || {

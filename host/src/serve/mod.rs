@@ -36,10 +36,7 @@ use accel_proto::{
 };
 use rand::rngs::OsRng;
 use serde::Serialize;
-use zkedge_kernel::{
-    layout::ADVICE,
-    prover::{self, Prepared, ProveError, Srs},
-};
+use zkedge_kernel::prover::{self, Prepared, ProveError, Srs};
 
 use crate::{
     files::{hash, hash_hex},
@@ -306,8 +303,11 @@ impl DeviceService {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
         }
-        if usize::from(columns) != ADVICE.len() {
-            return Err(refuse(ErrorCode::BadLength, ADVICE.len()));
+        if usize::from(columns) != self.keys.layout.advice_columns().count() {
+            return Err(refuse(
+                ErrorCode::BadLength,
+                self.keys.layout.advice_columns().count(),
+            ));
         }
         let want = self.keys.layout.rows();
         if rows as usize != want {
@@ -316,7 +316,7 @@ impl DeviceService {
         let output = self.check_output(output, class)?;
         // Sizes checked against the keys: the allocation is the circuit's, not the peer's.
         self.upload = Upload::Witness {
-            columns: (0..ADVICE.len())
+            columns: (0..self.keys.layout.advice_columns().count())
                 .map(|_| Vec::with_capacity(want))
                 .collect(),
             rows: want,
