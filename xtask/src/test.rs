@@ -38,7 +38,9 @@ pub fn run() -> Result<()> {
             "--lib",
         ],
     )?;
-    onnxruntime_parity()?;
+    let python = test_venv()?;
+    onnxruntime_parity(&python)?;
+    tflm_parity(&python)?;
     // The firmware for the AN500 in QEMU, both modes, against the host driver.
     let board = crate::firmware::BuildArgs {
         board: crate::firmware::Board::An500,
@@ -52,9 +54,9 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// zkedge's int8 inference against onnxruntime, run live on every test sample of the bundled
-/// models and on random inputs (Python only as the reference's host, in a venv under target/).
-fn onnxruntime_parity() -> Result<()> {
+/// The venv under target/ holding the references (onnxruntime, TensorFlow Lite Micro): Python
+/// only as the references' host, never a dependency of zkedge.
+fn test_venv() -> Result<String> {
     let root = root();
     let venv = root.join("target/py-venv");
     let python = venv.join("bin/python");
@@ -74,10 +76,44 @@ fn onnxruntime_parity() -> Result<()> {
             &requirements.to_string_lossy(),
         ],
     )?;
+    Ok(python.to_string_lossy().into_owned())
+}
+
+/// zkedge's importer and inference against the TensorFlow Lite Micro interpreter, run live on
+/// every committed .tflite model: 1,000 random inputs each plus the all −128 and all 127 inputs.
+fn tflm_parity(python: &str) -> Result<()> {
+    let root = root();
+    // The dev profile optimises the kernel (and every dependency) already.
+    sh::run(
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "zkedge-import",
+            "--bin",
+            "zkedge-import-parity",
+        ],
+    )?;
+    let parity = root.join("target/debug/zkedge-import-parity");
+    sh::run(
+        python,
+        &[
+            "firmware/models/tools/check_tflm_parity.py",
+            "--zkedge",
+            &parity.to_string_lossy(),
+        ],
+    )
+}
+
+/// zkedge's int8 inference against onnxruntime, run live on every test sample of the bundled
+/// models and on random inputs.
+fn onnxruntime_parity(python: &str) -> Result<()> {
+    let root = root();
     sh::run("cargo", &["build", "--quiet", "-p", "zkedge"])?;
     let zkedge = root.join("target/debug/zkedge");
     sh::run(
-        &python.to_string_lossy(),
+        python,
         &[
             "firmware/models/tools/check_ort_parity.py",
             "--zkedge",

@@ -6,8 +6,9 @@ use zkedge_kernel::{
     infer::{from_hwc, infer, to_hwc},
     model::{
         synthetic::{self, Spec},
-        Model, ModelError, Op,
+        Model, ModelError, Op, Quant, Softmax,
     },
+    softmax,
 };
 
 const BUNDLED: [&str; 2] = [
@@ -142,4 +143,51 @@ fn mlperf_tiny_architectures_have_their_sizes() {
         let m = *m as f64 / 1e6;
         assert!((lo..=hi).contains(&m), "{m} M MACs outside {lo}..{hi}");
     }
+}
+
+#[test]
+fn a_softmax_must_be_tflites() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+    let mut file = every_op(&mut rng).file().clone();
+    let tflite = Softmax {
+        beta: 1.0,
+        output: Quant {
+            scale: 1.0 / 256.0,
+            zero_point: -128,
+        },
+    };
+    file.softmax = Some(tflite);
+    let model = Model::new(file.clone()).unwrap();
+    let logits = infer(&model, &synthetic::input(&mut rng, &model))
+        .unwrap()
+        .output()
+        .to_vec();
+    let probabilities = softmax::apply(&model, &logits).unwrap().unwrap();
+    assert_eq!(probabilities.len(), logits.len());
+    // The softmax is monotone: the largest logit has the largest probability.
+    let best = zkedge_kernel::infer::argmax(&logits);
+    assert_eq!(probabilities[best], *probabilities.iter().max().unwrap());
+    // Any other output quantisation is not what TFLite's int8 softmax computes.
+    for output in [
+        Quant {
+            scale: 0.1,
+            zero_point: -128,
+        },
+        Quant {
+            scale: 1.0 / 256.0,
+            zero_point: 0,
+        },
+    ] {
+        file.softmax = Some(Softmax { output, ..tflite });
+        assert!(matches!(
+            Model::new(file.clone()),
+            Err(ModelError::Softmax(_))
+        ));
+    }
+    // A beta so small that TFLite's Prepare refuses it.
+    file.softmax = Some(Softmax {
+        beta: 1e-12,
+        ..tflite
+    });
+    assert!(matches!(Model::new(file), Err(ModelError::Softmax(_))));
 }

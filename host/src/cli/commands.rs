@@ -469,23 +469,71 @@ pub fn infer(
         .iter()
         .map(|x| run_model(&model, x))
         .collect::<Result<_, _>>()?;
+    // TFLite Micro's softmax where the model ends in one: computed from the logits, never
+    // proven.
+    let softmax: Vec<Option<Vec<i8>>> = traces
+        .iter()
+        .map(|t| zkedge_kernel::softmax::apply(&model, t.output()).transpose())
+        .collect::<Result<_, _>>()?;
     if json {
         let outputs: Vec<&[i8]> = traces.iter().map(Trace::output).collect();
         let classes: Vec<usize> = traces.iter().map(Trace::class).collect();
-        println!(
-            "{}",
-            serde_json::json!({ "outputs": outputs, "classes": classes })
-        );
+        let mut out = serde_json::json!({ "outputs": outputs, "classes": classes });
+        if model.file().softmax.is_some() {
+            out["softmax"] = serde_json::json!(softmax);
+        }
+        println!("{out}");
     } else {
-        for t in &traces {
+        for (t, s) in traces.iter().zip(&softmax) {
+            let probabilities = s
+                .as_ref()
+                .map(|s| format!(", softmax {s:?} (from the logits, not proven)"))
+                .unwrap_or_default();
             println!(
-                "class {} \"{}\", logits {:?}",
+                "class {} \"{}\", logits {:?}{probabilities}",
                 t.class(),
                 label(&model, t.class()),
                 t.output()
             );
         }
     }
+    Ok(())
+}
+
+pub fn import(
+    model_path: &Path,
+    out: &Path,
+    classes: Vec<String>,
+    name: Option<String>,
+) -> Result<()> {
+    let mut options = zkedge_import::Options::default().classes(classes);
+    if let Some(name) = name {
+        options = options.name(name);
+    }
+    let model = zkedge_import::read(model_path, &options)
+        .with_context(|| format!("cannot import {}", model_path.display()))?;
+    let data = if out.extension().is_some_and(|e| e == "json") {
+        model.to_json().into_bytes()
+    } else {
+        model.to_bytes()
+    };
+    fs::write(out, &data).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("imported \"{}\": {}", model.file().name, describe(&model));
+    println!(
+        "{} weights, {} multiply-accumulates; input in {} order; {}",
+        model.weight_count(),
+        model.mac_count(),
+        match model.file().input.order {
+            zkedge_kernel::model::Order::Hwc => "channels-last (HWC)",
+            zkedge_kernel::model::Order::Chw => "channels-first (CHW)",
+        },
+        if model.file().softmax.is_some() {
+            "the softmax is computed from the proven logits, not proven"
+        } else {
+            "no softmax"
+        }
+    );
+    println!("{} written ({})", out.display(), bytes(data.len()));
     Ok(())
 }
 

@@ -4,12 +4,20 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use zkedge_kernel::model::{Model, MAX_FILE_BYTES};
+use zkedge_kernel::{
+    infer::from_hwc,
+    model::{Model, Order, MAX_FILE_BYTES},
+};
 
 use crate::files::read_bounded;
 
-/// Reads a model in either form; `.zkm` is binary, anything else JSON.
+/// Reads a model: `.zkm` is binary, `.tflite` is imported (`zkedge import`, named after the
+/// file), anything else JSON.
 pub fn model(path: &Path) -> Result<Model> {
+    if zkedge_import::is_importable(path) {
+        return zkedge_import::read(path, &zkedge_import::Options::default())
+            .with_context(|| format!("cannot import {}", path.display()));
+    }
     let bytes = read_bounded(path, MAX_FILE_BYTES as u64)?;
     let model = if path.extension().is_some_and(|e| e == "zkm") {
         Model::from_bytes(&bytes)?
@@ -20,22 +28,63 @@ pub fn model(path: &Path) -> Result<Model> {
     Ok(model)
 }
 
+/// A list of values, flat or nested (`[[[r, g, b], …], …]` for an image in HWC order).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Nested<T> {
+    Value(T),
+    List(Vec<Nested<T>>),
+}
+
+impl<T: Copy> Nested<T> {
+    /// The values in the order they are written (serde_json bounds the nesting depth).
+    fn flatten(&self, out: &mut Vec<T>) {
+        match self {
+            Nested::Value(v) => out.push(*v),
+            Nested::List(items) => items.iter().for_each(|i| i.flatten(out)),
+        }
+    }
+
+    fn flat(&self) -> Vec<T> {
+        let mut out = Vec::new();
+        self.flatten(&mut out);
+        out
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InputFile {
-    input: Option<Vec<i64>>,
-    values: Option<Vec<f64>>,
+    input: Option<Nested<i64>>,
+    values: Option<Nested<f64>>,
 }
 
 #[derive(Deserialize)]
 struct BatchFile {
-    inputs: Vec<Vec<i64>>,
+    inputs: Vec<Nested<i64>>,
+}
+
+/// Values given in the model's own order (`input.order`: channels-last for an imported TFLite
+/// model) in zkedge's `[C][H][W]` order.
+fn to_chw(model: &Model, values: Vec<i8>) -> Vec<i8> {
+    match model.file().input.order {
+        Order::Chw => values,
+        Order::Hwc => {
+            let shape = model.input_shape();
+            let mut chw = vec![0i8; values.len()];
+            for (i, v) in values.into_iter().enumerate() {
+                chw[from_hwc(shape, i)] = v;
+            }
+            chw
+        }
+    }
 }
 
 const MAX_INPUT_FILE: u64 = 64 << 20;
 
 /// One int8 input from `{"input": [...]}` (int8) or `{"values": [...]}` (real values, quantised
-/// with the model's input scale and zero point, rounding half away from zero).
+/// with the model's input scale and zero point, rounding half away from zero), flat or nested,
+/// in the model's own order; returned in `[C][H][W]` order.
 pub fn input(path: &Path, model: &Model) -> Result<Vec<i8>> {
     let bytes = read_bounded(path, MAX_INPUT_FILE)?;
     let file: InputFile = serde_json::from_slice(&bytes).with_context(|| {
@@ -45,10 +94,11 @@ pub fn input(path: &Path, model: &Model) -> Result<Vec<i8>> {
         )
     })?;
     let q = match (file.input, file.values) {
-        (Some(ints), None) => int8s(&ints).with_context(|| path.display().to_string())?,
+        (Some(ints), None) => int8s(&ints.flat()).with_context(|| path.display().to_string())?,
         (None, Some(values)) => {
             let spec = &model.file().input;
             values
+                .flat()
                 .iter()
                 .map(|v| {
                     if !v.is_finite() {
@@ -72,10 +122,10 @@ pub fn input(path: &Path, model: &Model) -> Result<Vec<i8>> {
             q.len()
         );
     }
-    Ok(q)
+    Ok(to_chw(model, q))
 }
 
-/// Many int8 inputs from `{"inputs": [[...], ...]}`.
+/// Many int8 inputs from `{"inputs": [[...], ...]}`, each as for [`input`].
 pub fn batch(path: &Path, model: &Model) -> Result<Vec<Vec<i8>>> {
     let bytes = read_bounded(path, MAX_INPUT_FILE)?;
     let file: BatchFile = serde_json::from_slice(&bytes)
@@ -84,7 +134,7 @@ pub fn batch(path: &Path, model: &Model) -> Result<Vec<Vec<i8>>> {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let q = int8s(v).with_context(|| format!("{}: input {i}", path.display()))?;
+            let q = int8s(&v.flat()).with_context(|| format!("{}: input {i}", path.display()))?;
             if q.len() != model.input_len() {
                 bail!(
                     "{}: input {i} has {} values; the model takes {}",
@@ -93,7 +143,7 @@ pub fn batch(path: &Path, model: &Model) -> Result<Vec<Vec<i8>>> {
                     model.input_len()
                 );
             }
-            Ok(q)
+            Ok(to_chw(model, q))
         })
         .collect()
 }

@@ -114,7 +114,7 @@ enum Command {
     },
     /// Generate proving and verifying keys for a model.
     Setup {
-        /// The model (`.json` or `.zkm`).
+        /// The model (`.json`, `.zkm`, or `.tflite`, imported on the fly).
         #[arg(long)]
         model: PathBuf,
         /// Directory to write the keys to.
@@ -128,13 +128,14 @@ enum Command {
     },
     /// Run the model on an input and prove the result.
     Prove {
-        /// The model (`.json` or `.zkm`); must be the one the keys were made for.
+        /// The model (`.json`, `.zkm` or `.tflite`); must be the one the keys were made for.
         #[arg(long)]
         model: PathBuf,
         /// Keys directory from `zkedge setup`.
         #[arg(long)]
         keys: PathBuf,
-        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`.
+        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`, flat or nested, in the
+        /// model's own order (NHWC for a TFLite model).
         #[arg(long)]
         input: PathBuf,
         /// Where to write the proof.
@@ -168,10 +169,10 @@ enum Command {
     },
     /// Run the model (no proof).
     Infer {
-        /// The model (`.json` or `.zkm`).
+        /// The model (`.json`, `.zkm` or `.tflite`).
         #[arg(long)]
         model: PathBuf,
-        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`.
+        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`, in the model's order.
         #[arg(long, conflicts_with = "batch", required_unless_present = "batch")]
         input: Option<PathBuf>,
         /// Batch JSON: `{"inputs": [[int8…], …]}`.
@@ -202,6 +203,21 @@ enum Command {
     /// Serve a device (the zkedge firmware) on a serial line: its MSMs on --backend, its
     /// witnesses proved here, its proofs verified here.
     Serve(serve::ServeArgs),
+    /// Import an int8 TFLite model (full-integer quantisation) into zkedge's format.
+    Import {
+        /// The `.tflite` file.
+        model: PathBuf,
+        /// The file to write (`.zkm` or `.json`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Class labels, one per output, comma-separated (default: none; classes print as
+        /// their index).
+        #[arg(long, value_delimiter = ',')]
+        classes: Vec<String>,
+        /// The model's name (default: the file's name without its extension).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -261,6 +277,12 @@ pub fn run_with(
             json,
         } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
         Command::Convert { model, out } => commands::convert(&model, &out),
+        Command::Import {
+            model,
+            out,
+            classes,
+            name,
+        } => commands::import(&model, &out, classes, name),
         Command::BenchBackends(args) => bench::bench_backends(&args, registry),
         Command::BenchModels(args) => bench_models::run(&args),
         Command::Calibrate { bench, routing } => {

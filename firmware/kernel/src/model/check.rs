@@ -3,9 +3,11 @@
 
 use alloc::vec::Vec;
 
+use crate::softmax::{SoftmaxError, SoftmaxParams, MAX_SOFTMAX_LEN};
+
 use super::{
     Add, Clamp, Conv2d, Dense, DepthwiseConv2d, ModelFile, Op, Pool, Quant, Requant, Reshape,
-    Shape, FORMAT_VERSION, MAX_CLASSES, MAX_DIM, MAX_LAYER_WEIGHTS, MAX_MODEL_ACTIVATIONS,
+    Shape, Softmax, FORMAT_VERSION, MAX_CLASSES, MAX_DIM, MAX_LAYER_WEIGHTS, MAX_MODEL_ACTIVATIONS,
     MAX_MODEL_WEIGHTS, MAX_OPS, MAX_TENSOR,
 };
 
@@ -114,6 +116,9 @@ pub enum LayerProblem {
         /// Second input's `[C, H, W]`.
         b: Shape,
     },
+    /// The softmax cannot run as TFLite Micro's.
+    #[error("{0}")]
+    Softmax(crate::softmax::SoftmaxError),
     /// A reshape changes the number of elements.
     #[error("reshape of {from} elements into {to}")]
     Reshape {
@@ -259,9 +264,25 @@ pub(super) fn model(file: &ModelFile) -> Result<(Vec<Shape>, Vec<Quant>), ModelE
         if !(s.beta.is_finite() && s.beta > 0.0) {
             return Err(ModelError::Softmax(LayerProblem::Scale(s.beta)));
         }
-        scale(s.output.scale).map_err(ModelError::Softmax)?;
+        let logits = quants.last().map_or(file.input.scale, |q| q.scale);
+        softmax(s, logits, outputs).map_err(|e| ModelError::Softmax(LayerProblem::Softmax(e)))?;
     }
     Ok((shapes, quants))
+}
+
+/// The softmax's parameters can be prepared as TFLite Micro prepares them, it covers at most
+/// [`MAX_SOFTMAX_LEN`] values, and its output is quantised as TFLite's int8 softmax requires.
+fn softmax(s: &Softmax, logits_scale: f32, outputs: usize) -> Result<(), SoftmaxError> {
+    if outputs > MAX_SOFTMAX_LEN {
+        return Err(SoftmaxError::Length(outputs));
+    }
+    if s.output.scale != 1.0 / 256.0 || s.output.zero_point != -128 {
+        return Err(SoftmaxError::Output {
+            scale: s.output.scale,
+            zero_point: s.output.zero_point,
+        });
+    }
+    SoftmaxParams::new(s.beta, logits_scale).map(|_| ())
 }
 
 fn elements(s: &Shape) -> usize {
