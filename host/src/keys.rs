@@ -103,6 +103,15 @@ pub enum KeysError {
     /// halo2 rejected something.
     #[error("halo2: {0}")]
     Halo2(String),
+    /// halo2's proving key was not made at setup.
+    #[error(
+        "{dir} holds no halo2 proving key (pk.bin) for --prover halo2; re-run `zkedge setup` \
+         with --halo2-key always, or prove with the zkedge prover"
+    )]
+    NoHalo2Key {
+        /// The keys directory.
+        dir: String,
+    },
     /// Writing failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -125,9 +134,10 @@ pub struct Keys {
     pub srs: Srs,
     /// halo2's verifying key.
     pub vk: VerifyingKey<G1Affine>,
-    /// halo2's proving key (loaded only when asked for: [`Parts`]).
+    /// halo2's proving key (loaded only when asked for: [`Parts`]; made at setup only when
+    /// asked for: [`Halo2Key`]).
     pub pk: Option<ProvingKey<G1Affine>>,
-    /// The zkedge prover's key, exported from `pk` (loaded only when asked for: [`Parts`]).
+    /// The zkedge prover's key (loaded only when asked for: [`Parts`]).
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
@@ -152,17 +162,34 @@ fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
     KeysError::Halo2(format!("{e:?}"))
 }
 
-/// Generates keys for `model` over `srs` (already sized to the model's `k`).
+/// Generates keys for `model` over `srs` (already sized to the model's `k`), with halo2's
+/// proving key where it is small ([`Halo2Key::Auto`]).
 pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysError> {
+    generate_with(model, srs, origin, Halo2Key::Auto, &mut |_| {})
+}
+
+/// [`generate`], choosing whether to make halo2's proving key, telling `step` what it starts.
+pub fn generate_with(
+    model: Model,
+    srs: Srs,
+    origin: SrsOrigin,
+    halo2_key: Halo2Key,
+    step: &mut dyn FnMut(SetupStep),
+) -> Result<Keys, KeysError> {
     let layout = Arc::new(Layout::new(&model)?);
     let model = Arc::new(model);
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
+    step(SetupStep::VerifyingKey);
     let vk = keygen_vk(&srs, &circuit).map_err(halo2)?;
-    let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?;
-    let zk = Some(
-        zkedge_kernel::prover::ProvingKey::from_file(&crate::export::export(&pk).map_err(halo2)?)
-            .map_err(halo2)?,
-    );
+    // The zkedge key is made and checked against vk without halo2's keygen_pk (crate::keygen).
+    step(SetupStep::ZkedgeKey);
+    let zk = Some(crate::keygen::zkedge_key(&srs, &vk, &circuit).map_err(halo2)?);
+    let pk = if halo2_key.wanted(&vk) {
+        step(SetupStep::Halo2Key);
+        Some(keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?)
+    } else {
+        None
+    };
     let model_hash = crate::files::hash(&model.to_bytes());
     let vk_hash = crate::files::hash(&vk_bytes(&vk));
     let manifest = Manifest {
@@ -179,11 +206,54 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
         layout,
         srs,
         vk,
-        pk: Some(pk),
+        pk,
         zk,
         model_hash,
         vk_hash,
     })
+}
+
+/// Whether setup makes halo2's proving key (`pk.bin`), which only `--prover halo2` reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Halo2Key {
+    /// When it is at most [`HALO2_KEY_AUTO_BYTES`] (its fixed and σ columns in two forms).
+    #[default]
+    Auto,
+    /// Always (halo2's keygen_pk holds several copies of every column: slow and large at k ≥ 18).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The largest halo2 proving key [`Halo2Key::Auto`] makes.
+pub const HALO2_KEY_AUTO_BYTES: u64 = 512 << 20;
+
+impl Halo2Key {
+    /// Whether to make it for a circuit with this verifying key.
+    pub fn wanted(self, vk: &VerifyingKey<G1Affine>) -> bool {
+        match self {
+            Halo2Key::Always => true,
+            Halo2Key::Never => false,
+            Halo2Key::Auto => {
+                // fixed values and polynomials, σ values and polynomials, three selectors.
+                let columns =
+                    2 * vk.fixed_commitments().len() + 2 * vk.permutation().commitments().len() + 3;
+                (columns as u64) * (vk.get_domain().get_n() << 5) <= HALO2_KEY_AUTO_BYTES
+            }
+        }
+    }
+}
+
+/// What [`generate_with`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetupStep {
+    /// halo2's verifying key (`keygen_vk`).
+    VerifyingKey,
+    /// The zkedge proving key, checked against the verifying key.
+    ZkedgeKey,
+    /// halo2's proving key (`keygen_pk`).
+    Halo2Key,
 }
 
 fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
@@ -207,24 +277,31 @@ impl Keys {
             path: dir.display().to_string(),
             source,
         })?;
-        let mut pk_bytes = Vec::new();
-        let mut zpk_bytes = Vec::new();
-        if let Some(pk) = &self.pk {
-            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
-                .map_err(halo2)?;
-            zpk_bytes = zkedge_kernel::prover::to_bytes(&crate::export::export(pk).map_err(halo2)?);
-        }
-        let files = [
+        self.manifest.files.clear();
+        let mut files = vec![
             (MODEL, self.model.to_bytes()),
             (PARAMS, srs::to_bytes(&self.srs)),
             (VK, vk_bytes(&self.vk)),
-            (PK, pk_bytes),
-            (ZPK, zpk_bytes),
         ];
-        self.manifest.files.clear();
+        if let Some(pk) = &self.pk {
+            let mut pk_bytes = Vec::new();
+            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
+                .map_err(halo2)?;
+            files.push((PK, pk_bytes));
+        } else {
+            // A pk.bin of earlier keys in this directory would not match these.
+            let _ = fs::remove_file(dir.join(PK));
+        }
         for (name, bytes) in &files {
             write(name, bytes)?;
             self.manifest.files.insert((*name).into(), hash_hex(bytes));
+        }
+        drop(files);
+        // The largest file last, alone in memory beside the key it is written from.
+        if let Some(zk) = &self.zk {
+            let bytes = zk.to_bytes();
+            write(ZPK, &bytes)?;
+            self.manifest.files.insert(ZPK.into(), hash_hex(&bytes));
         }
         let manifest = serde_json::to_string_pretty(&self.manifest).unwrap_or_default();
         write(MANIFEST, manifest.as_bytes())
@@ -292,6 +369,11 @@ impl Keys {
         } else {
             None
         };
+        if matches!(parts, Parts::Halo2 | Parts::All) && !manifest.files.contains_key(PK) {
+            return Err(KeysError::NoHalo2Key {
+                dir: dir.display().to_string(),
+            });
+        }
         let pk = if matches!(parts, Parts::Halo2 | Parts::All) {
             // Fixed and Lagrange polynomials, permutation polynomials and their cosets: a
             // generous bound per row.

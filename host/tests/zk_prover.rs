@@ -25,7 +25,7 @@ fn demo_model_proofs_verify_with_the_stock_verifier() {
     let input = bundled::samples().unwrap().inputs.swap_remove(3);
     let k = Layout::new(&model).unwrap().k();
     let keys = keys::generate(model, srs::dev(k), SrsOrigin::InsecureDev).unwrap();
-    let key = ProvingKey::from_file(&export(keys.pk.as_ref().unwrap()).unwrap()).unwrap();
+    let key = ProvingKey::from_file(export(keys.pk.as_ref().unwrap()).unwrap()).unwrap();
     let mut prover = ZkProver::new(key, &keys.srs, CpuBackend::new()).unwrap();
     let trace = infer(&keys.model, &input).unwrap();
     let witness = Arc::new(keys.layout.witness(&keys.model, &trace).unwrap());
@@ -122,7 +122,7 @@ mod synthetic_circuits {
             .iter()
             .map(|c| c.iter().map(fr).collect())
             .collect();
-        let key = ProvingKey::from_file(&export(&pk).unwrap()).unwrap();
+        let key = ProvingKey::from_file(export(&pk).unwrap()).unwrap();
         assert!(
             key.permutation.len() > key.degree - 2,
             "the permutation should span several chunks"
