@@ -260,7 +260,10 @@ fn prove(dir: &Path, prover: Prover, multiopen: MultiOpen, seed: u64) -> Result<
                 last: None,
                 quotient: 0.0,
             }));
-            let advice: Vec<Vec<_>> = advice.iter().map(|c| c.iter().map(fr).collect()).collect();
+            let advice: Vec<Vec<_>> = advice
+                .into_iter()
+                .map(|c| c.iter().map(fr).collect())
+                .collect();
             let inst: Vec<Vec<_>> = instances
                 .iter()
                 .map(|c| c.iter().map(fr).collect())

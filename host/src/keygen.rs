@@ -9,10 +9,16 @@
 //! computes σ exactly as halo2-axiom 0.5.3's `permutation::keygen` does (same cycle-merging
 //! algorithm, same `δ^column · ω^row` labels).
 //!
-//! It is checked against the verifying key, which halo2's `keygen_vk` makes: one random linear
-//! combination of all fixed and σ columns, committed, must equal the same combination of the
-//! verifying key's commitments (a wrong column passes with probability about 2⁻²⁵⁴). On a
-//! mismatch the columns are checked one by one and the first wrong one is named.
+//! The verifying key comes from one of two places ([`VkSource`]):
+//! - halo2's `keygen_vk`, and the columns made here are checked against it: one random linear
+//!   combination of all fixed and σ columns, committed, must equal the same combination of the
+//!   verifying key's commitments (a wrong column passes with probability about 2⁻²⁵⁴); on a
+//!   mismatch the columns are checked one by one and the first wrong one is named;
+//! - or, where `keygen_vk` would not fit in memory (it too holds every fixed cell as an
+//!   `Assigned` fraction, 72 bytes, beside a 40-byte denominator and the 32-byte result), from
+//!   these columns' own commitments, serialised in halo2's verifying-key format and read back
+//!   with halo2's `VerifyingKey::read`, which rebuilds the constraint system and the key's hash
+//!   itself. The tests hold the two verifying keys equal byte for byte.
 
 use std::ops::Range;
 
@@ -25,10 +31,14 @@ use halo2_proofs::{
         group::Curve,
     },
     plonk::{
-        Advice, Any, Assigned, Assignment, Challenge, Circuit, Column, ConstraintSystem, Error,
-        Fixed, FloorPlanner, Instance, Selector, VerifyingKey,
+        keygen_vk, Advice, Any, Assigned, Assignment, Challenge, Circuit, Column, ConstraintSystem,
+        Error, Fixed, FloorPlanner, Instance, Selector, VerifyingKey,
     },
-    poly::commitment::{Blind, Params},
+    poly::{
+        commitment::{Blind, Params},
+        EvaluationDomain,
+    },
+    SerdeCurveAffine, SerdeFormat,
 };
 use rand::rngs::OsRng;
 use rayon::prelude::*;
@@ -36,6 +46,85 @@ use thiserror::Error;
 use zkedge_kernel::prover::{ColumnValues, ProvingKey};
 
 use crate::{export, srs::Srs};
+
+/// Where [`keys`] takes the verifying key from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum VkSource {
+    /// halo2's `keygen_vk` when its estimated peak memory is at most
+    /// [`HALO2_VK_AUTO_BYTES`], else zkedge's.
+    #[default]
+    Auto,
+    /// halo2's `keygen_vk`; the zkedge key is checked against it.
+    Halo2,
+    /// The zkedge key's own commitments, read back as a halo2 verifying key.
+    Zkedge,
+}
+
+/// The largest estimated peak of `keygen_vk` that [`VkSource::Auto`] accepts.
+pub const HALO2_VK_AUTO_BYTES: u64 = 4 << 30;
+
+/// Whether setup makes halo2's proving key (`pk.bin`), which only `--prover halo2` reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Halo2Key {
+    /// When it is at most [`HALO2_KEY_AUTO_BYTES`] (its fixed and σ columns in two forms).
+    #[default]
+    Auto,
+    /// Always (halo2's keygen_pk holds several copies of every column: slow and large at k ≥ 18).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The largest halo2 proving key [`Halo2Key::Auto`] makes.
+pub const HALO2_KEY_AUTO_BYTES: u64 = 512 << 20;
+
+impl Halo2Key {
+    /// Whether to make it for a circuit with this verifying key.
+    pub fn wanted(self, vk: &VerifyingKey<G1Affine>) -> bool {
+        match self {
+            Halo2Key::Always => true,
+            Halo2Key::Never => false,
+            Halo2Key::Auto => {
+                // Fixed values and polynomials, σ values and polynomials, three selectors.
+                let columns =
+                    2 * vk.fixed_commitments().len() + 2 * vk.permutation().commitments().len() + 3;
+                (columns as u64) * (vk.get_domain().get_n() << 5) <= HALO2_KEY_AUTO_BYTES
+            }
+        }
+    }
+}
+
+/// What key generation starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetupStep {
+    /// halo2's `keygen_vk`.
+    Halo2VerifyingKey,
+    /// Synthesising the circuit for its fixed columns and copies.
+    Synthesis,
+    /// Committing the fixed and σ columns for the verifying key.
+    Commitments,
+    /// Checking the columns against halo2's verifying key.
+    Check,
+    /// halo2's `keygen_pk` (for `--prover halo2`).
+    Halo2ProvingKey,
+    /// Writing the keys.
+    Writing,
+}
+
+impl SetupStep {
+    /// A short description for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            SetupStep::Halo2VerifyingKey => "verifying key (halo2 keygen_vk)",
+            SetupStep::Synthesis => "fixed columns and copies",
+            SetupStep::Commitments => "committing fixed and σ columns",
+            SetupStep::Check => "checking against the verifying key",
+            SetupStep::Halo2ProvingKey => "halo2 proving key (keygen_pk)",
+            SetupStep::Writing => "writing the keys",
+        }
+    }
+}
 
 /// Why the zkedge key could not be made.
 #[derive(Debug, Error)]
@@ -303,14 +392,25 @@ impl Assignment<Fr> for Assembly {
     fn pop_namespace(&mut self, _: Option<String>) {}
 }
 
-/// The fixed columns (selectors appended, as halo2's keygen appends them) and σ columns of
-/// `circuit`, in Lagrange form.
+/// The estimated peak memory of halo2's `keygen_vk` for `circuit` at `k`: per row, each fixed
+/// cell as `Assigned` (72 bytes), its denominator (40) and value (32); each permutation cell's
+/// mapping, cycle and size (40), label table (32) and σ (32); each selector's bit and column.
+pub fn halo2_vk_bytes<C: Circuit<Fr>>(k: u32, circuit: &C) -> u64 {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = C::configure_with_params(&mut cs, circuit.params());
+    let per_row = cs.num_fixed_columns() as u64 * 144
+        + cs.permutation().get_columns().len() as u64 * 104
+        + cs.num_selectors() as u64 * 33;
+    per_row << k
+}
+
+/// The fixed columns (selectors appended, as halo2's keygen appends them, compressed or not as
+/// `compress_selectors` says) and σ columns of `circuit`, in Lagrange form, for `2^k` rows.
 pub fn columns<C: Circuit<Fr>>(
-    srs: &Srs,
-    vk: &VerifyingKey<G1Affine>,
+    k: u32,
     circuit: &C,
+    compress_selectors: bool,
 ) -> Result<(Vec<Vec<Fr>>, Vec<Vec<Fr>>), KeygenError> {
-    let k = srs.k();
     let n = 1usize << k;
     let mut cs = ConstraintSystem::<Fr>::default();
     let config = C::configure_with_params(&mut cs, circuit.params());
@@ -339,13 +439,23 @@ pub fn columns<C: Circuit<Fr>>(
         copies,
         ..
     } = assembly;
-    let (_, selector_columns) = if vk.compress_selectors() {
+    let (cs, selector_columns) = if compress_selectors {
         cs.compress_selectors(selectors)
     } else {
         cs.directly_convert_selectors_to_fixed(selectors)
     };
     fixed.extend(selector_columns);
-    let sigmas = copies.sigmas(vk.get_domain().get_omega());
+    let domain = EvaluationDomain::<Fr>::new(cs.degree() as u32, k);
+    let sigmas = copies.sigmas(domain.get_omega());
+    Ok((fixed, sigmas))
+}
+
+/// The columns' counts against the verifying key's.
+fn same_shape(
+    vk: &VerifyingKey<G1Affine>,
+    fixed: &[Vec<Fr>],
+    sigmas: &[Vec<Fr>],
+) -> Result<(), KeygenError> {
     for (what, expected, found) in [
         ("fixed columns", vk.fixed_commitments().len(), fixed.len()),
         (
@@ -362,8 +472,7 @@ pub fn columns<C: Circuit<Fr>>(
             });
         }
     }
-    check(srs, vk, &fixed, &sigmas)?;
-    Ok((fixed, sigmas))
+    Ok(())
 }
 
 fn commit(srs: &Srs, vk: &VerifyingKey<G1Affine>, values: Vec<Fr>) -> G1Affine {
@@ -371,8 +480,9 @@ fn commit(srs: &Srs, vk: &VerifyingKey<G1Affine>, values: Vec<Fr>) -> G1Affine {
         .to_affine()
 }
 
-/// The columns against the verifying key's commitments, through one random combination.
-fn check(
+/// The columns against the verifying key's commitments, through one random combination; a
+/// mismatch names the first wrong column.
+pub fn check(
     srs: &Srs,
     vk: &VerifyingKey<G1Affine>,
     fixed: &[Vec<Fr>],
@@ -416,15 +526,38 @@ fn check(
     Err(KeygenError::Mismatch("the columns' combination".into()))
 }
 
-/// The zkedge proving key of `circuit`, whose verifying key (from halo2's `keygen_vk` over
-/// `srs`) is `vk`; checked against `vk`'s commitments.
-pub fn zkedge_key<C: Circuit<Fr>>(
+/// halo2's verifying key and the zkedge proving key of `circuit` over `srs`, the verifying key
+/// from `source`; `step` is told what starts. Also says whether the verifying key is halo2's.
+pub fn keys<C: Circuit<Fr>>(
     srs: &Srs,
-    vk: &VerifyingKey<G1Affine>,
     circuit: &C,
-) -> Result<ProvingKey, KeygenError> {
-    let (fixed, sigmas) = columns(srs, vk, circuit)?;
-    let mut file = export::describe(vk)?;
+    source: VkSource,
+    step: &mut dyn FnMut(SetupStep),
+) -> Result<(VerifyingKey<G1Affine>, ProvingKey, bool), KeygenError> {
+    let k = srs.k();
+    let from_halo2 = match source {
+        VkSource::Halo2 => true,
+        VkSource::Zkedge => false,
+        VkSource::Auto => halo2_vk_bytes(k, circuit) <= HALO2_VK_AUTO_BYTES,
+    };
+    let (vk, fixed, sigmas) = if from_halo2 {
+        step(SetupStep::Halo2VerifyingKey);
+        let vk = keygen_vk(srs, circuit).map_err(|e| KeygenError::Synthesis(format!("{e:?}")))?;
+        step(SetupStep::Synthesis);
+        let (fixed, sigmas) = columns(k, circuit, vk.compress_selectors())?;
+        same_shape(&vk, &fixed, &sigmas)?;
+        step(SetupStep::Check);
+        check(srs, &vk, &fixed, &sigmas)?;
+        (vk, fixed, sigmas)
+    } else {
+        step(SetupStep::Synthesis);
+        // keygen_vk's default: selectors become fixed columns, uncompressed.
+        let (mut fixed, mut sigmas) = columns(k, circuit, false)?;
+        step(SetupStep::Commitments);
+        let vk = own_verifying_key(srs, circuit, &mut fixed, &mut sigmas)?;
+        (vk, fixed, sigmas)
+    };
+    let mut file = export::describe(&vk)?;
     // Column by column, so that each halo2 column is freed as its copy is made.
     let convert = |columns: Vec<Vec<Fr>>| -> Vec<ColumnValues> {
         columns
@@ -434,5 +567,65 @@ pub fn zkedge_key<C: Circuit<Fr>>(
     };
     file.fixed = convert(fixed);
     file.sigmas = convert(sigmas);
+    Ok((vk, ProvingKey::from_file(file)?, from_halo2))
+}
+
+/// The zkedge proving key of `circuit`, whose verifying key (from halo2's `keygen_vk` over
+/// `srs`) is `vk`; its columns checked against `vk`'s commitments.
+pub fn zkedge_key<C: Circuit<Fr>>(
+    srs: &Srs,
+    vk: &VerifyingKey<G1Affine>,
+    circuit: &C,
+) -> Result<ProvingKey, KeygenError> {
+    let (fixed, sigmas) = columns(srs.k(), circuit, vk.compress_selectors())?;
+    same_shape(vk, &fixed, &sigmas)?;
+    check(srs, vk, &fixed, &sigmas)?;
+    let mut file = export::describe(vk)?;
+    let convert = |columns: Vec<Vec<Fr>>| -> Vec<ColumnValues> {
+        columns
+            .into_iter()
+            .map(|c| ColumnValues(c.par_iter().map(crate::zk::fr).collect()))
+            .collect()
+    };
+    file.fixed = convert(fixed);
+    file.sigmas = convert(sigmas);
     Ok(ProvingKey::from_file(file)?)
+}
+
+/// The verifying key of these columns: their commitments in halo2's verifying-key format (an
+/// uncompressed-selector key, as `keygen_vk` makes by default), read back by halo2.
+fn own_verifying_key<C: Circuit<Fr>>(
+    srs: &Srs,
+    circuit: &C,
+    fixed: &mut [Vec<Fr>],
+    sigmas: &mut [Vec<Fr>],
+) -> Result<VerifyingKey<G1Affine>, KeygenError> {
+    let k = srs.k();
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = C::configure_with_params(&mut cs, circuit.params());
+    let domain = EvaluationDomain::<Fr>::new(cs.degree() as u32, k);
+    let commit = |column: &mut Vec<Fr>| {
+        let poly = domain.lagrange_from_vec(std::mem::take(column));
+        let c = srs.commit_lagrange(&poly, Blind::default()).to_affine();
+        *column = poly.into_values();
+        c
+    };
+    let mut bytes = vec![0x02];
+    bytes.extend(k.to_le_bytes());
+    bytes.push(0);
+    bytes.extend((fixed.len() as u32).to_le_bytes());
+    let written = (|| -> std::io::Result<()> {
+        for c in fixed.iter_mut().chain(sigmas.iter_mut()) {
+            commit(c).write(&mut bytes, SerdeFormat::RawBytes)?;
+        }
+        Ok(())
+    })();
+    let read = written.and_then(|()| {
+        VerifyingKey::<G1Affine>::read::<_, C>(
+            &mut bytes.as_slice(),
+            SerdeFormat::RawBytes,
+            circuit.params(),
+        )
+    });
+    read.map_err(|e| KeygenError::Synthesis(format!("reading the verifying key back: {e}")))
 }

@@ -14,7 +14,7 @@ use std::{
 
 use halo2_proofs::{
     halo2curves::bn256::G1Affine,
-    plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey},
+    plonk::{keygen_pk, ProvingKey, VerifyingKey},
     SerdeFormat,
 };
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use zkedge_kernel::{
     model::{Model, ModelError, MAX_FILE_BYTES},
 };
 
+pub use crate::keygen::{Halo2Key, SetupStep, VkSource};
 use crate::{
     circuit::ModelCircuit,
     files::{hash_hex, read_bounded, FileError},
@@ -134,8 +135,8 @@ pub struct Keys {
     pub srs: Srs,
     /// halo2's verifying key.
     pub vk: VerifyingKey<G1Affine>,
-    /// halo2's proving key (loaded only when asked for: [`Parts`]; made at setup only when
-    /// asked for: [`Halo2Key`]).
+    /// halo2's proving key (loaded only when asked for: [`Parts`]; made at setup as
+    /// [`Halo2Key`] says).
     pub pk: Option<ProvingKey<G1Affine>>,
     /// The zkedge prover's key (loaded only when asked for: [`Parts`]).
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
@@ -162,30 +163,36 @@ fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
     KeysError::Halo2(format!("{e:?}"))
 }
 
-/// Generates keys for `model` over `srs` (already sized to the model's `k`), with halo2's
-/// proving key where it is small ([`Halo2Key::Auto`]).
+/// Generates keys for `model` over `srs` (already sized to the model's `k`): the verifying key
+/// and halo2's proving key chosen automatically ([`VkSource::Auto`], [`Halo2Key::Auto`]).
 pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysError> {
-    generate_with(model, srs, origin, Halo2Key::Auto, &mut |_| {})
+    generate_with(
+        model,
+        srs,
+        origin,
+        VkSource::Auto,
+        Halo2Key::Auto,
+        &mut |_| {},
+    )
 }
 
-/// [`generate`], choosing whether to make halo2's proving key, telling `step` what it starts.
+/// [`generate`] with the choices made, telling `step` what it starts.
 pub fn generate_with(
     model: Model,
     srs: Srs,
     origin: SrsOrigin,
+    vk_source: VkSource,
     halo2_key: Halo2Key,
     step: &mut dyn FnMut(SetupStep),
 ) -> Result<Keys, KeysError> {
     let layout = Arc::new(Layout::new(&model)?);
     let model = Arc::new(model);
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
-    step(SetupStep::VerifyingKey);
-    let vk = keygen_vk(&srs, &circuit).map_err(halo2)?;
-    // The zkedge key is made and checked against vk without halo2's keygen_pk (crate::keygen).
-    step(SetupStep::ZkedgeKey);
-    let zk = Some(crate::keygen::zkedge_key(&srs, &vk, &circuit).map_err(halo2)?);
+    // The zkedge key without halo2's keygen_pk (crate::keygen).
+    let (vk, zk, _) = crate::keygen::keys(&srs, &circuit, vk_source, step).map_err(halo2)?;
+    let zk = Some(zk);
     let pk = if halo2_key.wanted(&vk) {
-        step(SetupStep::Halo2Key);
+        step(SetupStep::Halo2ProvingKey);
         Some(keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?)
     } else {
         None
@@ -211,49 +218,6 @@ pub fn generate_with(
         model_hash,
         vk_hash,
     })
-}
-
-/// Whether setup makes halo2's proving key (`pk.bin`), which only `--prover halo2` reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Halo2Key {
-    /// When it is at most [`HALO2_KEY_AUTO_BYTES`] (its fixed and σ columns in two forms).
-    #[default]
-    Auto,
-    /// Always (halo2's keygen_pk holds several copies of every column: slow and large at k ≥ 18).
-    Always,
-    /// Never.
-    Never,
-}
-
-/// The largest halo2 proving key [`Halo2Key::Auto`] makes.
-pub const HALO2_KEY_AUTO_BYTES: u64 = 512 << 20;
-
-impl Halo2Key {
-    /// Whether to make it for a circuit with this verifying key.
-    pub fn wanted(self, vk: &VerifyingKey<G1Affine>) -> bool {
-        match self {
-            Halo2Key::Always => true,
-            Halo2Key::Never => false,
-            Halo2Key::Auto => {
-                // fixed values and polynomials, σ values and polynomials, three selectors.
-                let columns =
-                    2 * vk.fixed_commitments().len() + 2 * vk.permutation().commitments().len() + 3;
-                (columns as u64) * (vk.get_domain().get_n() << 5) <= HALO2_KEY_AUTO_BYTES
-            }
-        }
-    }
-}
-
-/// What [`generate_with`] starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SetupStep {
-    /// halo2's verifying key (`keygen_vk`).
-    VerifyingKey,
-    /// The zkedge proving key, checked against the verifying key.
-    ZkedgeKey,
-    /// halo2's proving key (`keygen_pk`).
-    Halo2Key,
 }
 
 fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {

@@ -76,7 +76,7 @@ pub struct ZkProver<B: Backend> {
     backend: B,
     srs: BackendSrs,
     prepared: Prepared,
-    progress: Option<Box<dyn Progress>>,
+    progress: Option<Box<dyn Progress + Send>>,
 }
 
 /// Why the zkedge prover could not be set up.
@@ -126,7 +126,7 @@ impl<B: Backend> ZkProver<B> {
     }
 
     /// Tells `progress` of each step of the proofs this prover makes from now on.
-    pub fn set_progress(&mut self, progress: Box<dyn Progress>) {
+    pub fn set_progress(&mut self, progress: Box<dyn Progress + Send>) {
         self.progress = Some(progress);
     }
 

@@ -489,8 +489,11 @@ impl ProvingKey {
     /// multiple of `bytes.len()`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         let body = bytes.strip_prefix(&KEY_MAGIC).ok_or(KeyError::BadMagic)?;
-        let (file, rest) =
-            postcard::take_from_bytes::<KeyFile>(body).map_err(|_| KeyError::Decode)?;
+        let (file, rest) = postcard::take_from_bytes::<KeyFile>(body).map_err(|e| match e {
+            // Raised only by `ColumnValues`, for an element at or above the modulus.
+            postcard::Error::SerdeDeCustom => KeyError::NonCanonical,
+            _ => KeyError::Decode,
+        })?;
         if !rest.is_empty() {
             return Err(KeyError::Trailing);
         }

@@ -60,7 +60,7 @@ impl Columns<'_> {
 
     /// `Σ θ^(m−1−i) · eᵢ` over the rows, for the expressions `e₀ … e_{m−1}`.
     fn compress(&self, expressions: &[super::Expression], theta: Fr) -> Vec<Fr> {
-        par::filled(self.key.n(), Fr::ZERO, par::ROWS, |first, out| {
+        par::filled(self.key.n(), Fr::ZERO, |first, out| {
             let mut scratch = Vec::new();
             for (offset, v) in out.iter_mut().enumerate() {
                 let row = first + offset;
@@ -166,13 +166,13 @@ pub(super) fn product(
     // ratio ← (A + β)(S + γ); then z's buffer ← (A′ + β)(S′ + γ), inverted; ratio ← the quotient.
     {
         let compressed_table = &z;
-        par::chunks_mut(&mut ratio, par::ROWS, |first, out| {
+        par::chunks_mut(&mut ratio, 1, |first, out| {
             for (i, r) in out.iter_mut().enumerate() {
                 *r = (*r + beta) * (compressed_table[first + i] + gamma);
             }
         });
     }
-    par::chunks_mut(&mut z, par::ROWS, |first, out| {
+    par::chunks_mut(&mut z, 1, |first, out| {
         for (i, d) in out.iter_mut().enumerate() {
             *d = (input[first + i] + beta) * (table[first + i] + gamma);
         }
@@ -180,7 +180,7 @@ pub(super) fn product(
     batch_inversion(&mut z);
     {
         let inverses = &z;
-        par::chunks_mut(&mut ratio, par::ROWS, |first, out| {
+        par::chunks_mut(&mut ratio, 1, |first, out| {
             for (i, r) in out.iter_mut().enumerate() {
                 *r *= inverses[first + i];
             }

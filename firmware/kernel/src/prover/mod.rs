@@ -550,7 +550,7 @@ pub fn prove_with<B: Backend + ?Sized>(
     let xn = x.pow([n as u64]);
     let mut h_poly = pieces.last().map_or_else(Vec::new, |p| p.to_vec());
     for piece in pieces.iter().rev().skip(1) {
-        par::chunks_mut(&mut h_poly, par::ROWS, |first, out| {
+        par::chunks_mut(&mut h_poly, 1, |first, out| {
             for (a, p) in out.iter_mut().zip(&piece[first..]) {
                 *a = *a * xn + p;
             }

@@ -274,7 +274,7 @@ fn gwc<B: Backend + ?Sized>(
 
 /// `acc += scale · p`, coefficient by coefficient (`p` no longer than `acc`).
 fn add_scaled(acc: &mut [Fr], p: &[Fr], scale: Fr) {
-    par::chunks_mut(acc, par::ROWS, |first, out| {
+    par::chunks_mut(acc, 1, |first, out| {
         for (a, c) in out.iter_mut().zip(p.get(first..).unwrap_or(&[])) {
             *a += scale * c;
         }
@@ -387,7 +387,7 @@ fn shplonk<B: Backend + ?Sized>(
     let z0_inv = first_z.and_then(|z| z.inverse()).unwrap_or(Fr::ZERO);
     kate_division_in_place(&mut l, u);
     let witness = &mut l[1..];
-    par::chunks_mut(witness, par::ROWS, |_, out| {
+    par::chunks_mut(witness, 1, |_, out| {
         out.iter_mut().for_each(|c| *c *= z0_inv)
     });
     t.write_point(&commit_coeffs(backend, srs, &[witness])?[0])?;

@@ -14,12 +14,25 @@ fn threaded() -> bool {
     rayon::current_num_threads() > 1
 }
 
-/// Calls `f(first_index, chunk)` for each `size`-element piece of `data`.
-pub(crate) fn chunks_mut<T: Send, F>(data: &mut [T], size: usize, f: F)
+/// Elements per task for `len` elements: a few tasks per thread, so that the work balances,
+/// and between 64 and 4096 of them.
+fn task_len(len: usize) -> usize {
+    #[cfg(feature = "parallel")]
+    if threaded() {
+        return (len / (4 * rayon::current_num_threads())).clamp(1 << 6, 1 << 12);
+    }
+    let _ = len;
+    1 << 12
+}
+
+/// Calls `f(first_index, chunk)` for consecutive pieces of `data` that cover it, each a
+/// multiple of `unit` elements long.
+pub(crate) fn chunks_mut<T: Send, F>(data: &mut [T], unit: usize, f: F)
 where
     F: Fn(usize, &mut [T]) + Send + Sync,
 {
-    let size = size.max(1);
+    let unit = unit.max(1);
+    let size = unit * task_len(data.len() / unit);
     #[cfg(feature = "parallel")]
     if threaded() {
         use rayon::prelude::*;
@@ -60,13 +73,13 @@ where
     items.iter_mut().for_each(f);
 }
 
-/// A vector of `n` values, filled in `size`-element chunks by `f(first_index, chunk)`.
-pub(crate) fn filled<T: Send + Copy, F>(n: usize, zero: T, size: usize, f: F) -> Vec<T>
+/// A vector of `n` values, filled by [`chunks_mut`]'s `f(first_index, chunk)`.
+pub(crate) fn filled<T: Send + Copy, F>(n: usize, zero: T, f: F) -> Vec<T>
 where
     F: Fn(usize, &mut [T]) + Send + Sync,
 {
     let mut out = alloc::vec![zero; n];
-    chunks_mut(&mut out, size, f);
+    chunks_mut(&mut out, 1, f);
     out
 }
 
@@ -80,6 +93,3 @@ pub(crate) fn sort_unstable<T: Ord + Send>(data: &mut [T]) {
     }
     data.sort_unstable();
 }
-
-/// Rows per task: large enough to amortise a task, small enough to balance.
-pub(crate) const ROWS: usize = 1 << 12;

@@ -55,7 +55,7 @@ pub(super) fn products<B: Backend + ?Sized>(
             .collect();
 
         // The denominators Π (v + β·σ + γ), inverted, times the numerators Π (v + β·δ^c·ωⁱ + γ).
-        let mut ratio = par::filled(n, Fr::ONE, par::ROWS, |row, out| {
+        let mut ratio = par::filled(n, Fr::ONE, |row, out| {
             for (v, sigma) in column_values.iter().zip(&sigmas) {
                 for (i, r) in out.iter_mut().enumerate() {
                     *r *= beta * sigma[row + i] + gamma + v[row + i];
@@ -67,7 +67,7 @@ pub(super) fn products<B: Backend + ?Sized>(
         let omega = key.omega;
         let delta = key.delta;
         let start = delta_omega;
-        par::chunks_mut(&mut ratio, par::ROWS, |row, out| {
+        par::chunks_mut(&mut ratio, 1, |row, out| {
             let mut column_delta = start * omega.pow([row as u64]);
             for v in &column_values {
                 let mut id = column_delta;

@@ -366,7 +366,7 @@ pub(super) fn quotient<B: Backend + ?Sized>(
                 ch.y.pow([(plan.constraints - stage.first - stage.count) as u64]);
             let clock = super::Clock::start(now);
             let view = View::new(prep, polys, &live);
-            par::chunks_mut(&mut values, par::ROWS, |first, out| {
+            par::chunks_mut(&mut values, 1, |first, out| {
                 rows(prep, &view, stage, ch, generator, scale, first, out)
             });
             evaluation_nanos += clock.nanos();
@@ -380,7 +380,7 @@ pub(super) fn quotient<B: Backend + ?Sized>(
             }
         }
         let values = &values;
-        par::chunks_mut(&mut extended, par::ROWS * parts, |first, out| {
+        par::chunks_mut(&mut extended, parts, |first, out| {
             for (row, point) in out.chunks_exact_mut(parts).enumerate() {
                 point[part] = values[first / parts + row];
             }
@@ -397,7 +397,7 @@ pub(super) fn quotient<B: Backend + ?Sized>(
         .map(|j| zeta_n * step.pow([j]) - Fr::ONE)
         .collect();
     batch_inversion(&mut t);
-    par::chunks_mut(&mut extended, par::ROWS, |first, out| {
+    par::chunks_mut(&mut extended, 1, |first, out| {
         for (i, v) in out.iter_mut().enumerate() {
             *v *= t[(first + i) % parts];
         }
