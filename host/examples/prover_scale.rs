@@ -29,6 +29,7 @@ use halo2_proofs::{
 use rand::{rngs::StdRng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use zkedge::{
+    keygen::{SetupStep, VkSource},
     proof::{verify_transcript, MultiOpen},
     srs,
     synthetic::wide::{Shape, Wide},
@@ -62,10 +63,13 @@ enum Command {
         /// Also write halo2's proving key (`pk.bin`, for `prove --prover halo2`).
         #[arg(long)]
         halo2_pk: bool,
-        /// How to make the zkedge key: zkedge's keygen (keygen_vk + `zkedge::keygen`) or
-        /// halo2's keygen_pk and an export.
+        /// How to make the zkedge key: zkedge's keygen (`zkedge::keygen`) or halo2's
+        /// keygen_vk + keygen_pk and an export.
         #[arg(long, value_enum, default_value_t = Keygen::Zkedge)]
         keygen: Keygen,
+        /// With zkedge's keygen, where the verifying key comes from.
+        #[arg(long, value_enum, default_value_t = VkSource::Auto)]
+        vk: VkSource,
     },
     /// One proof of a random witness, verified by halo2-axiom's verifier.
     Prove {
@@ -149,7 +153,7 @@ fn params(dir: &Path, k: u32) -> Result<ParamsKZG<Bn256>> {
     Ok(srs)
 }
 
-fn setup(dir: &Path, meta: &Meta, halo2_pk: bool, keygen: Keygen) -> Result<()> {
+fn setup(dir: &Path, meta: &Meta, halo2_pk: bool, keygen: Keygen, vk: VkSource) -> Result<()> {
     let shape = meta.shape();
     shape.check().map_err(anyhow::Error::msg)?;
     fs::create_dir_all(dir)?;
@@ -162,33 +166,62 @@ fn setup(dir: &Path, meta: &Meta, halo2_pk: bool, keygen: Keygen) -> Result<()> 
         witness: false,
     };
     report("rss_before_keygen_mib", rss().1);
+    report(
+        "halo2_vk_estimate_mib",
+        zkedge::keygen::halo2_vk_bytes(meta.k, &circuit) >> 20,
+    );
     let t = Instant::now();
-    let vk = keygen_vk(&srs, &circuit).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    report("keygen_vk_s", secs(t));
-    report("rss_peak_after_vk_mib", rss().0);
+    let (vk, zpk, pk) = match keygen {
+        Keygen::Halo2 => {
+            let vk = keygen_vk(&srs, &circuit).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            report("keygen_vk_s", secs(t));
+            report("rss_peak_after_vk_mib", rss().0);
+            let t = Instant::now();
+            let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            report("keygen_pk_s", secs(t));
+            report("rss_peak_after_pk_mib", rss().0);
+            let t = Instant::now();
+            let zpk = zkedge_kernel::prover::to_bytes(&zkedge::export::export(&pk)?);
+            report("export_s", secs(t));
+            (vk, zpk, Some(pk))
+        }
+        Keygen::Zkedge => {
+            let mut last: Option<(SetupStep, Instant)> = None;
+            let mut log = |s: Option<SetupStep>| {
+                if let Some((p, t)) = last.take() {
+                    eprintln!(
+                        "{:<36} {:8.2} s   rss {} MiB, peak {} MiB",
+                        p.label(),
+                        t.elapsed().as_secs_f64(),
+                        rss().1,
+                        rss().0
+                    );
+                }
+                last = s.map(|s| (s, Instant::now()));
+            };
+            let (vk, key, from_halo2) =
+                zkedge::keygen::keys(&srs, &circuit, vk, &mut |s| log(Some(s)))?;
+            log(None);
+            report("vk_from_halo2", from_halo2);
+            report("zkedge_keygen_s", secs(t));
+            report("rss_peak_after_zkedge_key_mib", rss().0);
+            let pk = if halo2_pk {
+                let t = Instant::now();
+                let pk =
+                    keygen_pk(&srs, vk.clone(), &circuit).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                report("keygen_pk_s", secs(t));
+                Some(pk)
+            } else {
+                None
+            };
+            let zpk = key.to_bytes();
+            (vk, zpk, pk)
+        }
+    };
+    report("setup_s", secs(t));
     let mut vk_bytes = Vec::new();
     vk.write(&mut vk_bytes, SerdeFormat::RawBytes)?;
     fs::write(dir.join("vk.bin"), vk_bytes)?;
-    let pk = if halo2_pk || keygen == Keygen::Halo2 {
-        let t = Instant::now();
-        let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        report("keygen_pk_s", secs(t));
-        report("rss_peak_after_pk_mib", rss().0);
-        Some(pk)
-    } else {
-        None
-    };
-    let t = Instant::now();
-    let zpk = match (keygen, &pk) {
-        (Keygen::Halo2, Some(pk)) => zkedge_kernel::prover::to_bytes(&zkedge::export::export(pk)?),
-        _ => {
-            let key = zkedge::keygen::zkedge_key(&srs, &vk, &circuit)?;
-            report("zkedge_key_s", secs(t));
-            report("rss_peak_after_zkedge_key_mib", rss().0);
-            key.to_bytes()
-        }
-    };
-    report("zpk_s", secs(t));
     fs::write(dir.join("zkedge.zpk"), &zpk)?;
     report("zpk_bytes", zpk.len());
     drop(zpk);
@@ -348,6 +381,7 @@ fn main() -> Result<()> {
             equality,
             halo2_pk,
             keygen,
+            vk,
         } => setup(
             &dir,
             &Meta {
@@ -359,6 +393,7 @@ fn main() -> Result<()> {
             },
             halo2_pk,
             keygen,
+            vk,
         ),
         Command::Prove {
             dir,
