@@ -17,7 +17,7 @@ use std::{
 
 use halo2_proofs::{
     halo2curves::bn256::G1Affine,
-    plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey},
+    plonk::{keygen_pk, ProvingKey, VerifyingKey},
     SerdeFormat,
 };
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ use zkedge_kernel::{
     model::{Model, ModelError, MAX_FILE_BYTES},
 };
 
+pub use crate::keygen::{Halo2Key, SetupStep, VkSource};
 use crate::{
     circuit::{ModelCircuit, Shape},
     files::{hash_hex, read_bounded, FileError},
@@ -112,6 +113,15 @@ pub enum KeysError {
     /// halo2 rejected something.
     #[error("halo2: {0}")]
     Halo2(String),
+    /// halo2's proving key was not made at setup.
+    #[error(
+        "{dir} holds no halo2 proving key (pk.bin) for --prover halo2; re-run `zkedge setup` \
+         with --halo2-key always, or prove with the zkedge prover"
+    )]
+    NoHalo2Key {
+        /// The keys directory.
+        dir: String,
+    },
     /// Writing failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -134,9 +144,10 @@ pub struct Keys {
     pub srs: Srs,
     /// halo2's verifying key.
     pub vk: VerifyingKey<G1Affine>,
-    /// halo2's proving key (loaded only when asked for: [`Parts`]).
+    /// halo2's proving key (loaded only when asked for: [`Parts`]; made at setup as
+    /// [`Halo2Key`] says).
     pub pk: Option<ProvingKey<G1Affine>>,
-    /// The zkedge prover's key, exported from `pk` (loaded only when asked for: [`Parts`]).
+    /// The zkedge prover's key (loaded only when asked for: [`Parts`]).
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
@@ -163,17 +174,40 @@ fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
     KeysError::Halo2(format!("{e:?}"))
 }
 
-/// Generates keys for `model` over `srs` (already sized to the model's `k`).
+/// Generates keys for `model` over `srs` (already sized to the model's `k`): the verifying key
+/// and halo2's proving key chosen automatically ([`VkSource::Auto`], [`Halo2Key::Auto`]).
 pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysError> {
+    generate_with(
+        model,
+        srs,
+        origin,
+        VkSource::Auto,
+        Halo2Key::Auto,
+        &mut |_| {},
+    )
+}
+
+/// [`generate`] with the choices made, telling `step` what it starts.
+pub fn generate_with(
+    model: Model,
+    srs: Srs,
+    origin: SrsOrigin,
+    vk_source: VkSource,
+    halo2_key: Halo2Key,
+    step: &mut dyn FnMut(SetupStep),
+) -> Result<Keys, KeysError> {
     let layout = Arc::new(Layout::new(&model)?);
     let model = Arc::new(model);
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
-    let vk = keygen_vk(&srs, &circuit).map_err(halo2)?;
-    let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?;
-    let zk = Some(
-        zkedge_kernel::prover::ProvingKey::from_file(&crate::export::export(&pk).map_err(halo2)?)
-            .map_err(halo2)?,
-    );
+    // The zkedge key without halo2's keygen_pk (crate::keygen).
+    let (vk, zk, _) = crate::keygen::keys(&srs, &circuit, vk_source, step).map_err(halo2)?;
+    let zk = Some(zk);
+    let pk = if halo2_key.wanted(&vk) {
+        step(SetupStep::Halo2ProvingKey);
+        Some(keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?)
+    } else {
+        None
+    };
     let model_hash = crate::files::hash(&model.to_bytes());
     let vk_hash = crate::files::hash(&vk_bytes(&vk));
     let srs_id = SrsId::of(&srs);
@@ -192,7 +226,7 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
         layout,
         srs,
         vk,
-        pk: Some(pk),
+        pk,
         zk,
         model_hash,
         vk_hash,
@@ -223,25 +257,32 @@ impl Keys {
             path: dir.display().to_string(),
             source,
         })?;
-        let mut pk_bytes = Vec::new();
-        let mut zpk_bytes = Vec::new();
-        if let Some(pk) = &self.pk {
-            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
-                .map_err(halo2)?;
-            zpk_bytes = zkedge_kernel::prover::to_bytes(&crate::export::export(pk).map_err(halo2)?);
-        }
-        let files = [
+        self.manifest.files.clear();
+        let mut files = vec![
             (MODEL, self.model.to_bytes()),
             (PARAMS, srs::to_bytes(&self.srs)),
             (VK, vk_bytes(&self.vk)),
-            (PK, pk_bytes),
-            (ZPK, zpk_bytes),
             (BUNDLE, crate::bundle::Bundle::of(self).to_bytes()),
         ];
-        self.manifest.files.clear();
+        if let Some(pk) = &self.pk {
+            let mut pk_bytes = Vec::new();
+            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
+                .map_err(halo2)?;
+            files.push((PK, pk_bytes));
+        } else {
+            // A pk.bin of earlier keys in this directory would not match these.
+            let _ = fs::remove_file(dir.join(PK));
+        }
         for (name, bytes) in &files {
             write(name, bytes)?;
             self.manifest.files.insert((*name).into(), hash_hex(bytes));
+        }
+        drop(files);
+        // The largest file last, alone in memory beside the key it is written from.
+        if let Some(zk) = &self.zk {
+            let bytes = zk.to_bytes();
+            write(ZPK, &bytes)?;
+            self.manifest.files.insert(ZPK.into(), hash_hex(&bytes));
         }
         let manifest = serde_json::to_string_pretty(&self.manifest).unwrap_or_default();
         write(MANIFEST, manifest.as_bytes())
@@ -304,6 +345,11 @@ impl Keys {
         } else {
             None
         };
+        if matches!(parts, Parts::Halo2 | Parts::All) && !manifest.files.contains_key(PK) {
+            return Err(KeysError::NoHalo2Key {
+                dir: dir.display().to_string(),
+            });
+        }
         let pk = if matches!(parts, Parts::Halo2 | Parts::All) {
             // Fixed and Lagrange polynomials, permutation polynomials and their cosets: a
             // generous bound per row.

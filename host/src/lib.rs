@@ -8,6 +8,7 @@ pub mod circuit;
 pub mod cli;
 pub mod export;
 pub mod files;
+pub mod keygen;
 pub mod keys;
 pub mod proof;
 pub mod ptau;

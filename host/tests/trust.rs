@@ -69,7 +69,7 @@ fn dev_keys(model: Model) -> Keys {
 }
 
 fn zk_key(keys: &Keys) -> ProvingKey {
-    ProvingKey::from_file(&export(keys.pk.as_ref().unwrap()).unwrap()).unwrap()
+    ProvingKey::from_file(export(keys.pk.as_ref().unwrap()).unwrap()).unwrap()
 }
 
 fn ark(x: halo2_proofs::halo2curves::bn256::Fr) -> ArkFr {

@@ -12,7 +12,7 @@ use zkedge_kernel::{
 
 use super::{
     input,
-    ui::{self, bytes, human, step},
+    ui::{self, bytes, human, proving, step, steps},
 };
 use accel_backends::{Backend, Counters};
 
@@ -63,8 +63,12 @@ fn prove_with(
         }
         ProverKind::Zkedge if backend == "cpu" => {
             let b = registry.create(backend)?;
-            let (proved, t) = step("proving (zkedge prover on the CPU)", || {
-                proof::prove_zkedge(keys, input, multiopen, b, &mut OsRng)
+            let (proved, t) = proving("proving (zkedge prover on the CPU)", |bar| {
+                let mut prover = proof::zk_prover(keys, b)?;
+                prover.set_progress(Box::new(bar));
+                let (proved, times) =
+                    proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+                Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
             });
             let (proved, times, b) = proved?;
             ui::record("prove_s", t.as_secs_f64());
@@ -81,9 +85,15 @@ fn prove_with(
             let name = accel.name().to_string();
             let (policy, policy_from) = route.resolve(backend)?;
             let router = Router::new(accel, policy);
-            let (proved, t) = step(
+            let (proved, t) = proving(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
-                || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),
+                |bar| {
+                    let mut prover = proof::zk_prover(keys, router)?;
+                    prover.set_progress(Box::new(bar));
+                    let (proved, times) =
+                        proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+                    Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
+                },
             );
             let (proved, times, router) = proved?;
             ui::record("prove_s", t.as_secs_f64());
@@ -253,7 +263,13 @@ fn srs_for(path: Option<&Path>, k: u32) -> Result<(srs::Srs, SrsOrigin)> {
     })
 }
 
-pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<()> {
+pub fn setup(
+    model_path: &Path,
+    out: &Path,
+    srs_path: Option<&Path>,
+    vk: keys::VkSource,
+    halo2_key: keys::Halo2Key,
+) -> Result<()> {
     let model = input::model(model_path)?;
     let layout = Layout::new(&model)?;
     let k = layout.k();
@@ -265,10 +281,21 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
     );
     let (srs, origin) = srs_for(srs_path, k)?;
     let name = model.file().name.clone();
-    let (keys, t) = step("generating keys", || keys::generate(model, srs, origin));
-    let mut keys = keys?;
+    let (keys, t) = steps(|say| {
+        let mut keys =
+            keys::generate_with(model, srs, origin, vk, halo2_key, &mut |s| say(s.label()))?;
+        say(keys::SetupStep::Writing.label());
+        keys.save(out)?;
+        Ok::<_, keys::KeysError>(keys)
+    });
+    let keys = keys?;
     ui::record("keygen_s", t.as_secs_f64());
-    keys.save(out)?;
+    if keys.pk.is_none() {
+        println!(
+            "no halo2 proving key written (pk.bin, only `--prover halo2` reads it); \
+             `--halo2-key always` writes one"
+        );
+    }
     println!(
         "keys for {name} (k = {k}) written to {} in {}",
         out.display(),

@@ -125,6 +125,17 @@ enum Command {
         /// proofs `verify` refuses).
         #[arg(long)]
         srs: Option<PathBuf>,
+        /// Where the verifying key comes from: halo2's keygen_vk (the zkedge key is then checked
+        /// against it), or the zkedge key's own commitments, read back by halo2 (for circuits
+        /// whose keygen_vk needs too much memory: it holds about 144 bytes per fixed cell).
+        /// `auto` takes keygen_vk when its estimated peak is at most 4 GiB.
+        #[arg(long, value_enum, default_value_t = crate::keys::VkSource::Auto)]
+        vk: crate::keys::VkSource,
+        /// halo2's proving key (pk.bin), which only `prove --prover halo2` reads: `auto` writes
+        /// it when it is at most 512 MiB (every fixed and σ column twice), `always` whatever
+        /// its size (halo2's keygen_pk is slow and large from k ≈ 18), `never` not at all.
+        #[arg(long, value_enum, default_value_t = crate::keys::Halo2Key::Auto)]
+        halo2_key: crate::keys::Halo2Key,
     },
     /// Run the model on an input and prove the result.
     Prove {
@@ -255,7 +266,13 @@ pub fn run_with(
             backend,
             route,
         } => commands::demo(sample, multiopen, prover, &backend, route, registry),
-        Command::Setup { model, out, srs } => commands::setup(&model, &out, srs.as_deref()),
+        Command::Setup {
+            model,
+            out,
+            srs,
+            vk,
+            halo2_key,
+        } => commands::setup(&model, &out, srs.as_deref(), vk, halo2_key),
         Command::Prove {
             model,
             keys,

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use zkedge_kernel::prover::{Phase, Progress};
 
 /// `RUST_LOG`-controlled logging to stderr (warnings by default).
 pub fn init_logging() {
@@ -25,6 +26,58 @@ pub fn step<T>(what: &str, f: impl FnOnce() -> T) -> (T, Duration) {
     bar.enable_steady_tick(Duration::from_millis(100));
     let start = Instant::now();
     let out = f();
+    let took = start.elapsed();
+    bar.finish_and_clear();
+    (out, took)
+}
+
+/// The zkedge prover's steps on a progress bar (stderr, drawn only on a terminal).
+pub struct ProveBar(ProgressBar);
+
+impl Progress for ProveBar {
+    fn report(&mut self, phase: Phase, done: u32, total: u32) {
+        self.0.set_length(u64::from(total));
+        self.0.set_position(u64::from(done));
+        self.0.set_message(phase.label());
+    }
+}
+
+/// Runs `f` with a progress bar labelled `what` that `f` may hand to the zkedge prover, and
+/// reports how long it took.
+pub fn proving<T>(what: &str, f: impl FnOnce(ProveBar) -> T) -> (T, Duration) {
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what}: {{msg:<24}} [{{bar:30}}] {{pos}}/{{len}} ({{elapsed}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message("preparing the key");
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let start = Instant::now();
+    let out = f(ProveBar(bar.clone()));
+    let took = start.elapsed();
+    bar.finish_and_clear();
+    (out, took)
+}
+
+/// Runs `f` behind a spinner whose message `f` sets (through the closure it is given) as it
+/// goes from step to step; reports how long it took.
+pub fn steps<T>(f: impl FnOnce(&mut dyn FnMut(&'static str)) -> T) -> (T, Duration) {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix}{msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let start = Instant::now();
+    let mut n = 0;
+    let out = f(&mut |what| {
+        n += 1;
+        bar.set_prefix(format!("step {n}: "));
+        bar.set_message(what);
+    });
     let took = start.elapsed();
     bar.finish_and_clear();
     (out, took)
