@@ -1,247 +1,37 @@
-//! The host driver's router: one [`Backend`] in front of an accelerator and the CPU, sending
-//! each MSM and NTT where the policy says — small jobs stay on the CPU (a link's or a GPU
-//! call's fixed cost outweighs them), and a job the accelerator refuses (size, a dead link)
-//! falls back to the CPU. It is a `Backend` itself, so the prover neither knows nor cares.
+//! The host driver's router: the generic [`accel_backends::Router`] — the same one a device
+//! runs — with a registry backend as its accelerator, the CPU as its reference, and the wall
+//! clock for its circuit breaker. See that type for what goes where and why.
 
-use std::collections::BTreeMap;
+use accel_backends::CpuBackend;
 
-use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, DeviceTiming, Domain,
-    Fr, G1Affine, G1Projective, MsmJob, NttOp,
-};
-use serde::{Deserialize, Serialize};
+pub use accel_backends::router::{BreakerConfig, BreakerState, Policy, RouterStats, StdClock};
 
 use crate::backends::DynBackend;
 
-/// Where jobs go: MSMs shorter than `msm_min` and NTTs smaller than `2^ntt_min_log` stay on
-/// the CPU; everything else goes to the accelerator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    /// Shortest MSM sent to the accelerator.
-    pub msm_min: usize,
-    /// log2 of the smallest NTT sent to the accelerator.
-    pub ntt_min_log: u32,
-}
+/// An accelerator from the registry with the CPU beside it.
+pub type Router = accel_backends::Router<DynBackend, CpuBackend, StdClock>;
 
-impl Policy {
-    /// Everything to the accelerator.
-    pub const ALL: Policy = Policy {
-        msm_min: 0,
-        ntt_min_log: 0,
-    };
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self::ALL
+/// What went wrong with the accelerator during a run, for the line `prove` prints: jobs that
+/// fell back to the CPU, faults, breaker trips; empty when nothing did.
+pub fn describe_faults(router: &Router, name: &str) -> String {
+    let s = router.stats();
+    let mut out = String::new();
+    if s.fallbacks > 0 {
+        out += &format!(
+            "; {} of {} jobs meant for {name} ran on the CPU",
+            s.fallbacks,
+            s.fallbacks + s.accel_jobs
+        );
     }
-}
-
-/// An accelerator with the CPU beside it.
-pub struct Router {
-    accel: DynBackend,
-    cpu: CpuBackend,
-    policy: Policy,
-    /// Our handle → (the accelerator's, the CPU's).
-    bases: BTreeMap<u32, (Option<BasesHandle>, BasesHandle)>,
-    next: u32,
-    counters: Counters,
-    /// Jobs the accelerator refused and the CPU took instead.
-    fallbacks: u64,
-}
-
-impl Router {
-    /// Routes between `accel` and a CPU backend by `policy`.
-    pub fn new(accel: DynBackend, policy: Policy) -> Self {
-        Self {
-            accel,
-            cpu: CpuBackend::new(),
-            policy,
-            bases: BTreeMap::new(),
-            next: 0,
-            counters: Counters::default(),
-            fallbacks: 0,
-        }
+    if s.faults > 0 {
+        out += &format!("; {name} failed {} times", s.faults);
     }
-
-    /// What the accelerator did.
-    pub fn accelerator(&self) -> &dyn Backend {
-        &*self.accel
+    let trips = router.breaker().trips();
+    if trips > 0 {
+        out += &format!(" (its breaker opened {trips} times)");
     }
-
-    /// What the CPU did.
-    pub fn cpu(&self) -> &CpuBackend {
-        &self.cpu
+    if router.is_suspect() {
+        out += &format!("; {name} is suspect: it returned wrong results");
     }
-
-    /// Jobs the accelerator refused and the CPU took.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks
-    }
-
-    fn handles(&self, h: BasesHandle) -> Result<(Option<BasesHandle>, BasesHandle), BackendError> {
-        self.bases
-            .get(&h.raw())
-            .copied()
-            .ok_or(BackendError::UnknownBases(h))
-    }
-
-    /// Whether an error means "try the CPU instead" rather than "the input is wrong".
-    fn refusal(e: &BackendError) -> bool {
-        matches!(
-            e,
-            BackendError::SizeUnsupported { .. }
-                | BackendError::Link(_)
-                | BackendError::Device(_)
-                | BackendError::NoBasesSlot { .. }
-                | BackendError::OutOfMemory { .. }
-        )
-    }
-
-    /// Whether the policy sends `job` to the accelerator.
-    fn to_accel(&self, job: &MsmJob<'_>) -> bool {
-        job.scalars.len() >= self.policy.msm_min
-    }
-
-    fn sync_counters(&mut self) {
-        let (a, c) = (self.accel.counters(), self.cpu.counters());
-        self.counters.device_cycles = a.device_cycles + c.device_cycles;
-        self.counters.link_bytes = a.link_bytes + c.link_bytes;
-    }
-}
-
-impl Backend for Router {
-    fn name(&self) -> &str {
-        "router"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        // The CPU takes whatever the accelerator cannot.
-        self.cpu.capabilities()
-    }
-
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
-    /// The accelerator's: the device cycles and link bytes counted are its.
-    fn device_timing(&self) -> Option<DeviceTiming> {
-        self.accel.device_timing()
-    }
-
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        let (_, cpu) = self.bases.get(&handle.raw())?;
-        self.cpu.bases_len(*cpu)
-    }
-
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        let cpu = self.cpu.load_bases(bases)?;
-        // An accelerator that cannot hold these bases leaves their MSMs to the CPU.
-        let accel = match self.accel.load_bases(bases) {
-            Ok(h) => Some(h),
-            Err(e) if Self::refusal(&e) => None,
-            Err(e) => return Err(e),
-        };
-        let raw = self.next;
-        self.next = raw
-            .checked_add(1)
-            .ok_or(BackendError::NoBasesSlot { max: u32::MAX })?;
-        self.bases.insert(raw, (accel, cpu));
-        Ok(BasesHandle::from_raw(raw))
-    }
-
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        let (accel, cpu) = self.handles(handle)?;
-        self.bases.remove(&handle.raw());
-        if let Some(a) = accel {
-            // The accelerator may be gone; its copy goes with it.
-            let _ = self.accel.release_bases(a);
-        }
-        self.cpu.release_bases(cpu)
-    }
-
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        Ok(self.msm_batch_unchecked(std::slice::from_ref(job))?[0])
-    }
-
-    fn ntt_unchecked(
-        &mut self,
-        values: &mut [Fr],
-        domain: &Domain,
-        op: NttOp,
-    ) -> Result<(), BackendError> {
-        self.ntt_batch_unchecked(&mut [values], domain, op)
-    }
-
-    /// The accelerator's share of a batch goes to it as one batch (a GPU overlaps them).
-    fn msm_batch_unchecked(
-        &mut self,
-        jobs: &[MsmJob<'_>],
-    ) -> Result<Vec<G1Projective>, BackendError> {
-        let mut on_accel = Vec::new();
-        let mut at = Vec::new();
-        for (i, job) in jobs.iter().enumerate() {
-            if !self.to_accel(job) {
-                continue;
-            }
-            match self.handles(job.bases)?.0 {
-                Some(a) => {
-                    on_accel.push(MsmJob { bases: a, ..*job });
-                    at.push(i);
-                }
-                // The accelerator refused these bases when they were loaded.
-                None => self.fallbacks += 1,
-            }
-        }
-        let mut sums = vec![None; jobs.len()];
-        if !on_accel.is_empty() {
-            match self.accel.msm_batch(&on_accel) {
-                Ok(done) => {
-                    self.sync_counters();
-                    at.iter().zip(done).for_each(|(&i, s)| sums[i] = Some(s));
-                }
-                Err(e) if Self::refusal(&e) => self.fallbacks += on_accel.len() as u64,
-                Err(e) => return Err(e),
-            }
-        }
-        jobs.iter()
-            .zip(sums)
-            .map(|(job, sum)| match sum {
-                Some(s) => Ok(s),
-                None => self
-                    .cpu
-                    .msm(self.handles(job.bases)?.1, job.start, job.scalars),
-            })
-            .collect()
-    }
-
-    fn ntt_batch_unchecked(
-        &mut self,
-        batch: &mut [&mut [Fr]],
-        domain: &Domain,
-        op: NttOp,
-    ) -> Result<(), BackendError> {
-        let log_n = domain.log_n();
-        if log_n >= self.policy.ntt_min_log && log_n <= self.accel.capabilities().max_ntt_log_n {
-            // A failed NTT may have touched its values; work on copies until they succeed.
-            let mut copies: Vec<Vec<Fr>> = batch.iter().map(|v| v.to_vec()).collect();
-            let mut views: Vec<&mut [Fr]> = copies.iter_mut().map(Vec::as_mut_slice).collect();
-            match self.accel.ntt_batch(&mut views, domain, op) {
-                Ok(()) => {
-                    for (values, copy) in batch.iter_mut().zip(&copies) {
-                        values.copy_from_slice(copy);
-                    }
-                    self.sync_counters();
-                    return Ok(());
-                }
-                Err(e) if Self::refusal(&e) => self.fallbacks += batch.len() as u64,
-                Err(e) => return Err(e),
-            }
-        }
-        self.cpu.ntt_batch(batch, domain, op)
-    }
+    out
 }

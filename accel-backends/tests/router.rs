@@ -1,0 +1,218 @@
+//! The generic router in front of a wire accelerator that goes silent, or of one that fails
+//! single jobs: a silent accelerator costs one job budget, then its breaker keeps jobs off it
+//! until a probe; a failed job of a batch runs elsewhere while the rest of the batch stays on
+//! the accelerator; results always equal the reference's.
+#![cfg(feature = "wire")]
+
+use std::{cell::Cell, rc::Rc};
+
+use accel_backends::{
+    router::{BreakerConfig, Router},
+    wire::{
+        faults::Faults, loopback::Loopback, Client, ClientConfig, ServeConfig, Server, Timeouts,
+        WireBackend,
+    },
+    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, Domain, Fr, G1Affine,
+    G1Projective, LinkError, MsmJob, NttOp, Policy,
+};
+use ark_ec::{CurveGroup, PrimeGroup};
+use ark_ff::UniformRand;
+use rand::{rngs::StdRng, SeedableRng};
+
+fn inputs(seed: u64, n: usize) -> (Vec<G1Affine>, Vec<Fr>) {
+    let rng = &mut StdRng::seed_from_u64(seed);
+    let g = G1Projective::generator();
+    let bases = (0..n).map(|_| (g * Fr::rand(rng)).into_affine()).collect();
+    (bases, (0..n).map(|_| Fr::rand(rng)).collect())
+}
+
+/// A clock the test moves.
+fn manual() -> (Rc<Cell<u64>>, impl FnMut() -> u64) {
+    let now = Rc::new(Cell::new(0));
+    let read = now.clone();
+    (now, move || read.get())
+}
+
+type Wire = WireBackend<Loopback<CpuBackend>>;
+
+fn wire(faults: Faults) -> Wire {
+    let mut t = Timeouts::default();
+    t.reply_ms = 400;
+    t.link_bytes_per_s = 300_000;
+    let server = Server::new(CpuBackend::new(), ServeConfig::default());
+    let line = Loopback::with_faults(server, faults).with_rate(300_000);
+    let mut w = WireBackend::new(Client::new(line, ClientConfig::new(t, 0)), "loop");
+    w.connect(3).unwrap();
+    w
+}
+
+#[test]
+fn a_silent_accelerator_costs_one_job_budget_then_its_breaker_keeps_jobs_off_it() {
+    let (bases, scalars) = inputs(1, 2048);
+    // Silent after the handshake, the bases, and the first MSM.
+    let faults = Faults {
+        silent_after: Some(3 + 33 + 20),
+        ..Faults::default()
+    };
+    let (now, clock) = manual();
+    let mut router = Router::with_parts(wire(faults), CpuBackend::new(), Policy::ALL, clock)
+        .with_breaker(BreakerConfig::new(3, 10_000, 40_000));
+    let h = router.load_bases(&bases).unwrap();
+    let want = accel_backends::cpu::msm(&bases, &scalars);
+    let link_time = |r: &mut Router<Wire, CpuBackend, _>| r.accelerator_mut().client().now_ms();
+    assert_eq!(router.msm(h, 0, &scalars).unwrap(), want);
+    let before = link_time(&mut router);
+    // The next MSM meets the silence: it costs the job's budget, then runs on the CPU; every
+    // later one goes straight to the CPU without a byte on the link.
+    for _ in 0..10 {
+        assert_eq!(router.msm(h, 0, &scalars).unwrap(), want);
+    }
+    let spent = link_time(&mut router) - before;
+    let c = router.accelerator_mut().client();
+    let budget = c.config().timeouts.job_ms(
+        2048 * 33,
+        2048,
+        c.work_ns_per_element(accel_backends::wire::Work::Msm),
+    );
+    assert!(
+        spent <= budget,
+        "{spent} ms of silence for a budget of {budget} ms"
+    );
+    let s = router.stats();
+    assert_eq!((s.accel_jobs, s.reference_jobs, s.fallbacks), (1, 10, 10));
+    assert_eq!(router.breaker().trips(), 1);
+    // After the back-off one job probes; the peer is still silent: the back-off doubles.
+    now.set(10_000);
+    assert_eq!(router.msm(h, 0, &scalars).unwrap(), want);
+    assert_eq!(router.breaker().trips(), 2);
+    now.set(10_000 + 19_999);
+    let quiet = link_time(&mut router);
+    assert_eq!(router.msm(h, 0, &scalars).unwrap(), want);
+    assert_eq!(
+        link_time(&mut router),
+        quiet,
+        "no probe before the doubled back-off"
+    );
+    // Releasing the bases does not wait on the silent peer.
+    router.release_bases(h).unwrap();
+    assert_eq!(link_time(&mut router), quiet);
+}
+
+/// The CPU backend, failing the MSMs whose numbers (from 0) are listed with a damaged link.
+struct Flaky {
+    cpu: CpuBackend,
+    fail: Vec<usize>,
+    calls: usize,
+}
+
+impl Backend for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.cpu.capabilities()
+    }
+    fn counters(&self) -> &Counters {
+        self.cpu.counters()
+    }
+    fn counters_mut(&mut self) -> &mut Counters {
+        self.cpu.counters_mut()
+    }
+    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
+        self.cpu.bases_len(handle)
+    }
+    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+        self.cpu.load_bases_unchecked(bases)
+    }
+    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
+        self.cpu.release_bases(handle)
+    }
+    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+        self.calls += 1;
+        if self.fail.contains(&(self.calls - 1)) {
+            return Err(LinkError::Corrupt.into());
+        }
+        self.cpu.msm_unchecked(job)
+    }
+    fn ntt_unchecked(
+        &mut self,
+        values: &mut [Fr],
+        domain: &Domain,
+        op: NttOp,
+    ) -> Result<(), BackendError> {
+        self.cpu.ntt_unchecked(values, domain, op)
+    }
+}
+
+#[test]
+fn a_job_that_fails_in_a_batch_runs_elsewhere_and_the_rest_stays() {
+    let (bases, scalars) = inputs(2, 256);
+    let flaky = Flaky {
+        cpu: CpuBackend::new(),
+        // The batch fails at its third job; retried one by one, the third fails again.
+        fail: vec![2, 7],
+        calls: 0,
+    };
+    let (_, clock) = manual();
+    let mut router = Router::with_parts(flaky, CpuBackend::new(), Policy::ALL, clock);
+    let h = router.load_bases(&bases).unwrap();
+    let jobs: Vec<MsmJob<'_>> = (0..5)
+        .map(|i| MsmJob {
+            bases: h,
+            start: i * 10,
+            scalars: &scalars[..100],
+        })
+        .collect();
+    let sums = router.msm_batch(&jobs).unwrap();
+    for (i, s) in sums.iter().enumerate() {
+        assert_eq!(
+            *s,
+            accel_backends::cpu::msm(&bases[i * 10..], &scalars[..100])
+        );
+    }
+    let s = router.stats();
+    assert_eq!((s.accel_jobs, s.reference_jobs, s.fallbacks), (4, 1, 1));
+    assert_eq!(s.faults, 2);
+    assert!(
+        !router.breaker().is_open(),
+        "two faults are fewer than three"
+    );
+    // A suspect accelerator gets nothing more.
+    router.mark_suspect();
+    router.msm_batch(&jobs).unwrap();
+    assert_eq!(router.stats().accel_jobs, 4);
+    assert_eq!(router.stats().reference_jobs, 6);
+}
+
+#[test]
+fn bases_only_the_accelerator_holds_have_nowhere_else_to_go() {
+    let (bases, scalars) = inputs(3, 300);
+    let mut server_side = CpuBackend::new();
+    let raw = server_side.load_bases(&bases).unwrap();
+    // Hello, MsmBegin, three chunks, MsmEnd: then silence.
+    let faults = Faults {
+        silent_after: Some(6),
+        ..Faults::default()
+    };
+    let server = Server::new(server_side, ServeConfig::default());
+    let mut t = Timeouts::default();
+    t.reply_ms = 200;
+    let line = Loopback::with_faults(server, faults);
+    let mut accel = WireBackend::new(Client::new(line, ClientConfig::new(t, 0)), "loop");
+    accel.connect(1).unwrap();
+    accel.adopt_bases(raw.raw(), bases.len());
+    let (_, clock) = manual();
+    let mut router = Router::with_parts(accel, CpuBackend::new(), Policy::ALL, clock);
+    let h = router.adopt_accel_bases(raw.raw(), bases.len()).unwrap();
+    assert_eq!(
+        router.msm(h, 0, &scalars).unwrap(),
+        accel_backends::cpu::msm(&bases, &scalars)
+    );
+    // Silent now: the MSM fails with the link's error, even with the breaker open.
+    assert_eq!(
+        router.msm(h, 0, &scalars),
+        Err(BackendError::Link(LinkError::Timeout))
+    );
+    assert!(router.breaker().is_open());
+    assert!(router.msm(h, 0, &scalars).is_err());
+}
