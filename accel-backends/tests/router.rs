@@ -7,7 +7,7 @@
 use std::{cell::Cell, rc::Rc};
 
 use accel_backends::{
-    router::{BreakerConfig, Router},
+    router::{check::SrsCheck, BreakerConfig, CheckConfig, Router},
     wire::{
         faults::Faults, loopback::Loopback, Client, ClientConfig, ServeConfig, Server, Timeouts,
         WireBackend,
@@ -215,4 +215,176 @@ fn bases_only_the_accelerator_holds_have_nowhere_else_to_go() {
     );
     assert!(router.breaker().is_open());
     assert!(router.msm(h, 0, &scalars).is_err());
+}
+
+/// A development SRS of `n` points: its monomial and Lagrange bases and what checks need.
+fn srs(n: usize) -> (SrsCheck, Vec<G1Affine>, Vec<G1Affine>) {
+    use ark_ff::Field;
+    let rng = &mut StdRng::seed_from_u64(9);
+    let tau = Fr::rand(rng);
+    let g = G1Projective::generator();
+    let h = ark_bn254::G2Projective::generator();
+    let monomial: Vec<G1Affine> = (0..n as u64)
+        .map(|i| (g * tau.pow([i])).into_affine())
+        .collect();
+    // The Lagrange basis from the monomial one, by the inverse NTT halo2 uses (its root).
+    let domain = Domain::with_halo2_root(n.trailing_zeros()).unwrap();
+    let mut l = vec![Fr::from(0u64); n];
+    let mut lagrange = Vec::with_capacity(n);
+    for i in 0..n {
+        // L_i(τ) = Σ_j (inverse NTT of e_i)_j τ^j.
+        l.iter_mut().for_each(|x| *x = Fr::from(0u64));
+        l[i] = Fr::from(1u64);
+        CpuBackend::new()
+            .ntt(&mut l, &domain, NttOp::inverse())
+            .unwrap();
+        let li: Fr = l
+            .iter()
+            .enumerate()
+            .map(|(j, c)| *c * tau.pow([j as u64]))
+            .sum();
+        lagrange.push((g * li).into_affine());
+    }
+    let check = SrsCheck {
+        g1: g.into_affine(),
+        g2: h.into_affine(),
+        tau_g2: (h * tau).into_affine(),
+    };
+    (check, monomial, lagrange)
+}
+
+fn checked_router(faults: Faults) -> Router<Wire, CpuBackend, impl FnMut() -> u64> {
+    let (_, clock) = manual();
+    Router::with_parts(wire(faults), CpuBackend::new(), Policy::ALL, clock)
+}
+
+/// Three MSMs over the Lagrange basis and two over the monomial one, and three NTTs: what a
+/// prover round sends.
+fn round<K: accel_backends::router::Clock>(
+    router: &mut Router<Wire, CpuBackend, K>,
+    bases: (&[G1Affine], &[G1Affine]),
+) -> (Vec<G1Projective>, Vec<Vec<Fr>>) {
+    let (monomial, lagrange) = bases;
+    let n = monomial.len();
+    let m = router.load_bases(monomial).unwrap();
+    let l = router.load_bases(lagrange).unwrap();
+    let (_, scalars) = inputs(4, 3 * n);
+    let jobs = [
+        MsmJob {
+            bases: l,
+            start: 0,
+            scalars: &scalars[..n],
+        },
+        MsmJob {
+            bases: l,
+            start: 0,
+            scalars: &scalars[n..2 * n],
+        },
+        MsmJob {
+            bases: l,
+            start: 3,
+            scalars: &scalars[2 * n..3 * n - 3],
+        },
+        MsmJob {
+            bases: m,
+            start: 0,
+            scalars: &scalars[..n],
+        },
+        MsmJob {
+            bases: m,
+            start: 1,
+            scalars: &scalars[n..2 * n - 1],
+        },
+    ];
+    let sums = router.msm_batch(&jobs).unwrap();
+    let want: Vec<G1Projective> = jobs
+        .iter()
+        .map(|j| {
+            let b = if j.bases == l { lagrange } else { monomial };
+            accel_backends::cpu::msm(&b[j.start..], j.scalars)
+        })
+        .collect();
+    let domain = Domain::with_halo2_root(n.trailing_zeros()).unwrap();
+    let op = NttOp::coset_forward(Fr::from(7u64));
+    let mut values: Vec<Vec<Fr>> = scalars.chunks(n).map(<[Fr]>::to_vec).collect();
+    let mut views: Vec<&mut [Fr]> = values.iter_mut().map(Vec::as_mut_slice).collect();
+    router.ntt_batch(&mut views, &domain, op).unwrap();
+    for (got, input) in values.iter().zip(scalars.chunks(n)) {
+        let mut want = input.to_vec();
+        CpuBackend::new().ntt(&mut want, &domain, op).unwrap();
+        assert_eq!(*got, want, "NTT results are the reference's");
+    }
+    assert_eq!(sums, want, "MSM results are the reference's");
+    (sums, values)
+}
+
+fn checks(srs: SrsCheck) -> CheckConfig {
+    CheckConfig {
+        srs: Some(srs),
+        ntt: true,
+        require: true,
+    }
+}
+
+#[test]
+fn checked_results_of_an_honest_accelerator_are_kept() {
+    let (check, monomial, lagrange) = srs(64);
+    let mut router = checked_router(Faults::default());
+    router.check_results(checks(check), [1; 32]);
+    round(&mut router, (&monomial, &lagrange));
+    let s = router.stats();
+    assert_eq!((s.accel_jobs, s.reference_jobs, s.wrong), (8, 0, 0));
+    assert_eq!(s.checked, 8);
+    assert_eq!(s.check_msms, 2, "one opening per basis");
+    assert!(!router.is_suspect());
+}
+
+#[test]
+fn a_lying_msm_or_ntt_is_caught_redone_on_the_reference_and_its_backend_suspect() {
+    let (check, monomial, lagrange) = srs(64);
+    // Unchecked, the lie goes through (what `prove` and `serve` did before).
+    let faults = Faults {
+        lie_msm: Some(1),
+        ..Faults::default()
+    };
+    let mut trusting = checked_router(faults.clone());
+    let m = trusting.load_bases(&monomial).unwrap();
+    let (_, scalars) = inputs(5, 64);
+    let first = trusting.msm(m, 0, &scalars).unwrap();
+    let lied = trusting.msm(m, 0, &scalars).unwrap();
+    assert_eq!(lied, -first, "the second sum came back negated");
+
+    for faults in [
+        faults,
+        Faults {
+            lie_ntt: Some(1),
+            ..Faults::default()
+        },
+    ] {
+        let mut router = checked_router(faults);
+        router.check_results(checks(check), [2; 32]);
+        round(&mut router, (&monomial, &lagrange));
+        let s = router.stats();
+        assert!(s.wrong >= 1 && s.reference_jobs >= 1, "{s:?}");
+        assert!(router.is_suspect());
+        // Nothing more goes to it.
+        let before = router.stats().accel_jobs;
+        round(&mut router, (&monomial, &lagrange));
+        assert_eq!(router.stats().accel_jobs, before);
+    }
+}
+
+#[test]
+fn unverifiable_msms_stay_on_the_reference_when_checks_are_required() {
+    let (check, _, _) = srs(8);
+    let (bases, scalars) = inputs(6, 100);
+    let mut router = checked_router(Faults::default());
+    router.check_results(checks(check), [3; 32]);
+    let h = router.load_bases(&bases).unwrap();
+    assert_eq!(
+        router.msm(h, 0, &scalars).unwrap(),
+        accel_backends::cpu::msm(&bases, &scalars)
+    );
+    assert_eq!(router.stats().accel_jobs, 0);
+    assert_eq!(router.stats().reference_jobs, 1);
 }

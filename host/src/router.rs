@@ -35,3 +35,64 @@ pub fn describe_faults(router: &Router, name: &str) -> String {
     }
     out
 }
+
+/// What the router needs to check MSMs over the bases of `srs` (`G`, `H`, `[τ]H`, from
+/// halo2's parameters); `None` if its G2 points are not valid arkworks points.
+pub fn srs_check(srs: &crate::srs::Srs) -> Option<accel_backends::router::check::SrsCheck> {
+    use halo2_proofs::{
+        halo2curves::{bn256::G2Affine as H2G2, ff::PrimeField as _},
+        poly::commitment::ParamsProver,
+    };
+    let g2 = |p: H2G2| {
+        let fq = |x: &halo2_proofs::halo2curves::bn256::Fq| {
+            <ark_bn254::Fq as ark_ff::PrimeField>::from_le_bytes_mod_order(x.to_repr().as_ref())
+        };
+        let fq2 =
+            |x: &halo2_proofs::halo2curves::bn256::Fq2| ark_bn254::Fq2::new(fq(&x.c0), fq(&x.c1));
+        let p = ark_bn254::G2Affine::new_unchecked(fq2(&p.x), fq2(&p.y));
+        (p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve()).then_some(p)
+    };
+    let g1 = crate::zk::point(srs.get_g().first()?);
+    Some(accel_backends::router::check::SrsCheck {
+        g1,
+        g2: g2(srs.g2())?,
+        tau_g2: g2(srs.s_g2())?,
+    })
+}
+
+/// Checks every accelerator result `router` gets (NTTs, and MSMs over the bases of `srs`),
+/// with challenges from the operating system's randomness; MSMs that cannot be checked stay
+/// on the CPU.
+pub fn check_results(router: &mut Router, srs: &crate::srs::Srs) {
+    use rand::RngCore;
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let config = accel_backends::router::CheckConfig {
+        srs: srs_check(srs),
+        ntt: true,
+        require: true,
+    };
+    router.check_results(config, seed);
+}
+
+#[cfg(test)]
+mod tests {
+    use ark_ec::AffineRepr;
+
+    #[test]
+    fn the_srs_check_key_is_halo2s_generators_in_arkworks() {
+        let srs = crate::srs::dev(4);
+        let check = super::srs_check(&srs).expect("valid G2 points");
+        assert_eq!(check.g2, ark_bn254::G2Affine::generator());
+        assert_eq!(check.g1, ark_bn254::G1Affine::generator());
+        assert_ne!(check.tau_g2, check.g2);
+        // [τ]G from the SRS pairs with H as G with [τ]H.
+        let (monomial, lagrange) = crate::zk::bases(&srs);
+        use accel_backends::router::check::Basis;
+        assert_eq!(check.classify(&monomial), Some(Basis::Monomial));
+        assert!(matches!(
+            check.classify(&lagrange),
+            Some(Basis::Lagrange(_))
+        ));
+    }
+}

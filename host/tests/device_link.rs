@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use zkedge::{
     bundled,
     keys::{self, Keys, SrsOrigin},
-    router::{Policy, Router},
+    router::{Policy, Router, RouterStats},
     serve::{self, port, Mode, Report, ServiceConfig},
     srs,
 };
@@ -112,14 +112,24 @@ impl Line for SocketLine {
 }
 
 /// The host driver on one end of a socket pair, in a thread; the device's line on the other.
-fn host(keys: Keys, config: ServiceConfig) -> (SocketLine, JoinHandle<(Report, u64)>) {
-    let (device, mut host) = UnixStream::pair().unwrap();
+fn host(keys: Keys, config: ServiceConfig) -> (SocketLine, JoinHandle<(Report, u64, RouterStats)>) {
     let cpu_only = Router::new(Box::new(CpuBackend::new()), Policy::NONE);
-    let mut server = serve::server(keys, cpu_only, config).unwrap();
+    host_with(keys, cpu_only, config)
+}
+
+/// The host driver over `router`; its thread returns the report and the NTTs it did.
+fn host_with(
+    keys: Keys,
+    router: Router,
+    config: ServiceConfig,
+) -> (SocketLine, JoinHandle<(Report, u64, RouterStats)>) {
+    let (device, mut host) = UnixStream::pair().unwrap();
+    let mut server = serve::server(keys, router, config).unwrap();
     let handle = thread::spawn(move || {
         serve::serve_link(&mut server, &mut host).unwrap();
         let ntts = server.backend().counters().ntt_calls;
-        (server.extension().report().clone(), ntts)
+        let stats = server.backend().stats();
+        (server.extension().report().clone(), ntts, stats)
     });
     (SocketLine::new(device), handle)
 }
@@ -148,7 +158,7 @@ fn witness_mode_proves_on_the_host() {
             .unwrap();
     let stats = client.stats();
     drop(client);
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     assert_eq!(report.proofs.len(), 1);
     let p = &report.proofs[0];
     assert_eq!(p.mode, Mode::Witness);
@@ -214,11 +224,60 @@ fn device_proving(config: ServiceConfig) -> (Report, u64, u64, u64) {
     let sent = remote.remote_ntts();
     let msms = remote.counters().msm_calls;
     drop(remote);
-    let (report, host_ntts) = host.join().unwrap();
+    let (report, host_ntts, _) = host.join().unwrap();
     assert_eq!(report.proofs.len(), 1);
     assert_eq!(report.proofs[0].mode, Mode::DeviceProving);
     assert!(msms > 0);
     (report, local, sent, host_ntts)
+}
+
+#[test]
+fn serve_checks_its_accelerators_msms_before_relaying_them_to_the_device() {
+    use accel_backends::wire::{
+        faults::Faults, loopback::Loopback, ClientConfig as WireConfig, ServeConfig, Server,
+        WireBackend,
+    };
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let key = keys.zk.clone().unwrap();
+    let (witness, output, class) = observe(&keys, 2);
+    // The host's accelerator answers its fifth MSM with the negated sum, a sound frame.
+    let faults = Faults {
+        lie_msm: Some(4),
+        ..Faults::default()
+    };
+    let line = Loopback::with_faults(
+        Server::new(CpuBackend::new(), ServeConfig::default()),
+        faults,
+    );
+    let mut accel = WireBackend::new(
+        zkedge_device::Client::new(line, WireConfig::default()),
+        "lying",
+    );
+    accel.connect(1).unwrap();
+    let mut router = Router::new(Box::new(accel), Policy::ALL);
+    zkedge::router::check_results(&mut router, &keys.srs);
+    let (line, host) = host_with(keys, router, ServiceConfig::default());
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.client().connect(3).unwrap();
+    let s = session::open(&mut remote, &model_hash).unwrap();
+    let prepared = Prepared::new(key, &mut remote).unwrap();
+    let proof = prove_on_device(&mut remote, &s, &prepared, (&witness, &output, class));
+    // The device's proof, made with every MSM relayed from the host, verifies.
+    let proved =
+        session::submit_proof(remote.client(), &proof, &output, class, MultiOpen::Gwc).unwrap();
+    assert_eq!(proved.digest, session::digest(&proof));
+    drop(remote);
+    let (report, _, stats) = host.join().unwrap();
+    assert_eq!(report.proofs.len(), 1);
+    assert_eq!(
+        stats.wrong, 1,
+        "the lie was caught by the router's check: {stats:?}"
+    );
+    assert!(
+        stats.reference_jobs >= 1,
+        "and the MSM redone on the CPU: {stats:?}"
+    );
 }
 
 #[test]
@@ -280,7 +339,7 @@ fn damaged_replies_are_refused_and_the_job_retried() {
         "{stats:?}"
     );
     drop(remote);
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     assert!(report.faults >= 1);
     assert!(report
         .proofs
@@ -510,7 +569,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     };
     assert_eq!(refusal(&mut client, huge), Some(ErrorCode::SizeUnsupported));
     drop(client);
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     assert!(report.proofs.is_empty());
     assert!(report.refused.len() >= 10);
 }
@@ -552,7 +611,7 @@ fn a_device_that_stops_reading_loses_its_session_and_the_host_serves_on() {
         None
     );
     drop((client, raw));
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     // One session, dropped once (the replies that piled up after it are discarded quietly).
     assert_eq!(report.dropped_sessions, 1);
 }

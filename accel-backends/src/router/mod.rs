@@ -9,8 +9,12 @@
 //! - a [`Breaker`] counts the accelerator's faults ([`BackendError::is_fault`]): after a
 //!   timeout, or a few faults in a row, jobs skip it for a back-off period, then one job probes
 //!   it. A silent accelerator costs its timeout once, not once per job;
-//! - a backend [`mark_suspect`](Router::mark_suspect)ed (its proof failed verification) gets
-//!   no further job for the life of the router.
+//! - with [`check_results`](Router::check_results), every accelerator result is checked as it
+//!   arrives ([`check`]: NTTs at a random point, MSMs over SRS bases by a KZG opening the
+//!   accelerator must also compute). A result that fails is redone on the reference and the
+//!   accelerator becomes suspect;
+//! - a backend [`mark_suspect`](Router::mark_suspect)ed (a result or a proof made with it was
+//!   wrong) gets no further job for the life of the router.
 //!
 //! Bases live on both sides (so that any MSM can fall back), or only on the accelerator when
 //! the reference cannot hold them (a device's session adopts the host's SRS by handle): those
@@ -19,8 +23,13 @@
 //! It is a `Backend` itself, so the prover neither knows nor cares.
 
 mod breaker;
+pub mod check;
 
 use alloc::{collections::BTreeMap, vec, vec::Vec};
+
+use ark_std::UniformRand;
+use check::{Basis, Claim, SrsCheck};
+use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 
 #[cfg(feature = "std")]
 pub use breaker::StdClock;
@@ -75,6 +84,29 @@ pub struct RouterStats {
     pub fallbacks: u64,
     /// Failures of the accelerator that counted against it (link, device, wrong results).
     pub faults: u64,
+    /// Accelerator results checked ([`check`]).
+    pub checked: u64,
+    /// Accelerator results that failed their check (redone on the reference).
+    pub wrong: u64,
+    /// MSMs the accelerator computed for the checks (one opening per batch and basis).
+    pub check_msms: u64,
+}
+
+/// Which accelerator results a router checks ([`Router::check_results`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckConfig {
+    /// The SRS the bases come from: MSMs over its monomial and Lagrange bases are checked.
+    pub srs: Option<SrsCheck>,
+    /// Check NTTs.
+    pub ntt: bool,
+    /// MSMs that cannot be checked (over bases that are no SRS basis) go to the reference,
+    /// unless only the accelerator holds their bases.
+    pub require: bool,
+}
+
+struct Checks {
+    config: CheckConfig,
+    rng: ChaCha20Rng,
 }
 
 /// One set of bases, as both backends know it.
@@ -83,6 +115,8 @@ struct Bases {
     accel: Option<BasesHandle>,
     reference: Option<BasesHandle>,
     len: usize,
+    /// Which SRS basis these are, when results are checked.
+    basis: Option<Basis>,
 }
 
 /// An accelerator `A` with a reference backend `C` beside it, and a clock `K` for the
@@ -98,6 +132,7 @@ pub struct Router<A: Backend, C: Backend, K: Clock> {
     next: u32,
     counters: Counters,
     stats: RouterStats,
+    checks: Option<Checks>,
 }
 
 #[cfg(feature = "std")]
@@ -123,7 +158,18 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
             next: 0,
             counters: Counters::default(),
             stats: RouterStats::default(),
+            checks: None,
         }
+    }
+
+    /// Checks the accelerator's results from now on, drawing challenges from a generator
+    /// seeded with `seed` (keep it from the accelerator: a fresh random seed). Bases loaded
+    /// afterwards are classified against `config.srs`.
+    pub fn check_results(&mut self, config: CheckConfig, seed: [u8; 32]) {
+        self.checks = Some(Checks {
+            config,
+            rng: ChaCha20Rng::from_seed(seed),
+        });
     }
 
     /// The same router with another breaker.
@@ -200,6 +246,7 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
                     accel,
                     reference: None,
                     len,
+                    basis: None,
                 },
             );
             return Ok(BasesHandle::from_raw(ours));
@@ -208,6 +255,7 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
             accel,
             reference: None,
             len,
+            basis: None,
         })
     }
 
@@ -328,12 +376,115 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
             }
             Err(e) => return Err(e),
         }
+        self.check_ntts(batch, &copies, domain, op, &mut done);
         for ((values, copy), &ok) in batch.iter_mut().zip(&copies).zip(&done) {
             if ok {
                 values.copy_from_slice(copy);
             }
         }
         Ok(done)
+    }
+
+    /// Checks the accelerator's NTT outputs against their inputs; a wrong one is undone (and
+    /// the accelerator becomes suspect).
+    fn check_ntts(
+        &mut self,
+        inputs: &[&mut [Fr]],
+        outputs: &[Vec<Fr>],
+        domain: &Domain,
+        op: NttOp,
+        done: &mut [bool],
+    ) {
+        let Some(checks) = self.checks.as_mut().filter(|c| c.config.ntt) else {
+            return;
+        };
+        for ((input, output), ok) in inputs.iter().zip(outputs).zip(done.iter_mut()) {
+            if !*ok {
+                continue;
+            }
+            let rho = Fr::rand(&mut checks.rng);
+            self.stats.checked += 1;
+            if !check::ntt_holds(input, output, domain, op, rho) {
+                *ok = false;
+                self.stats.wrong += 1;
+                self.stats.faults += 1;
+                self.suspect = true;
+            }
+        }
+    }
+
+    /// Checks the accelerator's MSM results (`sums`, for `jobs` over `entries`) basis by basis
+    /// with one KZG opening each; the results of a basis whose opening fails are dropped (and
+    /// the accelerator becomes suspect). Returns the error to report for jobs with nowhere
+    /// else to go.
+    fn check_msms(
+        &mut self,
+        jobs: &[MsmJob<'_>],
+        entries: &[Bases],
+        sums: &mut [Option<G1Projective>],
+    ) -> Option<BackendError> {
+        let srs = self.checks.as_ref()?.config.srs?;
+        let mut wrong = None;
+        let mut handles: Vec<u32> = jobs.iter().map(|j| j.bases.raw()).collect();
+        handles.sort_unstable();
+        handles.dedup();
+        for raw in handles {
+            let members: Vec<usize> = (0..jobs.len())
+                .filter(|&i| jobs[i].bases.raw() == raw && sums[i].is_some())
+                .collect();
+            let Some(&first) = members.first() else {
+                continue;
+            };
+            let entry = entries[first];
+            let (Some(basis), Some(accel)) = (entry.basis, entry.accel) else {
+                continue;
+            };
+            let claims: Vec<Claim<'_>> = members
+                .iter()
+                .map(|&i| Claim {
+                    start: jobs[i].start,
+                    scalars: jobs[i].scalars,
+                    sum: sums[i].unwrap_or_default(),
+                })
+                .collect();
+            let checks = self.checks.as_mut()?;
+            let (gamma, z) = (Fr::rand(&mut checks.rng), Fr::rand(&mut checks.rng));
+            self.stats.checked += members.len() as u64;
+            let verdict = match check::open(basis, entry.len, &claims, gamma, z) {
+                Some(opening) => {
+                    self.stats.check_msms += 1;
+                    match self.accel.msm(accel, 0, &opening.quotient) {
+                        Ok(pi) => Ok(check::opening_holds(&srs, &opening, pi)),
+                        Err(e) => Err(e),
+                    }
+                }
+                // z hit the domain: no verdict, nothing kept.
+                None => Err(BackendError::WrongResult {
+                    op: crate::Op::Msm,
+                    backend: "accelerator",
+                }),
+            };
+            match verdict {
+                Ok(true) => continue,
+                // A wrong result: the accelerator computed wrongly or lied.
+                Ok(false) => {
+                    self.stats.wrong += members.len() as u64;
+                    self.stats.faults += 1;
+                    self.suspect = true;
+                    wrong = Some(BackendError::WrongResult {
+                        op: crate::Op::Msm,
+                        backend: "accelerator",
+                    });
+                }
+                // The opening could not be had: the results stay unchecked, so unused.
+                Err(e) => {
+                    self.accel_failed(&e);
+                    wrong = Some(e);
+                }
+            }
+            members.iter().for_each(|&i| sums[i] = None);
+        }
+        wrong
     }
 }
 
@@ -389,10 +540,17 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
             None
         };
         self.sync_counters();
+        let basis = self
+            .checks
+            .as_ref()
+            .and_then(|c| c.config.srs)
+            .filter(|_| accel.is_some())
+            .and_then(|srs| srs.classify(bases));
         self.insert(Bases {
             accel,
             reference,
             len: bases.len(),
+            basis,
         })
     }
 
@@ -448,11 +606,13 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
         let allowed = any_wanted && self.accel_allowed();
         let mut on_accel = Vec::new();
         let mut at = Vec::new();
+        let require = self.checks.as_ref().is_some_and(|c| c.config.require);
         for (i, (job, entry)) in jobs.iter().zip(&entries).enumerate() {
             // Bases only the accelerator holds: it is the only place the job can go.
             let only_there = entry.reference.is_none();
+            let checkable = !require || entry.basis.is_some();
             match entry.accel {
-                Some(a) if only_there || (wanted[i] && allowed) => {
+                Some(a) if only_there || (wanted[i] && allowed && checkable) => {
                     on_accel.push(MsmJob { bases: a, ..*job });
                     at.push(i);
                 }
@@ -465,7 +625,12 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
         if !on_accel.is_empty() {
             let before = self.stats.accel_jobs;
             failure = self.msm_on_accel(&on_accel, &at, &mut sums)?;
-            self.stats.fallbacks += on_accel.len() as u64 - (self.stats.accel_jobs - before);
+            if let Some(wrong) = self.check_msms(jobs, &entries, &mut sums) {
+                failure = Some(wrong);
+            }
+            let kept = sums.iter().filter(|s| s.is_some()).count() as u64;
+            self.stats.accel_jobs = before + kept;
+            self.stats.fallbacks += on_accel.len() as u64 - kept;
             self.sync_counters();
         }
         jobs.iter()

@@ -95,7 +95,8 @@ fn prove_with(
             };
             let name = accel.name().to_string();
             let (policy, policy_from) = route.resolve(backend)?;
-            let router = Router::new(accel, policy);
+            let mut router = Router::new(accel, policy);
+            crate::router::check_results(&mut router, &keys.srs);
             let (proved, t) = step(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
                 || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),

@@ -60,7 +60,10 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
             Ok(accel) => {
                 let (policy, from) = args.route.resolve(&args.backend)?;
                 let routing = format!("; routing: {} ({from})", crate::routing::describe(&policy));
-                (Router::new(accel, policy), routing)
+                let mut router = Router::new(accel, policy);
+                // Every MSM result relayed to the device is checked first.
+                crate::router::check_results(&mut router, &keys.srs);
+                (router, routing)
             }
             Err(e @ RegistryError::Create { .. }) => {
                 eprintln!("zkedge serve: warning: {e}; serving from the CPU instead");
