@@ -9,6 +9,7 @@ pub mod export;
 pub mod files;
 pub mod keys;
 pub mod proof;
+pub mod quiet;
 pub mod router;
 pub mod routing;
 pub mod serve;

@@ -1,14 +1,10 @@
 //! One function per subcommand.
 
-use std::{fs, path::Path};
+use std::{fs, io::Write, path::Path};
 
 use anyhow::{bail, Context, Result};
 use rand::rngs::OsRng;
-use zkedge_kernel::{
-    infer::{infer as run_model, Trace},
-    layout::Layout,
-    model::Model,
-};
+use zkedge_kernel::{infer::infer as run_model, layout::Layout, model::Model};
 
 use super::{
     input,
@@ -396,19 +392,16 @@ pub fn infer(
         (None, Some(b)) => input::batch(b, &model)?,
         (None, None) => bail!("give --input or --batch"),
     };
-    let traces: Vec<Trace> = inputs
-        .iter()
-        .map(|x| run_model(&model, x))
-        .collect::<Result<_, _>>()?;
-    if json {
-        let outputs: Vec<&[i8]> = traces.iter().map(Trace::output).collect();
-        let classes: Vec<usize> = traces.iter().map(Trace::class).collect();
-        println!(
-            "{}",
-            serde_json::json!({ "outputs": outputs, "classes": classes })
-        );
-    } else {
-        for t in &traces {
+    // One input at a time: a trace holds every value the model computed, and a batch may
+    // hold a million inputs.
+    let mut outputs: Vec<Vec<i8>> = Vec::new();
+    let mut classes = Vec::new();
+    for x in &inputs {
+        let t = run_model(&model, x)?;
+        if json {
+            outputs.push(t.output().to_vec());
+            classes.push(t.class());
+        } else {
             println!(
                 "class {} \"{}\", logits {:?}",
                 t.class(),
@@ -416,6 +409,16 @@ pub fn infer(
                 t.output()
             );
         }
+    }
+    if json {
+        #[derive(serde::Serialize)]
+        struct Inferred {
+            outputs: Vec<Vec<i8>>,
+            classes: Vec<usize>,
+        }
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &Inferred { outputs, classes })?;
+        writeln!(out)?;
     }
     Ok(())
 }
