@@ -11,16 +11,20 @@ use crate::backends::DynBackend;
 /// An accelerator from the registry with the CPU beside it.
 pub type Router = accel_backends::Router<DynBackend, CpuBackend, StdClock>;
 
-/// What went wrong with the accelerator during a run, for the line `prove` prints: jobs that
-/// fell back to the CPU, faults, breaker trips; empty when nothing did.
+/// What the accelerator kept and what went wrong with it during a run, for the line `prove`
+/// prints: `NAME kept A of M jobs` (M: the jobs meant for it), then results checked, faults,
+/// breaker trips and suspicion when there were any.
 pub fn describe_faults(router: &Router, name: &str) -> String {
     let s = router.stats();
-    let mut out = String::new();
-    if s.fallbacks > 0 {
+    let mut out = format!(
+        "; {name} kept {} of {} jobs",
+        s.accel_jobs,
+        s.accel_jobs + s.fallbacks
+    );
+    if s.checked > 0 {
         out += &format!(
-            "; {} of {} jobs meant for {name} ran on the CPU",
-            s.fallbacks,
-            s.fallbacks + s.accel_jobs
+            " ({} results checked with {} extra MSMs, {} wrong)",
+            s.checked, s.check_msms, s.wrong
         );
     }
     if s.faults > 0 {
