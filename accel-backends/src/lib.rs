@@ -51,7 +51,8 @@ pub mod cpu;
 mod domain;
 mod error;
 mod par;
-#[cfg(feature = "wire")]
+pub mod router;
+#[cfg(feature = "proto")]
 pub mod wire;
 #[cfg(feature = "proto")]
 pub mod wire_error;
@@ -63,3 +64,4 @@ pub use counters::{Counters, DeviceTiming};
 pub use cpu::CpuBackend;
 pub use domain::{Domain, MAX_LOG_N};
 pub use error::{BackendError, DeviceFault, LinkError, Op};
+pub use router::{Policy, Router};

@@ -10,7 +10,6 @@
 use std::{
     collections::BTreeMap,
     fs,
-    panic::{catch_unwind, AssertUnwindSafe},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -385,9 +384,11 @@ impl Keys {
 /// Runs a halo2 reader, turning an error or a panic into a [`KeysError`]. The files were hash
 /// checked first, so this only fires for keys that were wrong when they were written.
 fn guarded<T>(what: &str, read: impl FnOnce() -> std::io::Result<T>) -> Result<T, KeysError> {
-    match catch_unwind(AssertUnwindSafe(read)) {
+    match crate::quiet::catch(read) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(KeysError::Halo2(format!("reading {what}: {e}"))),
-        Err(_) => Err(KeysError::Halo2(format!("reading {what}: malformed"))),
+        Err(panic) => Err(KeysError::Halo2(format!(
+            "reading {what}: malformed ({panic})"
+        ))),
     }
 }

@@ -12,6 +12,7 @@ pub mod keygen;
 pub mod keys;
 pub mod proof;
 pub mod ptau;
+pub mod quiet;
 pub mod router;
 pub mod routing;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's automation, in Rust so that it runs wherever cargo does.
 
 mod bench_summary;
+mod faults;
 mod firmware;
 mod fuzz;
 mod prover_scale;
@@ -26,6 +27,16 @@ enum Command {
     /// The Cortex-M firmware: build, run in QEMU against `zkedge serve`, test.
     #[command(subcommand)]
     Firmware(firmware::FirmwareCommand),
+    /// `zkedge prove` through the fault-injecting relay, setting by setting: asserts each
+    /// outcome and prints docs/reliability.md's table.
+    Faults {
+        /// One proof per setting, MSMs and large NTTs on the accelerator (what `test` runs).
+        #[arg(long)]
+        short: bool,
+        /// Proofs per setting (without --short).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Fuzzes the wire protocol's receive path (nightly + cargo-fuzz, installed if missing).
     Fuzz {
         /// Total seconds, shared between the targets.
@@ -54,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
         Command::Fuzz { seconds } => fuzz::run(seconds),
+        Command::Faults { short, runs } => faults::run(short, runs),
         Command::Rtl {
             vcd,
             synth,

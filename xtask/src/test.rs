@@ -41,6 +41,8 @@ pub fn run() -> Result<()> {
     let python = test_venv()?;
     onnxruntime_parity(&python)?;
     tflm_parity(&python)?;
+    // Each fault scenario once, through the project's relay (a few minutes).
+    crate::faults::run(true, 1)?;
     // The firmware for the AN500 in QEMU, both modes, against the host driver.
     let board = crate::firmware::BuildArgs {
         board: crate::firmware::Board::An500,

@@ -1,14 +1,10 @@
 //! One function per subcommand.
 
-use std::{fs, path::Path};
+use std::{fs, io::Write, path::Path};
 
 use anyhow::{bail, Context, Result};
 use rand::rngs::OsRng;
-use zkedge_kernel::{
-    infer::{infer as run_model, Trace},
-    layout::Layout,
-    model::Model,
-};
+use zkedge_kernel::{infer::infer as run_model, layout::Layout, model::Model};
 
 use super::{
     input,
@@ -18,7 +14,7 @@ use accel_backends::{Backend, Counters};
 
 use super::{RouteArgs, VerifyArgs};
 use crate::{
-    backends::Registry,
+    backends::{Registry, RegistryError},
     bundle::{self, Bundle, Pins},
     bundled,
     files::{hash, read_bounded},
@@ -28,18 +24,29 @@ use crate::{
     srs::{self, hex, SrsId, DEV_WARNING},
 };
 
-/// Proves with the chosen prover, behind a spinner; returns the proof and a line about how it
-/// was made. A backend other than the CPU goes behind the router, which keeps small jobs (per
-/// `route`) and refused ones on the CPU.
+/// How a proof was made: by whom, for the report line and for blame.
+enum Maker {
+    /// Stock halo2-axiom.
+    Halo2,
+    /// The zkedge prover on the reference backend.
+    Reference,
+    /// The zkedge prover with jobs on this accelerator (its spec).
+    Accelerator(String),
+}
+
+/// Proves with the chosen prover, behind a spinner; returns the proof, who made it and a line
+/// about how. A backend other than the reference goes behind the router, which keeps small jobs
+/// (per `route`), refused and failed ones, and those its checks reject on the CPU. A backend
+/// that cannot be opened (its handshake fails) leaves the proof to the CPU, with a warning.
 fn prove_with(
     keys: &Keys,
     input: &[i8],
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
-    route: RouteArgs,
+    route: &RouteArgs,
     registry: &Registry,
-) -> Result<(Proved, String)> {
+) -> Result<(Proved, Maker, String)> {
     let ms = |ns: u64| format!("{:.0} ms", ns as f64 / 1e6);
     let work = |c: &Counters| {
         format!(
@@ -50,41 +57,49 @@ fn prove_with(
             ms(c.ntt_nanos)
         )
     };
+    let on_reference = |note: &str| -> Result<(Proved, Maker, String)> {
+        let b = registry.reference()?;
+        let name = b.name().to_string();
+        let (proved, t) = proving(&format!("proving (zkedge prover on {name})"), |bar| {
+            let mut prover = proof::zk_prover(keys, b)?;
+            prover.set_progress(Box::new(bar));
+            let (proved, times) =
+                proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+            Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
+        });
+        let (proved, times, b) = proved?;
+        ui::record("prove_s", t.as_secs_f64());
+        let how = format!(
+            "zkedge prover on {name}, {multiopen}: {} — {}, constraint evaluation {}{note}",
+            human(t),
+            work(b.counters()),
+            ms(times.quotient_evaluation)
+        );
+        Ok((proved, Maker::Reference, how))
+    };
     match prover {
         ProverKind::Halo2 => {
             let (proved, t) = step("proving (stock halo2-axiom)", || {
                 proof::prove_halo2(keys, input, multiopen, OsRng)
             });
             ui::record("prove_s", t.as_secs_f64());
-            Ok((
-                proved?,
-                format!("stock halo2-axiom, {multiopen}: {}", human(t)),
-            ))
+            let how = format!("stock halo2-axiom, {multiopen}: {}", human(t));
+            Ok((proved?, Maker::Halo2, how))
         }
-        ProverKind::Zkedge if backend == "cpu" => {
-            let b = registry.create(backend)?;
-            let (proved, t) = proving("proving (zkedge prover on the CPU)", |bar| {
-                let mut prover = proof::zk_prover(keys, b)?;
-                prover.set_progress(Box::new(bar));
-                let (proved, times) =
-                    proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
-                Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
-            });
-            let (proved, times, b) = proved?;
-            ui::record("prove_s", t.as_secs_f64());
-            let how = format!(
-                "zkedge prover on cpu, {multiopen}: {} — {}, constraint evaluation {}",
-                human(t),
-                work(b.counters()),
-                ms(times.quotient_evaluation)
-            );
-            Ok((proved, how))
-        }
+        ProverKind::Zkedge if registry.is_reference(backend) => on_reference(""),
         ProverKind::Zkedge => {
-            let accel = registry.create(backend)?;
+            let accel = match registry.create(backend) {
+                Ok(a) => a,
+                Err(e @ RegistryError::Create { .. }) => {
+                    eprintln!("warning: {e}; proving on the CPU instead");
+                    return on_reference(&format!("; {backend} could not be opened"));
+                }
+                Err(e) => return Err(e.into()),
+            };
             let name = accel.name().to_string();
             let (policy, policy_from) = route.resolve(backend)?;
-            let router = Router::new(accel, policy);
+            let mut router = Router::new(accel, policy);
+            crate::router::check_results(&mut router, &keys.srs);
             let (proved, t) = proving(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
                 |bar| {
@@ -102,7 +117,7 @@ fn prove_with(
                 "zkedge prover, {multiopen}: {} — on {name}: {}; on the CPU: {}; constraint evaluation {}",
                 human(t),
                 work(a),
-                work(router.cpu().counters()),
+                work(router.reference().counters()),
                 ms(times.quotient_evaluation)
             );
             how += &format!(
@@ -115,15 +130,76 @@ fn prove_with(
             if a.link_bytes > 0 {
                 how += &format!(", {} over its link", bytes(a.link_bytes as usize));
             }
-            if router.fallbacks() > 0 {
-                how += &format!(
-                    "; {} jobs refused by {name} ran on the CPU",
-                    router.fallbacks()
-                );
-            }
-            Ok((proved, how))
+            how += &crate::router::describe_faults(&router, &name);
+            Ok((proved, Maker::Accelerator(backend.to_string()), how))
         }
     }
+}
+
+/// [`prove_with`], then halo2-axiom's verifier on the proof before anyone sees it. A proof
+/// made with an accelerator that does not verify is blamed on it: the accelerator is suspect
+/// for the rest of the run and the proof is made again on the CPU. A proof the CPU (or stock
+/// halo2) made that does not verify means the keys are inconsistent: an error.
+fn prove_verified(
+    keys: &Keys,
+    input: &[i8],
+    multiopen: MultiOpen,
+    prover: ProverKind,
+    backend: &str,
+    route: &RouteArgs,
+    registry: &Registry,
+) -> Result<(Proved, String)> {
+    let (proved, maker, how) =
+        prove_with(keys, input, multiopen, prover, backend, route, registry)?;
+    let (verified, t) = step("verifying the proof (halo2-axiom)", || {
+        proof::verify(keys, &proved.file)
+    });
+    let e = match verified {
+        Ok(()) => {
+            return Ok((
+                proved,
+                format!("{how}; verified before writing ({})", human(t)),
+            ))
+        }
+        Err(e) => e,
+    };
+    let Maker::Accelerator(spec) = maker else {
+        let by = match maker {
+            Maker::Halo2 => "stock halo2-axiom",
+            _ => "the zkedge prover on the CPU",
+        };
+        bail!(
+            "the proof {by} made does not verify ({e}); the keys are inconsistent (a damaged \
+             zkedge.zpk, pk.bin or params.srs); run `zkedge setup` again"
+        );
+    };
+    eprintln!(
+        "warning: the proof made with {spec} does not verify ({e}); {spec} is suspect for \
+         this run; proving again on the CPU"
+    );
+    let reference = registry
+        .list()
+        .find(|(name, _)| registry.is_reference(name))
+        .map_or("cpu", |(name, _)| name)
+        .to_string();
+    let (proved, _, how) = prove_with(
+        keys,
+        input,
+        multiopen,
+        ProverKind::Zkedge,
+        &reference,
+        route,
+        registry,
+    )?;
+    proof::verify(keys, &proved.file).context(
+        "the CPU's proof does not verify either: the keys are inconsistent; run `zkedge setup` again",
+    )?;
+    Ok((
+        proved,
+        format!(
+            "{how}; re-proved on the CPU and verified, after {spec}'s proof failed verification"
+        ),
+    ))
 }
 
 fn label(model: &Model, class: usize) -> String {
@@ -226,7 +302,7 @@ pub fn demo(
         human(t_keys),
         human(t_srs + t_keys)
     );
-    let (proved, how) = prove_with(&keys, input, multiopen, prover, backend, route, registry)?;
+    let (proved, how) = prove_verified(&keys, input, multiopen, prover, backend, &route, registry)?;
     let proof_bytes = proved.file.to_bytes();
     println!("  prove: {how}; proof file {}", bytes(proof_bytes.len()));
     let (verified, t_verify) = step("verifying", || {
@@ -374,7 +450,8 @@ pub fn prove(
     }
     warn_if_dev(&keys);
     let input = input::input(input_path, &keys.model)?;
-    let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, route, registry)?;
+    let (proved, how) =
+        prove_verified(&keys, &input, multiopen, prover, backend, &route, registry)?;
     let file_bytes = proved.file.to_bytes();
     ui::record("proof_bytes", file_bytes.len() as f64);
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
@@ -492,27 +569,22 @@ pub fn infer(
         (None, Some(b)) => input::batch(b, &model)?,
         (None, None) => bail!("give --input or --batch"),
     };
-    let traces: Vec<Trace> = inputs
-        .iter()
-        .map(|x| run_model(&model, x))
-        .collect::<Result<_, _>>()?;
-    // TFLite Micro's softmax where the model ends in one: computed from the logits, never
-    // proven.
-    let softmax: Vec<Option<Vec<i8>>> = traces
-        .iter()
-        .map(|t| zkedge_kernel::softmax::apply(&model, t.output()).transpose())
-        .collect::<Result<_, _>>()?;
-    if json {
-        let outputs: Vec<&[i8]> = traces.iter().map(Trace::output).collect();
-        let classes: Vec<usize> = traces.iter().map(Trace::class).collect();
-        let mut out = serde_json::json!({ "outputs": outputs, "classes": classes });
-        if model.file().softmax.is_some() {
-            out["softmax"] = serde_json::json!(softmax);
-        }
-        println!("{out}");
-    } else {
-        for (t, s) in traces.iter().zip(&softmax) {
-            let probabilities = s
+    // One input at a time: a trace holds every value the model computed, and a batch may
+    // hold a million inputs. TFLite Micro's softmax, where the model ends in one, is computed
+    // from the logits, never proven.
+    let has_softmax = model.file().softmax.is_some();
+    let mut outputs: Vec<Vec<i8>> = Vec::new();
+    let mut classes = Vec::new();
+    let mut softmaxes: Vec<Vec<i8>> = Vec::new();
+    for x in &inputs {
+        let t = run_model(&model, x)?;
+        let softmax = zkedge_kernel::softmax::apply(&model, t.output()).transpose()?;
+        if json {
+            outputs.push(t.output().to_vec());
+            classes.push(t.class());
+            softmaxes.extend(softmax);
+        } else {
+            let probabilities = softmax
                 .as_ref()
                 .map(|s| format!(", softmax {s:?} (from the logits, not proven)"))
                 .unwrap_or_default();
@@ -523,6 +595,26 @@ pub fn infer(
                 t.output()
             );
         }
+    }
+    if json {
+        #[derive(serde::Serialize)]
+        struct Inferred {
+            outputs: Vec<Vec<i8>>,
+            classes: Vec<usize>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            softmax: Option<Vec<Vec<i8>>>,
+        }
+        let softmax = has_softmax.then_some(softmaxes);
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(
+            &mut out,
+            &Inferred {
+                outputs,
+                classes,
+                softmax,
+            },
+        )?;
+        writeln!(out)?;
     }
     Ok(())
 }
