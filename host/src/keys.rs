@@ -112,6 +112,14 @@ pub enum KeysError {
     /// halo2 rejected something.
     #[error("halo2: {0}")]
     Halo2(String),
+    /// The verifying key does not read back.
+    #[error("{path}: {reason}; re-run `zkedge setup`")]
+    Vk {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// halo2's proving key was not made at setup.
     #[error(
         "{dir} holds no halo2 proving key (pk.bin) for --prover halo2; re-run `zkedge setup` \
@@ -337,7 +345,15 @@ impl Keys {
         let vk_raw = checked(VK, crate::bundle::MAX_BUNDLE_FILE)?;
         let (model, layout) = (Arc::new(model), Arc::new(layout));
         let vk = crate::bundle::read_vk(&vk_raw, Some(manifest.k), Shape(*layout.params()))
-            .map_err(|e| KeysError::Halo2(e.to_string()))?;
+            .map_err(|e| KeysError::Vk {
+                path: path(VK).display().to_string(),
+                reason: match e {
+                    crate::bundle::BundleError::Damaged(why) => {
+                        format!("the verifying key is damaged ({why})")
+                    }
+                    e => e.to_string(),
+                },
+            })?;
         let zk = if matches!(parts, Parts::Zkedge | Parts::All) {
             let raw = checked(ZPK, 32 * n * 512 + (1 << 20))?;
             Some(zkedge_kernel::prover::ProvingKey::from_bytes(&raw).map_err(halo2)?)

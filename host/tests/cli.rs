@@ -251,9 +251,20 @@ fn malformed_keys_are_a_one_line_error_without_panic_text() {
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     m["files"]["vk.bin"] = zkedge::files::hash_hex(&bytes).into();
     std::fs::write(&manifest, m.to_string()).unwrap();
-    let proof = dir.join("none.zkp");
-    std::fs::write(&proof, b"ZKP1").unwrap();
-    let (code, _, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&proof)]);
+    // `prove` reads vk.bin (`verify` reads the bundle, verifier.zkv, instead).
+    let input = dir.join("input.json");
+    std::fs::write(&input, format!("{{\"input\": {:?}}}", [1i8; 24])).unwrap();
+    let (code, _, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&model),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&dir.join("p.zkp")),
+    ]);
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(code, 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");

@@ -53,6 +53,11 @@ pub struct Args {
     /// Seed of the random weights and inputs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The SRS to make keys over (a .ptau or halo2 ParamsKZG file, as `setup --srs`); without
+    /// it, the development SRS, whose proofs `verify` checks only under
+    /// --allow-insecure-dev-srs (the timing is the same).
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
 }
 
 /// What a child process reported.
@@ -170,7 +175,12 @@ pub fn run(args: &Args) -> Result<()> {
             input_path.to_string_lossy().into_owned(),
         );
         eprintln!("  setup …");
-        let setup = child(&dir, "setup", &["setup", "--model", &mp, "--out", &kp])?;
+        let srs = args.srs.as_ref().map(|p| p.to_string_lossy().into_owned());
+        let mut setup_args = vec!["setup", "--model", &mp, "--out", &kp];
+        if let Some(srs) = &srs {
+            setup_args.extend(["--srs", srs.as_str()]);
+        }
+        let setup = child(&dir, "setup", &setup_args)?;
         eprintln!(
             "  setup: {:.1} s, peak {} GiB",
             setup.wall,
@@ -207,7 +217,18 @@ pub fn run(args: &Args) -> Result<()> {
                 let v = child(
                     &dir,
                     &format!("verify-{pname}-{i}"),
-                    &["verify", "--keys", &kp, "--proof", &pp],
+                    &if srs.is_some() {
+                        vec!["verify", "--keys", &kp, "--proof", &pp]
+                    } else {
+                        vec![
+                            "verify",
+                            "--keys",
+                            &kp,
+                            "--proof",
+                            &pp,
+                            "--allow-insecure-dev-srs",
+                        ]
+                    },
                 )?;
                 walls.push(p.wall);
                 provers.push(p.figures.prove_s.unwrap_or(f64::NAN));
