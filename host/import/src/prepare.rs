@@ -56,6 +56,13 @@ pub(crate) fn mac_multiplier(input: f32, weight: f32, output: f32, f32_product: 
     product / f64::from(output)
 }
 
+/// onnxruntime's requantisation multiplier for QLinearConv, QLinearMatMul and QGemm
+/// (`ComputeOutputScale`): `alpha · x_scale · w_scale / y_scale` evaluated left to right in
+/// `f32`. A float32 has a 24-bit mantissa, so [`requant`] holds it exactly as a Q31 multiplier.
+pub(crate) fn ort_mac_multiplier(alpha: f32, input: f32, weight: f32, output: f32) -> f64 {
+    f64::from(alpha * input * weight / output)
+}
+
 /// ADD's three multipliers (TFLite Micro's `CalculateOpDataAdd`, int8: left shift 20).
 pub(crate) fn add_multipliers(a: f32, b: f32, output: f32) -> Result<[Requant; 3], Problem> {
     let twice_max_input_scale = 2.0 * f64::from(a.max(b));
