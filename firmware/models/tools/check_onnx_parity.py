@@ -13,15 +13,16 @@ tensor its input QuantizeLinear produces (checked to equal the int8 input zkedge
 float fed to it is (q - zero point) * scale) and the int8 tensor the final DequantizeLinear
 reads (the logits), so that nothing is compared through a float.
 
-onnxruntime runs in two modes: "fused" (ORT_ENABLE_ALL, the default: its optimiser turns a QDQ
-graph into the same QLinear kernels as the QOperator form) and "float" (ORT_DISABLE_ALL: a QDQ
-graph computed in float between QuantizeLinear and DequantizeLinear). zkedge's arithmetic is
-not onnxruntime's (docs/model-format.md, "Importing ONNX"): the numbers printed are the
-measurement, and the check fails when they leave the bounds that the docs state:
-
-  fused: every logit within 1 of onnxruntime's, and at least --min-exact (default 0.95) of the
-         inputs with every logit equal;
-  float: every logit within --float-max-diff (default 2) of onnxruntime's.
+onnxruntime runs in three modes: "int8" (ORT_ENABLE_ALL with session.qdqisint8allowed = 1: its
+optimiser fuses QDQ groups into the int8 QLinear kernels of the QOperator form), "default"
+(ORT_ENABLE_ALL as shipped: on x86-64 it rewrites int8 QDQ groups to uint8 first) and "float"
+(ORT_DISABLE_ALL: a QDQ graph computed in float between QuantizeLinear and DequantizeLinear).
+zkedge's arithmetic is not onnxruntime's everywhere (docs/model-format.md, "Importing ONNX"):
+the numbers printed are the measurement, and the check fails when they leave the bounds the
+docs state. Every model, every mode: the argmax agrees on at least 98 % of the inputs and no
+logit is more than 8 from onnxruntime's. Models in EXACT, in the "int8" mode: every logit
+within 1 and at least 95 % of the inputs with every logit equal (they hold no operator whose
+onnxruntime kernel computes in float).
 
   check_onnx_parity.py --zkedge target/debug/zkedge-import-parity [--random 1000] [--seed N]
 
@@ -53,6 +54,13 @@ from check_tflm_parity import random_inputs  # noqa: E402  (one definition of th
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "onnx"
 
+# Models whose every operator zkedge computes as onnxruntime's int8 kernels do (up to exact
+# ties of the float32 product). qdq-conv-net is not among them: its AveragePool keeps its
+# input's scale, and onnxruntime averages dequantised floats and rounds half to even through
+# float noise where zkedge (TFLite) rounds the exact integer mean half away from zero.
+EXACT = {"qop-dense-mlp", "qdq-dense-mlp", "qop-conv-net", "qop-conv-reshape-per-tensor",
+         "qdq-conv-reshape"}
+
 
 def exposed(model):
     """The model with the int8 input and the int8 logits as extra outputs, and their names."""
@@ -70,13 +78,17 @@ def exposed(model):
     return m, q_in, logits
 
 
-def ort_logits(model, xs, quant, level):
+def ort_logits(model, xs, quant, mode):
     """onnxruntime's int8 logits for int8 inputs `xs`, fed as the float that dequantises them."""
     m, q_in, logits = exposed(model)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
-    so.graph_optimization_level = level
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if mode == "float"
+                                   else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    if mode == "int8":
+        # Keep int8 QDQ groups int8 when fusing them (x86 builds otherwise rewrite them to uint8).
+        so.add_session_config_entry("session.qdqisint8allowed", "1")
     s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
     inp = s.get_inputs()[0]
     shape = [1] + [d if isinstance(d, int) else 1 for d in inp.shape[1:]]
@@ -114,8 +126,6 @@ def main():
     ap.add_argument("--random", type=int, default=1000, help="random inputs per model (default 1000)")
     ap.add_argument("--seed", type=int, help="seed of the random inputs (default: fresh, printed)")
     ap.add_argument("--only", action="append", help="check only these models (file stems)")
-    ap.add_argument("--min-exact", type=float, default=0.95)
-    ap.add_argument("--float-max-diff", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbits(63)
@@ -125,8 +135,7 @@ def main():
     if not models:
         sys.exit(f"error: no .onnx models in {args.models}")
     passed = failed = 0
-    modes = [("fused", ort.GraphOptimizationLevel.ORT_ENABLE_ALL),
-             ("float", ort.GraphOptimizationLevel.ORT_DISABLE_ALL)]
+    modes = ["int8", "default", "float"]
     for path in models:
         try:
             model = onnx.load(str(path))
@@ -135,8 +144,8 @@ def main():
             xs = np.concatenate([random_inputs(rng, args.random, n), np.full((1, n), -128, np.int8),
                                  np.full((1, n), 127, np.int8)])
             got = np.array(zkedge([args.zkedge], path, xs, args.timeout)["logits"], dtype=np.int64)
-            for mode, level in modes:
-                want, q_seen = ort_logits(model, xs, info["input"], level)
+            for mode in modes:
+                want, q_seen = ort_logits(model, xs, info["input"], mode)
                 if not np.array_equal(q_seen, xs.astype(np.int64)):
                     raise RuntimeError("onnxruntime's QuantizeLinear did not give back the int8 inputs")
                 if got.shape != want.shape:
@@ -147,10 +156,9 @@ def main():
                 classes = int((np.argmax(got, axis=1) == np.argmax(want, axis=1)).sum())
                 distinct = len({tuple(r) for r in want.tolist()})
                 worst = int(diff.max())
-                if mode == "fused":
-                    ok = worst <= 1 and exact >= args.min_exact * len(xs)
-                else:
-                    ok = worst <= args.float_max_diff
+                ok = classes >= 0.98 * len(xs) and worst <= 8
+                if mode == "int8" and path.stem in EXACT:
+                    ok &= worst <= 1 and exact >= 0.95 * len(xs)
                 ok &= distinct >= min(50, len(xs) // 4)
                 passed += ok
                 failed += not ok
