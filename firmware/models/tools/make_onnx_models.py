@@ -112,12 +112,12 @@ def conv_net(rng):
     residual Add, AveragePool, MaxPool, GlobalAveragePool, Flatten, Gemm."""
     b = Builder(rng, [1, 3, 11, 9])
     x = b.conv("input", 3, 8, 3, pad=1)                       # 8×11×9
-    d = b.conv(x, 8, 16, 3, stride=2, pad=[1, 0, 1, 1], group=8)  # depthwise ×2: 16×6×5
-    p = b.conv(d, 16, 16, 1)                                  # 16×6×5
+    d = b.conv(x, 8, 16, 3, stride=2, pad=[1, 0, 1, 1], group=8)  # depthwise ×2: 16×6×4
+    p = b.conv(d, 16, 16, 1)                                  # 16×6×4
     s = b.node("Add", [d, p])
-    s = b.conv(s, 16, 12, 3, pad=2, dilation=2, relu=False)   # 12×6×5
-    a = b.node("AveragePool", [s], kernel_shape=[2, 2], strides=[1, 1])  # 12×5×4
-    m = b.node("MaxPool", [a], kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 0])  # 12×3×2
+    s = b.conv(s, 16, 12, 3, pad=2, dilation=2, relu=False)   # 12×6×4
+    a = b.node("AveragePool", [s], kernel_shape=[2, 2], strides=[1, 1])  # 12×5×3
+    m = b.node("MaxPool", [a], kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 0])  # 12×3×1
     g = b.node("GlobalAveragePool", [m])                      # 12×1×1
     f = b.node("Flatten", [g])
     y = b.gemm(f, 12, 5, relu=False)
