@@ -222,6 +222,25 @@ mod tests {
     }
 
     #[test]
+    fn onnxruntime_multipliers_round_in_f32_left_to_right() {
+        // Scales where float32 `(x·w)/y` (numpy's float32 arithmetic, as onnxruntime's C++
+        // evaluates it) is one ulp below the quotient rounded once from double.
+        let (x, w, y) = (0.026_232_09_f32, 0.045_062_553_f32, 0.050_950_278_f32);
+        let m = ort_mac_multiplier(1.0, x, w, y);
+        assert_eq!((m as f32).to_bits(), 1_019_088_770);
+        assert_ne!(
+            m,
+            f64::from((f64::from(x) * f64::from(w) / f64::from(y)) as f32)
+        );
+        // Held exactly as Q31.
+        let r = requant(0, m).unwrap();
+        assert_eq!(
+            f64::from(r.multiplier) * 2f64.powi(i32::from(r.shift) - 31),
+            m
+        );
+    }
+
+    #[test]
     fn tiny_multipliers_are_refused_not_flushed() {
         assert!(requant(0, 2f64.powi(-40)).is_err());
         assert!(requant(0, 2f64.powi(31)).is_err());
