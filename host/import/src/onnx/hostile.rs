@@ -226,3 +226,106 @@ fn every_truncation_and_random_corruption_of_a_real_file_is_refused_or_imported(
     }
     assert!(refused > 0);
 }
+
+/// The QDQ form: x → QuantizeLinear → DequantizeLinear → Gemm(DequantizeLinear(w) per channel,
+/// DequantizeLinear(bias)) → QuantizeLinear → DequantizeLinear → y.
+fn qdq_gemm() -> GraphProto {
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let (xs, ws) = (0.1f32, [0.05f32, 0.02, 0.04]);
+    let bias_scales: Vec<f32> = ws.iter().map(|w| xs * w).collect();
+    let mut dqw = node("DequantizeLinear", "", &["w", "ws", "wz"], "wf");
+    dqw.attribute = vec![AttributeProto {
+        name: Some("axis".into()),
+        r#type: Some(AttributeType::Int as i32),
+        i: Some(0),
+        ..Default::default()
+    }];
+    let mut dqb = node("DequantizeLinear", "", &["b", "bs", "bz"], "bf");
+    dqb.attribute = dqw.attribute.clone();
+    let mut gemm = node("Gemm", "", &["xf", "wf", "bf"], "yf");
+    gemm.attribute = vec![AttributeProto {
+        name: Some("transB".into()),
+        r#type: Some(AttributeType::Int as i32),
+        i: Some(1),
+        ..Default::default()
+    }];
+    GraphProto {
+        node: vec![
+            node("QuantizeLinear", "", &["x", "xs", "xz"], "xq"),
+            node("DequantizeLinear", "", &["xq", "xs", "xz"], "xf"),
+            dqw,
+            dqb,
+            gemm,
+            node("QuantizeLinear", "", &["yf", "ys", "yz"], "yq"),
+            node("DequantizeLinear", "", &["yq", "ys", "yz"], "y"),
+        ],
+        initializer: vec![
+            tensor("xs", DataType::Float, &[], f32s(&[xs])),
+            tensor("xz", DataType::Int8, &[], vec![3]),
+            tensor(
+                "w",
+                DataType::Int8,
+                &[3, 4],
+                (0..12).map(|i| i as u8).collect(),
+            ),
+            tensor("ws", DataType::Float, &[3], f32s(&ws)),
+            tensor("wz", DataType::Int8, &[3], vec![0; 3]),
+            tensor(
+                "b",
+                DataType::Int32,
+                &[3],
+                [7i32, -8, 9].iter().flat_map(|b| b.to_le_bytes()).collect(),
+            ),
+            tensor("bs", DataType::Float, &[3], f32s(&bias_scales)),
+            tensor("bz", DataType::Int32, &[3], vec![0; 12]),
+            tensor("ys", DataType::Float, &[], f32s(&[0.2])),
+            tensor("yz", DataType::Int8, &[], vec![0]),
+        ],
+        input: vec![value("x", DataType::Float, &[1, 4])],
+        output: vec![value("y", DataType::Float, &[1, 3])],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_qdq_group_imports_as_its_integer_operator() {
+    let m = import(&model(qdq_gemm()), &Options::default()).unwrap();
+    let zkedge_kernel::model::Op::Dense(d) = &m.ops()[0] else {
+        panic!("{:?}", m.ops())
+    };
+    assert_eq!(d.bias, [7, -8, 9]);
+    assert_eq!(d.weights[4..8], [4, 5, 6, 7]);
+    // Channel 1's multiplier is 0.1 · 0.02 / 0.2 in float32.
+    let r = d.requant[1];
+    let exact = f64::from(r.multiplier) * 2f64.powi(i32::from(r.shift) - 31);
+    assert_eq!(exact, f64::from(0.1f32 * 0.02f32 / 0.2f32));
+}
+
+#[test]
+fn qdq_constants_that_the_fused_operator_would_misread_are_refused() {
+    // Per-channel scales along the input axis.
+    let mut g = qdq_gemm();
+    g.node[2].attribute[0].i = Some(1);
+    let e = refused(&model(g));
+    assert!(e.contains("along axis 1"), "{e}");
+    // A bias scale that is not x_scale · w_scale.
+    let mut g = qdq_gemm();
+    g.initializer[6] = tensor(
+        "bs",
+        DataType::Float,
+        &[3],
+        [0.1f32; 3].iter().flat_map(|x| x.to_le_bytes()).collect(),
+    );
+    let e = refused(&model(g));
+    assert!(e.contains("bias scale"), "{e}");
+    // A float result read by something other than one QuantizeLinear.
+    let mut g = qdq_gemm();
+    g.node[5].input[0] = "xf".into();
+    let e = refused(&model(g));
+    assert!(e.contains("exactly one QuantizeLinear"), "{e}");
+    // A symbolic dimension other than the batch.
+    let mut g = qdq_gemm();
+    g.input[0] = value("x", DataType::Float, &[-1, -1]);
+    let e = refused(&model(g));
+    assert!(e.contains("every dimension but the batch"), "{e}");
+}

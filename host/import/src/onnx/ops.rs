@@ -47,6 +47,8 @@ struct QConst {
     data: String,
     scale: Option<String>,
     zero_point: Option<String>,
+    /// The `DequantizeLinear`'s `axis` (a QDQ constant), along which per-channel scales lie.
+    axis: Option<i64>,
 }
 
 /// A node in integer form: its activations, constants and int8 output.
@@ -179,6 +181,12 @@ fn dequantized_const(g: &Graph, index: usize, name: &str) -> Result<QConst, Impo
                 data: data.to_string(),
                 scale: operand(d, 1).map(str::to_string),
                 zero_point: operand(d, 2).map(str::to_string),
+                // ONNX's default axis is 1.
+                axis: Some(
+                    attr_int(d, "axis")
+                        .map_err(|problem| g.node_error(p, problem))?
+                        .unwrap_or(1),
+                ),
             })
         }
         _ if g.constant(name).is_some() => Err(at(format!(
@@ -321,6 +329,7 @@ fn lower(g: &Graph) -> Result<Lowered, ImportError> {
                 data: d.to_string(),
                 scale: operand(n, scale).map(str::to_string),
                 zero_point: operand(n, zp).map(str::to_string),
+                axis: None,
             })
         };
         let out = || n.output.first().cloned().unwrap_or_default();
@@ -345,6 +354,7 @@ fn lower(g: &Graph) -> Result<Lowered, ImportError> {
                         data: b.into(),
                         scale: None,
                         zero_point: None,
+                        axis: None,
                     }),
                     Some(activation_quant(g, i, 6)?),
                 ),
@@ -407,6 +417,7 @@ fn lower(g: &Graph) -> Result<Lowered, ImportError> {
                             data: b.into(),
                             scale: None,
                             zero_point: None,
+                            axis: None,
                         }),
                         Some(activation_quant(g, i, 7)?),
                     )
@@ -553,12 +564,33 @@ struct Builder<'g> {
 /// Translates the graph.
 pub(crate) fn build(g: &Graph) -> Result<Built, ImportError> {
     let lowered = lower(g)?;
-    let dims: Vec<usize> = g
+    // A free batch dimension counts as 1 (zkedge proves one inference); every other dimension
+    // must be known.
+    let dims = g
         .input
         .dims
         .iter()
-        .map(|&d| if d < 0 { 1 } else { d as usize })
-        .collect();
+        .enumerate()
+        .map(|(i, &d)| match (i, d) {
+            (0, d) if d <= 0 => Some(1),
+            (_, d) if d > 0 && d <= i64::from(u32::MAX) => Some(d as usize),
+            _ => None,
+        })
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| ImportError::Edge {
+            what: "input",
+            problem: Problem::Shape {
+                tensor: g.input.name.clone(),
+                shape: g
+                    .input
+                    .dims
+                    .iter()
+                    .map(|&d| d.clamp(-1, i64::from(i32::MAX)) as i32)
+                    .collect(),
+                why: "every dimension but the batch must be known: export with a fixed input size"
+                    .into(),
+            },
+        })?;
     let input_shape = chw(&g.input.name, &dims).map_err(|problem| ImportError::Edge {
         what: "input",
         problem,
@@ -849,6 +881,15 @@ impl Builder<'_> {
             },
             None => return Err(bad("weights carry no constant scale".into())),
         };
+        if let Some(a) = c.axis.filter(|_| scales.len() > 1) {
+            let rank = v.dims.len() as i64;
+            if (if a < 0 { a + rank } else { a }) != axis as i64 {
+                return Err(bad(format!(
+                    "per-channel scales along axis {a}; zkedge needs them along the output \
+                     channels (axis {axis})"
+                )));
+            }
+        }
         let scales = match scales.len() {
             1 => vec![scales[0]; channels],
             n if n == channels => scales,
@@ -894,11 +935,65 @@ impl Builder<'_> {
         })
     }
 
-    /// The int32 bias (zeros when omitted).
-    fn bias(&self, c: Option<&QConst>, channels: usize) -> Result<Vec<i32>, Failure> {
+    /// The int32 bias (zeros when omitted). A QDQ bias's `DequantizeLinear` must have zero
+    /// points 0 and scales `x_scale · w_scale[o]` (as the quantiser writes them, in float32):
+    /// the fused integer operator adds the int32 values as they are.
+    fn bias(
+        &self,
+        c: Option<&QConst>,
+        channels: usize,
+        product: impl Fn(usize) -> f32,
+    ) -> Result<Vec<i32>, Failure> {
         let Some(c) = c else {
             return Ok(vec![0; channels]);
         };
+        if let Some(s) = c.scale.as_deref() {
+            let t = self.g.constant(s).ok_or(Problem::Operand {
+                tensor: s.into(),
+                why: "a bias scale must be a constant",
+            })?;
+            let scales = match values(t, MAX_LAYER_WEIGHTS)?.data {
+                Data::F32(v) => v,
+                _ => Vec::new(),
+            };
+            let fits = |o: usize| {
+                let want = product(o);
+                let got = if scales.len() == 1 {
+                    scales[0]
+                } else {
+                    scales.get(o).copied().unwrap_or(f32::NAN)
+                };
+                (got - want).abs() <= want * 1e-6
+            };
+            if !(scales.len() == 1 || scales.len() == channels) || !(0..channels).all(fits) {
+                return Err(Problem::Quantization {
+                    tensor: c.data.clone(),
+                    why: "the bias scale is not input scale × weight scale; zkedge (like \
+                          onnxruntime's fused kernels) adds the int32 bias to the accumulator \
+                          as it is"
+                        .into(),
+                }
+                .into());
+            }
+        }
+        if let Some(z) = c.zero_point.as_deref() {
+            let zero = self
+                .g
+                .constant(z)
+                .and_then(|t| values(t, MAX_LAYER_WEIGHTS).ok())
+                .is_some_and(|v| match v.data {
+                    Data::I32(z) => z.iter().all(|&z| z == 0),
+                    Data::I8(z) => z.iter().all(|&z| z == 0),
+                    _ => false,
+                });
+            if !zero {
+                return Err(Problem::Quantization {
+                    tensor: c.data.clone(),
+                    why: "a bias zero point must be 0".into(),
+                }
+                .into());
+            }
+        }
         let t = self.g.constant(&c.data).ok_or(Problem::Operand {
             tensor: c.data.clone(),
             why: "the bias must be a constant held in the file",
@@ -958,7 +1053,7 @@ impl Builder<'_> {
         };
         let group = attr_int(n, "group")?.unwrap_or(1);
         let win = window(n, kernel, [h, wid])?;
-        let bias = self.bias(q.bias.as_ref(), oc)?;
+        let bias = self.bias(q.bias.as_ref(), oc, |o| x.quant.scale * scales[o])?;
         let requant = self.requants(1.0, x.quant, &scales, out_q)?;
         let common = |weights| (weights, bias, requant);
         let op = if group == 1 && per_group == c {
@@ -1058,7 +1153,7 @@ impl Builder<'_> {
             }
             t
         };
-        let bias = self.bias(q.bias.as_ref(), outs)?;
+        let bias = self.bias(q.bias.as_ref(), outs, |o| x.quant.scale * scales[o])?;
         let op = Op::Dense(Dense {
             input: x.id,
             out_features: outs as u16,
