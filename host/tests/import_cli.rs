@@ -1,5 +1,6 @@
-//! `zkedge import` and `--model M.tflite`: the imported model, inputs in the model's own
-//! (channels-last) order, nested or flat, and refusals that name the operator.
+//! `zkedge import` and `--model M.tflite` / `M.onnx`: the imported model, inputs in the model's
+//! own order (channels-last for TFLite), nested or flat, refusals that name the operator, and
+//! proofs of imported models judged by `verify`.
 
 use std::{path::Path, process::Command};
 
@@ -144,10 +145,86 @@ fn an_imported_model_is_proved_and_verified() {
         path(&proof),
     ]);
     assert_eq!(code, 0, "{err}");
-    let (code, verified, err) = zkedge(&["verify", "--keys", path(&keys), "--proof", path(&proof)]);
+    let (code, verified, err) = zkedge(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--proof",
+        path(&proof),
+        "--allow-insecure-dev-srs",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(verified.starts_with("valid: class"), "{verified}");
     // The proven logits are those `prove` computed.
+    let logits = |s: &str| {
+        s.split("logits ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .map(str::to_string)
+    };
+    assert_eq!(logits(&verified), logits(&out), "{out} / {verified}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn onnx(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/models/onnx")
+        .join(name)
+}
+
+#[test]
+fn an_imported_onnx_model_reports_its_circuit_and_is_proved_and_verified() {
+    let dir = std::env::temp_dir().join(format!("zkedge-import-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zkm = dir.join("net.zkm");
+    let (code, out, err) = zkedge(&[
+        "import",
+        path(&onnx("qop-conv-net.onnx")),
+        "--out",
+        path(&zkm),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("circuit: k = "), "{out}");
+    assert!(out.contains("channels-first (CHW)"), "{out}");
+    let (code, _, err) = zkedge(&[
+        "import",
+        path(&onnx("refused/uint8-activations.onnx")),
+        "--out",
+        path(&dir.join("never.zkm")),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("activation_type=QuantType.QInt8"), "{err}");
+
+    let model = onnx("qdq-dense-mlp.onnx");
+    let keys = dir.join("keys");
+    let (code, _, err) = zkedge(&["setup", "--model", path(&model), "--out", path(&keys)]);
+    assert_eq!(code, 0, "{err}");
+    let input = dir.join("in.json");
+    let values: Vec<i32> = (0..20).map(|i| (i * 37 % 255) - 127).collect();
+    std::fs::write(&input, format!(r#"{{"input": {values:?}}}"#)).unwrap();
+    let proof = dir.join("p.zkp");
+    let (code, out, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&model),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&proof),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, verified, err) = zkedge(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--proof",
+        path(&proof),
+        "--allow-insecure-dev-srs",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(verified.starts_with("valid: class"), "{verified}");
     let logits = |s: &str| {
         s.split("logits ")
             .nth(1)

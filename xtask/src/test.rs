@@ -41,6 +41,7 @@ pub fn run() -> Result<()> {
     let python = test_venv()?;
     onnxruntime_parity(&python)?;
     tflm_parity(&python)?;
+    onnx_import_agreement(&python)?;
     // Each fault scenario once, through the project's relay (a few minutes).
     crate::faults::run(true, 1)?;
     // The firmware for the AN500 in QEMU, both modes, against the host driver.
@@ -102,6 +103,24 @@ fn tflm_parity(python: &str) -> Result<()> {
         python,
         &[
             "firmware/models/tools/check_tflm_parity.py",
+            "--zkedge",
+            &parity.to_string_lossy(),
+        ],
+    )
+}
+
+/// zkedge's ONNX importer and inference against onnxruntime, run live on every committed
+/// quantised .onnx model (firmware/models/onnx): 1,000 random inputs each plus the all −128 and
+/// all 127 inputs, onnxruntime in its int8, default and float modes; the bounds it checks are
+/// those docs/model-format.md states.
+fn onnx_import_agreement(python: &str) -> Result<()> {
+    let root = root();
+    // Built by tflm_parity already.
+    let parity = root.join("target/debug/zkedge-import-parity");
+    sh::run(
+        python,
+        &[
+            "firmware/models/tools/check_onnx_parity.py",
             "--zkedge",
             &parity.to_string_lossy(),
         ],

@@ -10,6 +10,13 @@ pub const SUPPORTED_TFLITE: &str = "CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
      SHAPE/STRIDED_SLICE/PACK of a Keras Flatten, QUANTIZE as the first and DEQUANTIZE as the \
      last operator, and SOFTMAX as the last computing operator";
 
+/// The ONNX operators the importer translates, for error messages.
+pub const SUPPORTED_ONNX: &str = "QOperator: QLinearConv, QLinearMatMul, QGemm, QLinearAdd, \
+     QLinearAveragePool, QLinearGlobalAveragePool, MaxPool, Reshape, Flatten; QDQ: Conv, MatMul, \
+     Gemm, Add, AveragePool, GlobalAveragePool, MaxPool, Reshape, Flatten between \
+     DequantizeLinear and QuantizeLinear; QuantizeLinear of the float input and DequantizeLinear \
+     of the output (int8 activations, int8 weights)";
+
 /// Why a model file was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,7 +30,7 @@ pub enum ImportError {
         source: std::io::Error,
     },
     /// Neither the extension nor the content says which format the file is.
-    #[error("{0}: not a model the importer reads (expected a .tflite file)")]
+    #[error("{0}: not a model the importer reads (expected a .tflite or .onnx file)")]
     UnknownFormat(PathBuf),
     /// The file is larger than the importer reads.
     #[error("model file is {size} bytes; the importer reads at most {max}")]
@@ -42,6 +49,34 @@ pub enum ImportError {
     /// The FlatBuffer failed verification (truncated, damaged, or too deeply nested).
     #[error("damaged or truncated TFLite file: {0}")]
     Flatbuffer(#[from] flatbuffers::InvalidFlatbuffer),
+    /// The bytes are not an ONNX protobuf (or a damaged one).
+    #[error("not an ONNX model, or a damaged one: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// The ONNX file's structure is not one zkedge imports.
+    #[error("{0}")]
+    Onnx(String),
+    /// An ONNX node zkedge does not translate.
+    #[error(
+        "node {index} ({name}) is not supported; zkedge imports quantised ONNX as onnxruntime's \
+         quantiser writes it, with int8 activations: {SUPPORTED_ONNX}"
+    )]
+    UnsupportedOnnx {
+        /// Its position in the graph's node list.
+        index: usize,
+        /// Its operator type and name.
+        name: String,
+    },
+    /// The model does not fit the circuit.
+    #[error(
+        "the model needs a circuit of {rows} rows, more than the largest zkedge proves (2^{max_k}); \
+         use a smaller model (fewer multiply-accumulates or activations)"
+    )]
+    Circuit {
+        /// Rows needed.
+        rows: usize,
+        /// [`zkedge_kernel::layout::MAX_K`].
+        max_k: u32,
+    },
     /// The file holds several subgraphs (or none).
     #[error("the model has {0} subgraphs; zkedge imports models with exactly one")]
     Subgraphs(usize),
@@ -89,7 +124,7 @@ pub enum ImportError {
     /// The translated model breaks one of zkedge's limits (`docs/model-format.md`).
     #[error("{}the model exceeds what zkedge proves: {error}", at_op(.tflite_op))]
     Model {
-        /// The TFLite operator the failing zkedge op came from, if one did.
+        /// The TFLite operator (or ONNX node) the failing zkedge op came from, if one did.
         tflite_op: Option<(usize, String)>,
         /// The kernel's reason.
         error: ModelError,

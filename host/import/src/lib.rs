@@ -1,5 +1,7 @@
 //! Bring your own model: int8 TFLite files into zkedge's model format, computing bit for bit
-//! what TensorFlow Lite Micro computes (`docs/model-format.md`, "Import").
+//! what TensorFlow Lite Micro computes, and quantised ONNX files as onnxruntime's quantiser
+//! writes them (`docs/model-format.md`, "Import"). Every imported model is checked to lay out in
+//! the circuit.
 //!
 //! ```no_run
 //! let model = zkedge_import::read(
@@ -14,9 +16,18 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod emit;
 mod error;
+pub mod onnx;
 mod prepare;
 pub mod tflite;
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic
+)]
+#[rustfmt::skip]
+mod onnx_generated;
 #[allow(
     unsafe_code,
     missing_docs,
@@ -35,8 +46,11 @@ mod tflite_generated;
 
 use std::{io::Read, path::Path};
 
-pub use error::{ImportError, Problem, SUPPORTED_TFLITE};
-use zkedge_kernel::model::Model;
+pub use error::{ImportError, Problem, SUPPORTED_ONNX, SUPPORTED_TFLITE};
+use zkedge_kernel::{
+    layout::{Layout, MAX_K},
+    model::Model,
+};
 
 /// Largest model file the importer reads; bounds every allocation it makes.
 pub const MAX_IMPORT_BYTES: usize = 64 << 20;
@@ -71,6 +85,8 @@ impl Options {
 pub enum Format {
     /// A `.tflite` FlatBuffer.
     Tflite,
+    /// A quantised `.onnx` protobuf.
+    Onnx,
 }
 
 impl Format {
@@ -79,6 +95,7 @@ impl Format {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "tflite" => Some(Format::Tflite),
+            "onnx" => Some(Format::Onnx),
             _ => None,
         }
     }
@@ -89,11 +106,25 @@ pub fn is_importable(path: &Path) -> bool {
     Format::of_path(path).is_some()
 }
 
-/// Imports a model from its bytes.
+/// Imports a model from its bytes, and checks that it lays out in the circuit (at most
+/// 2^[`MAX_K`] rows).
 pub fn import(bytes: &[u8], format: Format, options: &Options) -> Result<Model, ImportError> {
-    match format {
-        Format::Tflite => tflite::import(bytes, options),
-    }
+    let model = match format {
+        Format::Tflite => tflite::import(bytes, options)?,
+        Format::Onnx => onnx::import(bytes, options)?,
+    };
+    circuit(&model)?;
+    Ok(model)
+}
+
+/// The circuit layout of an imported model, or why it does not fit.
+pub fn circuit(model: &Model) -> Result<Layout, ImportError> {
+    Layout::new(model).map_err(|e| match e {
+        zkedge_kernel::layout::LayoutError::TooLarge { rows } => {
+            ImportError::Circuit { rows, max_k: MAX_K }
+        }
+        other => ImportError::Onnx(format!("the model cannot be laid out: {other}")),
+    })
 }
 
 /// Reads and imports a model file (at most [`MAX_IMPORT_BYTES`]); the extension names the

@@ -56,6 +56,13 @@ pub(crate) fn mac_multiplier(input: f32, weight: f32, output: f32, f32_product: 
     product / f64::from(output)
 }
 
+/// onnxruntime's requantisation multiplier for QLinearConv, QLinearMatMul and QGemm
+/// (`ComputeOutputScale`): `alpha · x_scale · w_scale / y_scale` evaluated left to right in
+/// `f32`. A float32 has a 24-bit mantissa, so [`requant`] holds it exactly as a Q31 multiplier.
+pub(crate) fn ort_mac_multiplier(alpha: f32, input: f32, weight: f32, output: f32) -> f64 {
+    f64::from(alpha * input * weight / output)
+}
+
 /// ADD's three multipliers (TFLite Micro's `CalculateOpDataAdd`, int8: left shift 20).
 pub(crate) fn add_multipliers(a: f32, b: f32, output: f32) -> Result<[Requant; 3], Problem> {
     let twice_max_input_scale = 2.0 * f64::from(a.max(b));
@@ -212,6 +219,25 @@ mod tests {
             }
         );
         assert!(add_multipliers(0.1, 0.1, 1e-9).is_err());
+    }
+
+    #[test]
+    fn onnxruntime_multipliers_round_in_f32_left_to_right() {
+        // Scales where float32 `(x·w)/y` (numpy's float32 arithmetic, as onnxruntime's C++
+        // evaluates it) is one ulp below the quotient rounded once from double.
+        let (x, w, y) = (0.026_232_09_f32, 0.045_062_553_f32, 0.050_950_278_f32);
+        let m = ort_mac_multiplier(1.0, x, w, y);
+        assert_eq!((m as f32).to_bits(), 1_019_088_770);
+        assert_ne!(
+            m,
+            f64::from((f64::from(x) * f64::from(w) / f64::from(y)) as f32)
+        );
+        // Held exactly as Q31.
+        let r = requant(0, m).unwrap();
+        assert_eq!(
+            f64::from(r.multiplier) * 2f64.powi(i32::from(r.shift) - 31),
+            m
+        );
     }
 
     #[test]

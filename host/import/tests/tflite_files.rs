@@ -160,7 +160,7 @@ fn refused_models_say_why() {
     ));
     // Not a model the importer reads, and not a TFLite file.
     assert!(matches!(
-        read(Path::new("model.onnx"), &Options::default()),
+        read(Path::new("model.pb"), &Options::default()),
         Err(ImportError::UnknownFormat(_))
     ));
     let dir = std::env::temp_dir().join(format!("zkedge-import-{}", std::process::id()));

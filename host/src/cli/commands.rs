@@ -636,6 +636,8 @@ pub fn import(
     } else {
         model.to_bytes()
     };
+    // The importer has checked that the model lays out; this is the layout `setup` will use.
+    let layout = zkedge_import::circuit(&model)?;
     fs::write(out, &data).with_context(|| format!("cannot write {}", out.display()))?;
     println!("imported \"{}\": {}", model.file().name, describe(&model));
     println!(
@@ -651,6 +653,13 @@ pub fn import(
         } else {
             "no softmax"
         }
+    );
+    println!(
+        "circuit: k = {} ({} of {} rows used; the largest zkedge proves is k = {})",
+        layout.k(),
+        layout.rows(),
+        1u64 << layout.k(),
+        zkedge_kernel::layout::MAX_K
     );
     println!("{} written ({})", out.display(), bytes(data.len()));
     Ok(())

@@ -14,8 +14,8 @@ use zkedge_kernel::{
 
 use crate::files::read_bounded;
 
-/// Reads a model: `.zkm` is binary, `.tflite` is imported (`zkedge import`, named after the
-/// file), anything else JSON.
+/// Reads a model: `.zkm` is binary, `.tflite` and `.onnx` are imported (`zkedge import`, named
+/// after the file), anything else JSON.
 pub fn model(path: &Path) -> Result<Model> {
     if zkedge_import::is_importable(path) {
         return zkedge_import::read(path, &zkedge_import::Options::default())

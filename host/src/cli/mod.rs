@@ -114,7 +114,7 @@ enum Command {
     },
     /// Generate proving and verifying keys for a model.
     Setup {
-        /// The model (`.json`, `.zkm`, or `.tflite`, imported on the fly).
+        /// The model (`.json`, `.zkm`, or `.tflite` / `.onnx`, imported on the fly).
         #[arg(long)]
         model: PathBuf,
         /// Directory to write the keys to.
@@ -139,7 +139,7 @@ enum Command {
     },
     /// Run the model on an input and prove the result.
     Prove {
-        /// The model (`.json`, `.zkm` or `.tflite`); must be the one the keys were made for.
+        /// The model (`.json`, `.zkm`, `.tflite` or `.onnx`); must be the one the keys were made for.
         #[arg(long)]
         model: PathBuf,
         /// Keys directory from `zkedge setup`.
@@ -180,7 +180,7 @@ enum Command {
     },
     /// Run the model (no proof).
     Infer {
-        /// The model (`.json`, `.zkm` or `.tflite`).
+        /// The model (`.json`, `.zkm`, `.tflite` or `.onnx`).
         #[arg(long)]
         model: PathBuf,
         /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`, in the model's order.
@@ -214,9 +214,10 @@ enum Command {
     /// Serve a device (the zkedge firmware) on a serial line: its MSMs on --backend, its
     /// witnesses proved here, its proofs verified here.
     Serve(serve::ServeArgs),
-    /// Import an int8 TFLite model (full-integer quantisation) into zkedge's format.
+    /// Import an int8 TFLite model (full-integer quantisation) or a quantised ONNX model
+    /// (onnxruntime QOperator or QDQ, int8) into zkedge's format.
     Import {
-        /// The `.tflite` file.
+        /// The `.tflite` or `.onnx` file.
         model: PathBuf,
         /// The file to write (`.zkm` or `.json`).
         #[arg(long)]

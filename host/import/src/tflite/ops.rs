@@ -667,28 +667,10 @@ impl<'g, 'a> Builder<'g, 'a> {
                 },
             });
         };
-        let mut live = vec![false; self.ops.len() + 1];
-        live[usize::from(out.id)] = true;
-        for (i, op) in self.ops.iter().enumerate().rev() {
-            if live[i + 1] {
-                for t in op.inputs() {
-                    live[t] = true;
-                }
-            }
-        }
-        // New numbers: the input stays 0, live op outputs are numbered in order.
-        let mut renumber = vec![0u16; self.ops.len() + 1];
-        let (mut ops, mut origin) = (Vec::new(), Vec::new());
-        for (i, mut op) in self.ops.into_iter().enumerate() {
-            if !live[i + 1] {
-                continue;
-            }
-            remap_inputs(&mut op, &renumber);
-            ops.push(op);
-            origin.push(self.origin[i]);
-            renumber[i + 1] = ops.len() as u16;
-        }
-        if ops.is_empty() {
+        let out_id = out.id;
+        let Some((ops, origin, renumber)) =
+            crate::emit::prune_numbered(self.ops, self.origin, out_id)
+        else {
             return Err(ImportError::Edge {
                 what: "output",
                 problem: Problem::Operand {
@@ -696,7 +678,15 @@ impl<'g, 'a> Builder<'g, 'a> {
                     why: "is the input itself: the model computes nothing",
                 },
             });
-        }
+        };
+        let live: Vec<bool> = {
+            let mut live = vec![false; renumber.len()];
+            live[0] = true;
+            for (i, &r) in renumber.iter().enumerate().skip(1) {
+                live[i] = r != 0;
+            }
+            live
+        };
         let expected = self
             .expected
             .into_iter()
@@ -764,18 +754,6 @@ fn window_padding(
         return Err(Problem::Options(format!("padding {pads:?} is too large")));
     }
     Ok(pads.map(|p| p as u16))
-}
-
-fn remap_inputs(op: &mut Op, renumber: &[u16]) {
-    let r = |t: &mut u16| *t = renumber[usize::from(*t)];
-    match op {
-        Op::Conv2d(c) => r(&mut c.input),
-        Op::DepthwiseConv2d(c) => r(&mut c.input),
-        Op::Dense(d) => r(&mut d.input),
-        Op::AvgPool2d(p) | Op::MaxPool2d(p) => r(&mut p.input),
-        Op::Add(a) => a.inputs.iter_mut().for_each(r),
-        Op::Reshape(x) => r(&mut x.input),
-    }
 }
 
 /// An operator's failure: a problem with it, or an error already naming its operator.
