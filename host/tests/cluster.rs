@@ -204,7 +204,7 @@ fn small_keys(rng: &mut StdRng) -> Keys {
 fn wait_for(what: &str, mut done: impl FnMut() -> bool, start: Instant) {
     while !done() {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -304,12 +304,13 @@ fn jobs_survive_a_killed_worker_and_a_restarted_server_and_are_stored_once() {
     workers.children[0].wait().unwrap();
 
     // Restart the server (SIGKILL) once some jobs are stored.
-    wait_for(
-        "10 stored jobs",
-        || workers.ids("stored").len() >= 10,
-        start,
-    );
+    wait_for("8 stored jobs", || workers.ids("stored").len() >= 8, start);
     server.kill();
+    let stored_at_restart = workers.ids("stored").len();
+    assert!(
+        stored_at_restart < all.len(),
+        "every job was stored before the server restart: the test shows nothing about it"
+    );
     std::thread::sleep(Duration::from_millis(500));
     server.start();
 
@@ -485,7 +486,8 @@ fn jobs_survive_a_killed_worker_and_a_restarted_server_and_are_stored_once() {
         );
     }
     eprintln!(
-        "{} jobs in {:.1} s; stored per worker {counts:?}",
+        "{} jobs in {:.1} s; server restarted after {stored_at_restart} were stored; stored \
+         per worker {counts:?}",
         all.len() + 1,
         start.elapsed().as_secs_f64()
     );
