@@ -82,7 +82,7 @@ impl Cluster {
         let ack = self
             .js
             .publish_with_headers(
-                format!("{JOBS_SUBJECT}.{key}"),
+                format!("{JOBS_SUBJECT}.{}.{key}", job.model),
                 headers,
                 job.to_bytes().into(),
             )
@@ -146,11 +146,10 @@ impl Cluster {
         let mut status = Status::default();
         let mut jobs = self.js.get_stream(JOBS_STREAM).await.map_err(js_err)?;
         status.queued = jobs.info().await.map_err(js_err)?.state.messages;
-        status.in_progress = jobs
-            .consumer_info(super::WORKERS)
-            .await
-            .map(|c| c.num_ack_pending as u64)
-            .unwrap_or(0);
+        let mut consumers = jobs.consumers();
+        while let Some(Ok(consumer)) = consumers.next().await {
+            status.in_progress += consumer.num_ack_pending as u64;
+        }
         let inputs = self
             .js
             .get_stream(super::INPUT_STREAM)

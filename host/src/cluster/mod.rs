@@ -1,10 +1,12 @@
 //! Proving jobs through NATS JetStream: many sensors submit, many workers prove, nothing is lost.
 //!
 //! JetStream holds everything; zkedge holds no queue of its own:
-//! - stream `ZKEDGE_JOBS` (work queue, file storage) on `zkedge.jobs.<id>`, at most one message
-//!   per subject and new ones refused, so a job waiting or in progress cannot be queued twice;
-//!   the durable pull consumer `workers` hands each job to one worker, redelivers it when the
-//!   worker dies (no ack within the ack wait; long proofs send in-progress acks);
+//! - stream `ZKEDGE_JOBS` (work queue, file storage) on `zkedge.jobs.<model hash>.<id>`, at most
+//!   one message per subject and new ones refused, so a job waiting or in progress cannot be
+//!   queued twice; one durable pull consumer per model (`workers-<first 16 hex digits of its
+//!   hash>`, filtered on its subjects) hands each job to one of the workers that hold the model's
+//!   keys, and redelivers it when that worker dies (no ack within the ack wait; long proofs send
+//!   in-progress acks);
 //! - stream `ZKEDGE_INPUT` on `zkedge.input.<model hash>`: raw inputs (from sensors speaking MQTT
 //!   to the server's MQTT gateway: topic `zkedge/input/<model hash>`), which workers turn into
 //!   jobs;
@@ -33,7 +35,7 @@ pub use worker::{Worker, WorkerConfig};
 
 /// The jobs stream.
 pub const JOBS_STREAM: &str = "ZKEDGE_JOBS";
-/// Subject prefix of jobs: `zkedge.jobs.<id>`.
+/// Subject prefix of jobs: `zkedge.jobs.<model hash>.<id>`.
 pub const JOBS_SUBJECT: &str = "zkedge.jobs";
 /// The raw-input stream (the MQTT gateway's).
 pub const INPUT_STREAM: &str = "ZKEDGE_INPUT";
@@ -46,7 +48,7 @@ pub const DEAD_STREAM: &str = "ZKEDGE_DEAD";
 pub const DEAD_SUBJECT: &str = "zkedge.dead";
 /// Subject prefix of completion notices: `zkedge.done.<id>`.
 pub const DONE_SUBJECT: &str = "zkedge.done";
-/// The durable consumer workers share.
+/// Prefix of the durable consumers workers share, one per model: `workers-<16 hex digits>`.
 pub const WORKERS: &str = "workers";
 /// The durable consumer that turns raw inputs into jobs.
 pub const INTAKE: &str = "intake";
@@ -121,7 +123,7 @@ impl Cluster {
         js.set_timeout(Duration::from_secs(10));
         js.get_or_create_stream(stream::Config {
             name: JOBS_STREAM.into(),
-            subjects: vec![format!("{JOBS_SUBJECT}.*")],
+            subjects: vec![format!("{JOBS_SUBJECT}.*.*")],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             // One message per job id while it waits or is in progress; a second is refused
@@ -190,11 +192,13 @@ impl Cluster {
         })
     }
 
-    /// The durable consumer `name` on `stream_name`, created with `ack_wait` when missing.
+    /// The durable consumer `name` on `stream_name` (of the subjects `filter`, all if empty),
+    /// created with `ack_wait` when missing.
     async fn consumer(
         &self,
         stream_name: &str,
         name: &str,
+        filter: String,
         ack_wait: Duration,
     ) -> Result<consumer::PullConsumer, ClusterError> {
         let stream = self.js.get_stream(stream_name).await.map_err(js_err)?;
@@ -205,6 +209,7 @@ impl Cluster {
                     durable_name: Some(name.into()),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait,
+                    filter_subject: filter,
                     // Unbounded here: the worker counts deliveries and dead-letters a job itself
                     // (the server would only stop delivering it and leave it in the queue).
                     max_deliver: -1,
@@ -238,6 +243,23 @@ impl Cluster {
             }
         }
         Ok(out)
+    }
+
+    /// The durable consumer of the jobs for the model whose hash is `model`.
+    async fn workers(
+        &self,
+        model: &[u8; 32],
+        ack_wait: Duration,
+    ) -> Result<consumer::PullConsumer, ClusterError> {
+        let model = crate::srs::hex(model);
+        let name = format!("{WORKERS}-{}", &model[..16]);
+        self.consumer(
+            JOBS_STREAM,
+            &name,
+            format!("{JOBS_SUBJECT}.{model}.*"),
+            ack_wait,
+        )
+        .await
     }
 
     /// The dead letters stored so far, oldest first.

@@ -20,8 +20,7 @@ use serde::Deserialize;
 
 use super::{
     job::parse_hash, store_err, Cluster, ClusterError, DeadLetter, Job, JobId, Record,
-    DEAD_SUBJECT, DONE_SUBJECT, INPUT_STREAM, INPUT_SUBJECT, INTAKE, JOBS_STREAM, JOBS_SUBJECT,
-    MAX_JOB_BYTES, WORKERS,
+    DEAD_SUBJECT, DONE_SUBJECT, INPUT_STREAM, INPUT_SUBJECT, INTAKE, JOBS_SUBJECT, MAX_JOB_BYTES,
 };
 use crate::{
     backends::DynBackend,
@@ -130,14 +129,16 @@ impl Worker {
     /// Works until stopped: proves jobs; rides out server restarts (retries, never exits on a
     /// lost connection).
     pub async fn run(mut self) -> Result<Summary, ClusterError> {
-        let jobs = self
-            .cluster
-            .consumer(JOBS_STREAM, WORKERS, self.config.ack_wait)
-            .await?;
+        // One consumer per model: a job is only ever delivered to workers holding its keys.
+        let mut jobs = Vec::new();
+        for model in self.provers.keys() {
+            jobs.push(self.cluster.workers(model, self.config.ack_wait).await?);
+        }
+        let wait = Duration::from_millis(1000 / jobs.len().max(1) as u64);
         let intake = if self.config.intake {
             let consumer = self
                 .cluster
-                .consumer(INPUT_STREAM, INTAKE, self.config.ack_wait)
+                .consumer(INPUT_STREAM, INTAKE, String::new(), self.config.ack_wait)
                 .await?;
             let cluster = self.cluster.clone();
             let stop = self.stop.clone();
@@ -146,8 +147,13 @@ impl Worker {
             None
         };
         let mut summary = Summary::default();
+        let mut turn = 0;
         while !self.stop.load(Ordering::Relaxed) {
-            let msg = match next(&jobs).await {
+            turn = (turn + 1) % jobs.len().max(1);
+            let Some(consumer) = jobs.get(turn) else {
+                return Err(ClusterError::JetStream("the worker holds no keys".into()));
+            };
+            let msg = match next(consumer, wait).await {
                 Ok(Some(msg)) => msg,
                 Ok(None) => continue,
                 Err(e) => {
@@ -171,6 +177,7 @@ impl Worker {
 
     async fn handle(&mut self, msg: &Message) -> Outcome {
         let delivered = msg.info().map(|i| i.delivered.max(1) as u64).unwrap_or(1);
+        // `<model hash>.<id>`
         let claimed = msg
             .subject
             .as_str()
@@ -186,10 +193,11 @@ impl Worker {
             Ok(id) => id,
             Err(e) => return self.dead(msg, None, delivered, e.to_string()).await,
         };
-        if claimed != id.to_string() {
+        if claimed != format!("{}.{id}", job.model) {
             let reason = format!(
-                "the subject names job {claimed:?} but the content is job {id}: publish jobs on \
-                 {JOBS_SUBJECT}.<id of the content> (`zkedge submit` does)"
+                "the subject names job {claimed:?} but the content is job {}.{id}: publish jobs \
+                 on {JOBS_SUBJECT}.<model hash>.<id of the content> (`zkedge submit` does)",
+                job.model
             );
             return self.dead(msg, None, delivered, reason).await;
         }
@@ -210,10 +218,11 @@ impl Worker {
             return self.dead(msg, Some(id), delivered, reason).await;
         }
         let model = job.model_hash().unwrap_or_default();
+        // Consumers are per model, so this should not happen; a stray delivery is handed back
+        // rather than proven with the wrong keys.
         let Some(prover) = self.provers.get_mut(&model) else {
             let reason = format!(
-                "no worker took model {} (this one has keys for {}): start a worker with \
-                 `--keys` for it",
+                "this worker has no keys for model {} (it has {})",
                 job.model,
                 self.provers
                     .keys()
@@ -458,12 +467,12 @@ async fn bury(
     Ok(())
 }
 
-/// The next message of `consumer`, if one comes within a second.
-async fn next(consumer: &PullConsumer) -> Result<Option<Message>, ClusterError> {
+/// The next message of `consumer`, if one comes within `wait`.
+async fn next(consumer: &PullConsumer, wait: Duration) -> Result<Option<Message>, ClusterError> {
     let mut batch = consumer
         .fetch()
         .max_messages(1)
-        .expires(Duration::from_secs(1))
+        .expires(wait)
         .messages()
         .await
         .map_err(super::js_err)?;
@@ -489,7 +498,7 @@ async fn ack(msg: &Message) {
 /// `zkedge/input/<model hash>`) into jobs.
 async fn intake(cluster: Cluster, consumer: PullConsumer, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
-        let msg = match next(&consumer).await {
+        let msg = match next(&consumer, Duration::from_secs(1)).await {
             Ok(Some(msg)) => msg,
             Ok(None) => continue,
             Err(e) => {
