@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod bundled;
 pub mod circuit;
 pub mod cli;
+pub mod cluster;
 pub mod export;
 pub mod files;
 pub mod keygen;

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's automation, in Rust so that it runs wherever cargo does.
 
 mod bench_summary;
+mod cluster;
 mod faults;
 mod firmware;
 mod fuzz;
@@ -24,6 +25,16 @@ enum Command {
     Test,
     /// Prints zkedge ÷ reference median ratios from the last `cargo bench -p zkedge-benches`.
     BenchSummary,
+    /// Jobs per minute through NATS JetStream with 1, 2, … `zkedge worker`s on this machine
+    /// (the bundled sensor model; installs nats-server if missing).
+    ClusterBench {
+        /// Jobs per run.
+        #[arg(long, default_value_t = 30)]
+        jobs: usize,
+        /// Worker counts to measure, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        workers: Vec<usize>,
+    },
     /// The Cortex-M firmware: build, run in QEMU against `zkedge serve`, test.
     #[command(subcommand)]
     Firmware(firmware::FirmwareCommand),
@@ -64,6 +75,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
+        Command::ClusterBench { jobs, workers } => cluster::bench(jobs, &workers),
         Command::Fuzz { seconds } => fuzz::run(seconds),
         Command::Faults { short, runs } => faults::run(short, runs),
         Command::Rtl {

@@ -12,6 +12,9 @@ pub fn run() -> Result<()> {
     sh::ensure_apt(rtl::APT_PACKAGES)?;
     // host/tests/ptau.rs makes its .ptau files with snarkjs, installed from npm into target/.
     sh::ensure_apt(&["nodejs", "npm"])?;
+    // host/tests/cluster.rs runs a real nats-server (JetStream, its MQTT gateway) and an MQTT
+    // sensor.
+    sh::ensure_apt(&["nats-server", "mosquitto-clients"])?;
     sh::run("cargo", &["fmt", "--all", "--", "--check"])?;
     sh::run(
         "cargo",

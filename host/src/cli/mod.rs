@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_models;
+mod cluster;
 mod commands;
 mod input;
 mod serve;
@@ -230,6 +231,16 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Queue proving jobs on a NATS JetStream cluster; prints each job's id (its content's
+    /// digest: submitting again is harmless).
+    Submit(cluster::SubmitArgs),
+    /// A job's state on the cluster (queued, done, dead and why), or counts over the cluster.
+    Status(cluster::StatusArgs),
+    /// Write a done job's proof to a file; exits non-zero while the job is not done.
+    Fetch(cluster::FetchArgs),
+    /// Prove jobs from a NATS JetStream cluster until SIGTERM; each proof is checked with
+    /// halo2-axiom's verifier before it is stored.
+    Worker(cluster::WorkerArgs),
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -307,6 +318,10 @@ pub fn run_with(
             bench::calibrate(&bench, routing.as_deref(), registry)
         }
         Command::Serve(args) => serve::run(&args, registry),
+        Command::Submit(args) => cluster::submit(&args),
+        Command::Status(args) => cluster::status(&args),
+        Command::Fetch(args) => cluster::fetch(&args),
+        Command::Worker(args) => cluster::worker(&args, registry),
         Command::Backends => {
             registry
                 .list()

@@ -1,0 +1,504 @@
+//! The cluster against a real nats-server (JetStream, file storage in a temp dir): jobs from
+//! several simulated sensors, three `zkedge worker` processes; one worker SIGKILLed mid-proof,
+//! the server SIGKILLed and restarted mid-run. Every job must end with exactly one stored proof
+//! that halo2-axiom's verifier accepts; duplicates are stored once; malformed jobs land in the
+//! dead letter with their reason and no worker dies; an MQTT client submits through the
+//! server's MQTT gateway.
+//!
+//! Needs `nats-server` and `mosquitto_pub` on PATH (`cargo xtask test` installs them: Debian's
+//! nats-server and mosquitto-clients).
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use rand::{rngs::StdRng, SeedableRng};
+use zkedge::{
+    cluster::{Cluster, Job, JobId, Record, Submitted},
+    files::hash,
+    keys::{self, Keys, SrsOrigin},
+    proof::{self, MultiOpen, ProofFile},
+    srs,
+};
+use zkedge_kernel::{
+    infer::infer,
+    layout::Layout,
+    model::{synthetic, synthetic::Spec},
+};
+
+const SENSORS: usize = 5;
+const PER_SENSOR: usize = 8;
+const WORKERS: usize = 3;
+const DEADLINE: Duration = Duration::from_secs(150);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tool(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/usr/bin"])
+    {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} is not installed: `cargo xtask test` installs it (apt-get install nats-server mosquitto-clients)");
+}
+
+/// A nats-server with JetStream and the MQTT gateway, its store in `dir`.
+struct Server {
+    child: Option<Child>,
+    conf: PathBuf,
+    port: u16,
+    mqtt: u16,
+}
+
+impl Server {
+    fn new(dir: &Path) -> Self {
+        let (port, mqtt) = (free_port(), free_port());
+        let conf = dir.join("nats.conf");
+        let store = dir.join("jetstream");
+        std::fs::write(
+            &conf,
+            format!(
+                "server_name: zkedge_test\nlisten: 127.0.0.1:{port}\n\
+                 jetstream {{ store_dir: \"{}\" }}\nmqtt {{ listen: 127.0.0.1:{mqtt} }}\n",
+                store.display()
+            ),
+        )
+        .unwrap();
+        let mut server = Server {
+            child: None,
+            conf,
+            port,
+            mqtt,
+        };
+        server.start();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(tool("nats-server"))
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `zkedge worker` processes and every line they printed, tagged with the worker's index.
+struct Workers {
+    children: Vec<Child>,
+    lines: Arc<Mutex<Vec<(usize, String)>>>,
+}
+
+impl Workers {
+    fn spawn(n: usize, url: &str, keys: &Path, logs: &Path) -> Self {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let children = (0..n)
+            .map(|i| {
+                let mut child = Command::new(env!("CARGO_BIN_EXE_zkedge"))
+                    .args(["worker", "--nats", url, "--ack-wait", "4", "--name"])
+                    .arg(format!("w{i}"))
+                    .arg("--keys")
+                    .arg(keys)
+                    .stdout(Stdio::piped())
+                    .stderr(std::fs::File::create(logs.join(format!("w{i}.log"))).unwrap())
+                    .spawn()
+                    .unwrap();
+                let out = child.stdout.take().unwrap();
+                let lines = lines.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(out).lines().map_while(Result::ok) {
+                        lines.lock().unwrap().push((i, line));
+                    }
+                });
+                child
+            })
+            .collect();
+        Workers { children, lines }
+    }
+
+    fn lines(&self) -> Vec<(usize, String)> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Job ids with a line `<verb> <id> …`, by worker.
+    fn ids(&self, verb: &str) -> Vec<(usize, String)> {
+        self.lines()
+            .into_iter()
+            .filter_map(|(w, l)| {
+                let rest = l.strip_prefix(verb)?.strip_prefix(' ')?;
+                Some((w, rest.split([' ', ':']).next()?.to_string()))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+}
+
+fn small_keys(rng: &mut StdRng) -> Keys {
+    let model = synthetic::model(
+        rng,
+        [1, 4, 4],
+        &[
+            Spec::Conv {
+                out: 2,
+                kernel: [2, 2],
+                stride: [1, 1],
+                padding: [0, 0, 0, 0],
+            },
+            Spec::Dense { out: 3 },
+        ],
+    );
+    let k = Layout::new(&model).unwrap().k();
+    keys::generate(model, srs::dev(k), SrsOrigin::InsecureDev).unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool, start: Instant) {
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn jobs_survive_a_killed_worker_and_a_restarted_server_and_are_stored_once() {
+    let start = Instant::now();
+    let dir = std::env::temp_dir().join(format!("zkedge-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = StdRng::seed_from_u64(accel_conformance::test_seed("cluster"));
+    let mut keys = small_keys(&mut rng);
+    keys.save(&dir.join("keys")).unwrap();
+    let model_hash = hash(&keys.model.to_bytes());
+    let mut server = Server::new(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = rt
+        .block_on(Cluster::connect(&server.url(), "test"))
+        .unwrap();
+    let mut workers = Workers::spawn(WORKERS, &server.url(), &dir.join("keys"), &dir);
+
+    // Sensors: distinct inputs, each submitted, the first two of each sensor twice at once.
+    let mut seen = HashSet::new();
+    let mut jobs: Vec<Vec<Job>> = vec![Vec::new(); SENSORS];
+    for sensor in &mut jobs {
+        while sensor.len() < PER_SENSOR {
+            let input = synthetic::input(&mut rng, &keys.model);
+            if seen.insert(input.clone()) {
+                sensor.push(Job::new(model_hash, input, MultiOpen::Gwc));
+            }
+        }
+    }
+    let ids: Vec<JobId> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for sensor in jobs.clone() {
+            let cluster = cluster.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for job in sensor.iter().chain(&sensor[..2]) {
+                    ids.push(cluster.submit(job).await.unwrap().id());
+                }
+                ids
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.extend(t.await.unwrap());
+        }
+        ids
+    });
+    let all: Vec<Job> = jobs.concat();
+    let unique: HashSet<JobId> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "a duplicate was given a new id");
+
+    // Malformed jobs, each with the reason it must be dead-lettered for.
+    let model_hex = srs::hex(&model_hash);
+    let garbage_subject = format!("zkedge.jobs.{model_hex}.{}", "0".repeat(64));
+    let short = Job::new(model_hash, vec![1, 2, 3], MultiOpen::Gwc);
+    let stranger = Job::new([9; 32], all[0].input.clone(), MultiOpen::Gwc);
+    let mut misnamed = all[2].clone();
+    misnamed.input[0] = misnamed.input[0].wrapping_add(1);
+    rt.block_on(async {
+        cluster
+            .publish_raw(garbage_subject.clone(), b"not a job".to_vec())
+            .await
+            .unwrap();
+        cluster.submit(&short).await.unwrap();
+        cluster.submit(&stranger).await.unwrap();
+        cluster
+            .publish_raw(
+                format!("zkedge.jobs.{model_hex}.{}", "a".repeat(64)),
+                misnamed.to_bytes(),
+            )
+            .await
+            .unwrap();
+    });
+
+    // SIGKILL worker 0 while it proves.
+    let mut killed = None;
+    wait_for(
+        "worker 0 to start a proof",
+        || {
+            let lines = workers.lines();
+            let last = lines.iter().rev().find(|(w, _)| *w == 0);
+            if let Some((_, l)) = last.filter(|(_, l)| l.starts_with("proving ")) {
+                workers.children[0].kill().unwrap();
+                killed = l.split(' ').nth(1).map(str::to_string);
+                true
+            } else {
+                false
+            }
+        },
+        start,
+    );
+    let killed = killed.unwrap();
+    workers.children[0].wait().unwrap();
+
+    // Restart the server (SIGKILL) once some jobs are stored.
+    wait_for("8 stored jobs", || workers.ids("stored").len() >= 8, start);
+    server.kill();
+    let stored_at_restart = workers.ids("stored").len();
+    assert!(
+        stored_at_restart < all.len(),
+        "every job was stored before the server restart: the test shows nothing about it"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    server.start();
+
+    let record = |id: &JobId| rt.block_on(cluster.record(id)).ok().flatten();
+    wait_for(
+        "every job to be done",
+        || {
+            all.iter()
+                .all(|j| matches!(record(&j.id().unwrap()), Some((Record::Done { .. }, _))))
+        },
+        start,
+    );
+
+    // Every job: one stored proof that halo2-axiom's verifier accepts, for the output the
+    // model gives on the input.
+    let stored = workers.ids("stored");
+    for job in &all {
+        let id = job.id().unwrap();
+        let (record, bytes) = rt.block_on(cluster.proof(&id)).unwrap();
+        let file = ProofFile::from_bytes(&bytes).unwrap();
+        proof::verify(&keys, &file).unwrap_or_else(|e| panic!("job {id}: {e}"));
+        let trace = infer(&keys.model, &job.input).unwrap();
+        assert_eq!(file.output, trace.output(), "job {id}");
+        let Record::Done { output, class, .. } = record else {
+            unreachable!()
+        };
+        assert_eq!((output, class), (file.output.clone(), file.class));
+        let dones = rt
+            .block_on(cluster.history(&id))
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r, Record::Done { .. }))
+            .count();
+        assert_eq!(dones, 1, "job {id} stored {dones} times");
+        let by: Vec<usize> = stored
+            .iter()
+            .filter(|(_, s)| *s == id.to_string())
+            .map(|(w, _)| *w)
+            .collect();
+        assert_eq!(by.len(), 1, "job {id} reported stored by workers {by:?}");
+    }
+    // The job worker 0 died on was finished by another worker.
+    assert!(
+        stored.iter().any(|(w, s)| *s == killed && *w != 0),
+        "job {killed}, in progress on the killed worker, was not finished by another"
+    );
+
+    // Malformed jobs: in the dead letter with their reasons. The job for a model no worker
+    // holds is no failure: it waits for such a worker.
+    let letters = |rt: &tokio::runtime::Runtime| rt.block_on(cluster.dead_letters()).unwrap();
+    wait_for("three dead letters", || letters(&rt).len() >= 3, start);
+    let letters = letters(&rt);
+    let reason_for = |pred: &dyn Fn(&zkedge::cluster::DeadLetter) -> bool| {
+        letters
+            .iter()
+            .find(|l| pred(l))
+            .map(|l| l.reason.clone())
+            .unwrap_or_else(|| panic!("missing dead letter; have {letters:#?}"))
+    };
+    assert!(reason_for(&|l| l.subject == garbage_subject).contains("malformed job"));
+    let short_id = short.id().unwrap().to_string();
+    assert!(reason_for(&|l| l.id.as_deref() == Some(&short_id)).contains("does not fit the model"));
+    let stranger_id = stranger.id().unwrap();
+    assert!(matches!(
+        record(&stranger_id),
+        Some((Record::Queued { .. }, _))
+    ));
+    assert!(letters
+        .iter()
+        .all(|l| l.id.as_deref() != Some(&stranger_id.to_string())));
+    let status = rt.block_on(cluster.status()).unwrap();
+    assert_eq!((status.queued, status.in_progress), (1, 0), "{status:?}");
+    assert!(reason_for(&|l| l.subject.ends_with(&"a".repeat(64))).contains("the subject names job"));
+    assert!(matches!(
+        record(&short.id().unwrap()),
+        Some((Record::Dead { .. }, _))
+    ));
+
+    // Submitting a done job again does nothing.
+    for job in &all[..5] {
+        assert_eq!(
+            rt.block_on(cluster.submit(job)).unwrap(),
+            Submitted::AlreadyDone(job.id().unwrap())
+        );
+    }
+
+    // A sensor speaking MQTT (QoS 1) to the server's gateway; and one that sends garbage.
+    let mqtt_input = loop {
+        let input = synthetic::input(&mut rng, &keys.model);
+        if !seen.contains(&input) {
+            break input;
+        }
+    };
+    let mqtt_job = Job::new(model_hash, mqtt_input.clone(), MultiOpen::Gwc);
+    for (client, payload) in [
+        ("sensor-mqtt", format!("{{\"input\": {mqtt_input:?}}}")),
+        ("sensor-bad", "{\"input\": \"nope\"}".to_string()),
+    ] {
+        let status = Command::new(tool("mosquitto_pub"))
+            .args(["-h", "127.0.0.1", "-p", &server.mqtt.to_string(), "-q", "1"])
+            .args(["-i", client, "-t", &format!("zkedge/input/{model_hex}")])
+            .args(["-m", &payload])
+            .status()
+            .unwrap();
+        assert!(status.success(), "mosquitto_pub failed");
+    }
+    let mqtt_id = mqtt_job.id().unwrap();
+    wait_for(
+        "the MQTT job to be done",
+        || matches!(record(&mqtt_id), Some((Record::Done { .. }, _))),
+        start,
+    );
+    let (_, bytes) = rt.block_on(cluster.proof(&mqtt_id)).unwrap();
+    proof::verify(&keys, &ProofFile::from_bytes(&bytes).unwrap()).unwrap();
+    wait_for(
+        "the MQTT garbage in the dead letter",
+        || {
+            rt.block_on(cluster.dead_letters())
+                .unwrap()
+                .iter()
+                .any(|l| {
+                    l.subject.starts_with("zkedge.input.") && l.reason.contains("not an input")
+                })
+        },
+        start,
+    );
+
+    // The CLI: status, fetch (and `zkedge verify` on what it wrote).
+    let zkedge = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_zkedge"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let url = server.url();
+    let id = all[3].id().unwrap().to_string();
+    let out = zkedge(&["status", "--nats", &url, &id]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("done: class"));
+    let proof_path = dir.join("fetched.zkp");
+    let p = proof_path.to_str().unwrap();
+    assert!(zkedge(&["fetch", "--nats", &url, &id, "--out", p])
+        .status
+        .success());
+    let keys_dir = dir.join("keys");
+    let verified = zkedge(&[
+        "verify",
+        "--keys",
+        keys_dir.to_str().unwrap(),
+        "--proof",
+        p,
+        "--allow-insecure-dev-srs",
+    ]);
+    assert!(verified.status.success(), "{verified:?}");
+    let dead = zkedge(&["fetch", "--nats", &url, &short_id, "--out", p]);
+    assert!(!dead.status.success(), "fetch of a dead job exited 0");
+
+    // No surviving worker died; SIGTERM stops them cleanly.
+    let mut counts: HashMap<usize, usize> = HashMap::new();
+    for (w, _) in workers.ids("stored") {
+        *counts.entry(w).or_default() += 1;
+    }
+    for (i, child) in workers.children.iter_mut().enumerate().skip(1) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "worker {i} died (see {})",
+            dir.join(format!("w{i}.log")).display()
+        );
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+    for (i, child) in workers.children.iter_mut().enumerate().skip(1) {
+        let status = child.wait().unwrap();
+        assert!(
+            status.success(),
+            "worker {i} exited with {status} on SIGTERM"
+        );
+    }
+    eprintln!(
+        "{} jobs in {:.1} s; server restarted after {stored_at_restart} were stored; stored \
+         per worker {counts:?}",
+        all.len() + 1,
+        start.elapsed().as_secs_f64()
+    );
+    drop(workers);
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
