@@ -34,7 +34,7 @@ use halo2_proofs::{
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zkedge_kernel::{
-    layout::{Layout, Params as LayoutParams},
+    layout::{Layout, Params as LayoutParams, Visibility},
     model::Model,
 };
 
@@ -48,8 +48,9 @@ use crate::{
 
 /// The first four bytes of a bundle.
 pub const MAGIC: [u8; 4] = *b"ZKV1";
-/// The bundle version this build reads and writes.
-pub const BUNDLE_VERSION: u16 = 1;
+/// The bundle version this build reads and writes (2: the input's visibility in the circuit's
+/// shape, the model's input count).
+pub const BUNDLE_VERSION: u16 = 2;
 /// Largest bundle (and verifying key) accepted.
 pub const MAX_BUNDLE_FILE: u64 = 4 << 20;
 /// Largest circuit (log2 rows) a bundle may describe: the layout's own limit.
@@ -73,6 +74,8 @@ pub struct ModelInfo {
     pub classes: Vec<String>,
     /// Its number of outputs (the instance holds them and the class).
     pub outputs: u32,
+    /// Its number of inputs (a public input's instance holds them).
+    pub inputs: u32,
 }
 
 /// The bundle as stored.
@@ -193,6 +196,8 @@ pub struct Bundle {
     pub s_g2: G2Affine,
     /// The SRS's identity.
     pub srs_id: SrsId,
+    /// The circuit's shape (its input visibility included), bound by the verifying key.
+    pub shape: Shape,
     params: Srs,
 }
 
@@ -353,6 +358,7 @@ impl Bundle {
                 name: f.name.clone(),
                 classes: f.classes.clone(),
                 outputs: keys.model.output_len() as u32,
+                inputs: keys.model.input_len() as u32,
             },
             s_g2: s_g2.to_bytes().as_ref().to_vec(),
             circuit: postcard::to_allocvec(keys.layout.params()).unwrap_or_default(),
@@ -364,6 +370,7 @@ impl Bundle {
             vk_hash: keys.vk_hash,
             s_g2,
             srs_id: keys.srs_id,
+            shape: Shape(*keys.layout.params()),
             params: srs::verifier_params(keys.srs.k(), s_g2),
         }
     }
@@ -406,6 +413,9 @@ impl Bundle {
             return Err(damaged(format!("{} outputs", file.model.outputs)));
         }
         let shape = circuit_params(&file.circuit)?;
+        if file.model.inputs == 0 || file.model.inputs > 1 << 24 {
+            return Err(damaged(format!("{} inputs", file.model.inputs)));
+        }
         let vk = read_vk(&file.vk, None, shape)?;
         let k = vk.get_domain().k();
         Ok(Self {
@@ -417,6 +427,7 @@ impl Bundle {
             params: srs::verifier_params(k, s_g2),
             s_g2,
             vk,
+            shape,
             file,
         })
     }
@@ -467,7 +478,7 @@ impl Bundle {
                 given: hex(&id.tau),
             });
         }
-        let derived = derive_vk_hash(model, srs)?;
+        let derived = derive_vk_hash(model, srs, self.shape.0.input)?;
         if derived != self.vk_hash {
             return Err(BundleError::VkMismatch {
                 derived: hex(&derived),
@@ -484,6 +495,8 @@ impl Bundle {
             vk_hash: self.vk_hash,
             srs: self.srs_id.tau,
             outputs: self.file.model.outputs as usize,
+            inputs: self.file.model.inputs as usize,
+            input: self.shape.0.input,
         }
     }
 
@@ -505,8 +518,13 @@ impl Bundle {
 
 /// The hash of `model`'s verifying key over `srs` (which must be cut to the model's `k`):
 /// what a model's owner publishes so that verifiers can pin it.
-pub fn derive_vk_hash(model: &Model, srs: &Srs) -> Result<[u8; 32], BundleError> {
-    let layout = Layout::new(model).map_err(|e| BundleError::Derive(e.to_string()))?;
+pub fn derive_vk_hash(
+    model: &Model,
+    srs: &Srs,
+    input: Visibility,
+) -> Result<[u8; 32], BundleError> {
+    let layout =
+        Layout::with_input(model, input).map_err(|e| BundleError::Derive(e.to_string()))?;
     if layout.k() != srs.k() {
         return Err(BundleError::Derive(format!(
             "the model lays out at k = {}, the SRS has 2^{} points",

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod export;
 pub mod files;
 pub mod keys;
+pub mod poseidon;
 pub mod proof;
 pub mod ptau;
 pub mod router;

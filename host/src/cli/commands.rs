@@ -3,10 +3,11 @@
 use std::{fs, path::Path};
 
 use anyhow::{bail, Context, Result};
+use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
 use rand::rngs::OsRng;
 use zkedge_kernel::{
     infer::{infer as run_model, Trace},
-    layout::Layout,
+    layout::{Layout, Visibility},
     model::Model,
 };
 
@@ -23,7 +24,7 @@ use crate::{
     bundled,
     files::{hash, read_bounded},
     keys::{self, Keys, Parts, SrsOrigin},
-    proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
+    proof::{self, MultiOpen, ProofFile, Proved, ProverKind, Revealed, MAX_PROOF_FILE},
     router::Router,
     srs::{self, hex, SrsId, DEV_WARNING},
 };
@@ -31,9 +32,11 @@ use crate::{
 /// Proves with the chosen prover, behind a spinner; returns the proof and a line about how it
 /// was made. A backend other than the CPU goes behind the router, which keeps small jobs (per
 /// `route`) and refused ones on the CPU.
+#[allow(clippy::too_many_arguments)]
 fn prove_with(
     keys: &Keys,
     input: &[i8],
+    salt: Option<Fr>,
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
@@ -53,7 +56,7 @@ fn prove_with(
     match prover {
         ProverKind::Halo2 => {
             let (proved, t) = step("proving (stock halo2-axiom)", || {
-                proof::prove_halo2(keys, input, multiopen, OsRng)
+                proof::prove_halo2_salted(keys, input, salt, multiopen, OsRng)
             });
             ui::record("prove_s", t.as_secs_f64());
             Ok((
@@ -64,7 +67,7 @@ fn prove_with(
         ProverKind::Zkedge if backend == "cpu" => {
             let b = registry.create(backend)?;
             let (proved, t) = step("proving (zkedge prover on the CPU)", || {
-                proof::prove_zkedge(keys, input, multiopen, b, &mut OsRng)
+                zkedge_salted(keys, input, salt, multiopen, b)
             });
             let (proved, times, b) = proved?;
             ui::record("prove_s", t.as_secs_f64());
@@ -83,7 +86,7 @@ fn prove_with(
             let router = Router::new(accel, policy);
             let (proved, t) = step(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
-                || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),
+                || zkedge_salted(keys, input, salt, multiopen, router),
             );
             let (proved, times, router) = proved?;
             ui::record("prove_s", t.as_secs_f64());
@@ -114,6 +117,62 @@ fn prove_with(
             Ok((proved, how))
         }
     }
+}
+
+/// The zkedge prover on `backend`, with a hashed input's salt.
+fn zkedge_salted<B: Backend>(
+    keys: &Keys,
+    input: &[i8],
+    salt: Option<Fr>,
+    multiopen: MultiOpen,
+    backend: B,
+) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes, B), proof::ProofError> {
+    let mut prover = proof::zk_prover(keys, backend)?;
+    let (proved, times) =
+        proof::prove_zkedge_with_salt(keys, &mut prover, input, salt, multiopen, &mut OsRng)?;
+    Ok((proved, times, prover.into_backend()))
+}
+
+/// A scalar given in hex on the command line: 32 bytes, little-endian, canonical.
+fn scalar_arg(flag: &str, text: &str) -> Result<Fr> {
+    let bytes = hash_arg(flag, text)?;
+    proof::salt_from_bytes(bytes).with_context(|| format!("{flag} {text}"))
+}
+
+/// A scalar as `zkedge` prints it: 64 hex digits of its little-endian bytes.
+fn scalar_hex(x: &Fr) -> String {
+    hex(&x.to_repr())
+}
+
+/// What a proof reveals of the input, for people.
+fn describe_revealed(revealed: &Revealed) -> String {
+    match revealed {
+        Revealed::Nothing => "private (the proof shows the output came from some input)".into(),
+        Revealed::Input(x) => format!("public, int8 {x:?}"),
+        Revealed::Commitment(c) => format!(
+            "hashed, Poseidon commitment {} (open it with the input and its salt: zkedge commit)",
+            hex(c)
+        ),
+    }
+}
+
+pub fn commit(model_path: &Path, input_path: &Path, salt: Option<&str>) -> Result<()> {
+    let model = input::model(model_path)?;
+    let input = input::input(input_path, &model)?;
+    let salt = match salt {
+        Some(s) => scalar_arg("--salt", s)?,
+        None => {
+            let s = proof::random_salt(&mut OsRng);
+            println!(
+                "salt {} (fresh; keep it secret, prove with it)",
+                scalar_hex(&s)
+            );
+            s
+        }
+    };
+    let c = proof::commitment(&input, &salt);
+    println!("commitment {}", scalar_hex(&c));
+    Ok(())
 }
 
 fn label(model: &Model, class: usize) -> String {
@@ -216,7 +275,9 @@ pub fn demo(
         human(t_keys),
         human(t_srs + t_keys)
     );
-    let (proved, how) = prove_with(&keys, input, multiopen, prover, backend, route, registry)?;
+    let (proved, how) = prove_with(
+        &keys, input, None, multiopen, prover, backend, route, registry,
+    )?;
     let proof_bytes = proved.file.to_bytes();
     println!("  prove: {how}; proof file {}", bytes(proof_bytes.len()));
     let (verified, t_verify) = step("verifying", || {
@@ -253,9 +314,14 @@ fn srs_for(path: Option<&Path>, k: u32) -> Result<(srs::Srs, SrsOrigin)> {
     })
 }
 
-pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<()> {
+pub fn setup(
+    model_path: &Path,
+    out: &Path,
+    srs_path: Option<&Path>,
+    input: Visibility,
+) -> Result<()> {
     let model = input::model(model_path)?;
-    let layout = Layout::new(&model)?;
+    let layout = Layout::with_input(&model, input)?;
     let k = layout.k();
     println!(
         "{}: {} multiply-accumulates; circuit {}",
@@ -265,12 +331,15 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
     );
     let (srs, origin) = srs_for(srs_path, k)?;
     let name = model.file().name.clone();
-    let (keys, t) = step("generating keys", || keys::generate(model, srs, origin));
+    let (keys, t) = step("generating keys", || {
+        keys::generate_with(model, srs, origin, input)
+    });
     let mut keys = keys?;
     ui::record("keygen_s", t.as_secs_f64());
     keys.save(out)?;
     println!(
-        "keys for {name} (k = {k}) written to {} in {}",
+        "keys for {name} (k = {k}, input {}) written to {} in {}",
+        input.name(),
         out.display(),
         human(t)
     );
@@ -285,12 +354,12 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
     Ok(())
 }
 
-pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>) -> Result<()> {
+pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>, input: Visibility) -> Result<()> {
     let model = input::model(model_path)?;
-    let k = Layout::new(&model)?.k();
+    let k = Layout::with_input(&model, input)?.k();
     let (srs, _) = srs_for(srs_path, k)?;
     let (vk_hash, t) = step("deriving the verifying key", || {
-        bundle::derive_vk_hash(&model, &srs)
+        bundle::derive_vk_hash(&model, &srs, input)
     });
     let vk_hash = vk_hash?;
     let id = SrsId::of(&srs);
@@ -324,6 +393,7 @@ pub fn prove(
     keys_dir: &Path,
     input_path: &Path,
     out: &Path,
+    salt: Option<&str>,
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
@@ -347,7 +417,17 @@ pub fn prove(
     }
     warn_if_dev(&keys);
     let input = input::input(input_path, &keys.model)?;
-    let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, route, registry)?;
+    let salt = salt.map(|s| scalar_arg("--salt", s)).transpose()?;
+    if salt.is_some() && keys.layout.input_visibility() != Visibility::Hashed {
+        bail!(
+            "--salt is for keys that commit to their input; these keys make it {} \
+             (zkedge setup --input-visibility hashed)",
+            keys.layout.input_visibility().name()
+        );
+    }
+    let (proved, how) = prove_with(
+        &keys, &input, salt, multiopen, prover, backend, route, registry,
+    )?;
     let file_bytes = proved.file.to_bytes();
     ui::record("proof_bytes", file_bytes.len() as f64);
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
@@ -359,6 +439,13 @@ pub fn prove(
         bytes(file_bytes.len()),
         out.display(),
     );
+    println!("  input: {}", describe_revealed(&proved.file.input));
+    if let (Some(s), None) = (&proved.salt, salt) {
+        println!(
+            "  salt {} (fresh): keep it secret; with the input it opens the commitment",
+            scalar_hex(s)
+        );
+    }
     Ok(())
 }
 
@@ -420,6 +507,24 @@ pub fn verify(args: &VerifyArgs) -> Result<()> {
         }
         None => None,
     };
+    if let Some(expected) = &args.commitment {
+        let expected = hash_arg("--commitment", expected)?;
+        match &file.input {
+            Revealed::Commitment(c) if *c == expected => {}
+            Revealed::Commitment(c) => bail!(
+                "{} commits to another input: its commitment is {}, not {}",
+                args.proof.display(),
+                hex(c),
+                hex(&expected)
+            ),
+            _ => bail!(
+                "{} does not commit to its input (input {}); --commitment needs keys made \
+                 with --input-visibility hashed",
+                args.proof.display(),
+                file.input.visibility().name()
+            ),
+        }
+    }
     let (checked, t) = step("verifying", || bundle.verify(&file));
     checked.with_context(|| format!("{} is not a valid proof", args.proof.display()))?;
     ui::record("verify_s", t.as_secs_f64());
@@ -430,6 +535,10 @@ pub fn verify(args: &VerifyArgs) -> Result<()> {
         file.output,
         bundle.file.model.name
     );
+    println!("  input: {}", describe_revealed(&file.input));
+    if args.commitment.is_some() {
+        println!("  the commitment is the one given (--commitment)");
+    }
     let vk = hex(&bundle.vk_hash);
     match (&derived_from, pins.vk_hash) {
         (Some(m), _) => println!("  verifying key {vk}: derived here from {m}"),

@@ -48,6 +48,14 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     let keys = Keys::load(&args.keys, Parts::Zkedge)
         .with_context(|| format!("loading keys from {}", args.keys.display()))?;
+    let input = keys.layout.input_visibility();
+    if input != zkedge_kernel::layout::Visibility::Private {
+        anyhow::bail!(
+            "these keys make the input {}; a device proves with private-input keys only: \
+             run `zkedge setup` without --input-visibility for the device",
+            input.name()
+        );
+    }
     let (backend, routing): (DynBackend, _) = if args.backend == "cpu" {
         (registry.create("cpu")?, String::new())
     } else {

@@ -385,6 +385,9 @@ impl DeviceService {
         let (advice, instance) = zkedge_kernel::layout::Witness {
             advice: columns,
             instance: zkedge_kernel::layout::instance(&output, class as usize),
+            // A device sends integer columns only: served keys keep their input private.
+            wide: Vec::new(),
+            commitment: None,
         }
         .to_field();
         let made = prover::prove(
@@ -493,6 +496,8 @@ impl DeviceService {
             multiopen,
             output: output.clone(),
             class,
+            // Served keys keep the input private (`zkedge serve` refuses others).
+            input: proof::Revealed::Nothing,
             proof,
         };
         if let Err(e) = proof::verify(&self.keys, &file) {
