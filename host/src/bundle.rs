@@ -49,7 +49,7 @@ use crate::{
 /// The first four bytes of a bundle.
 pub const MAGIC: [u8; 4] = *b"ZKV1";
 /// The bundle version this build reads and writes (2: the input's visibility in the circuit's
-/// shape, the model's input count).
+/// shape).
 pub const BUNDLE_VERSION: u16 = 2;
 /// Largest bundle (and verifying key) accepted.
 pub const MAX_BUNDLE_FILE: u64 = 4 << 20;
@@ -74,8 +74,6 @@ pub struct ModelInfo {
     pub classes: Vec<String>,
     /// Its number of outputs (the instance holds them and the class).
     pub outputs: u32,
-    /// Its number of inputs (a public input's instance holds them).
-    pub inputs: u32,
 }
 
 /// The bundle as stored.
@@ -358,7 +356,6 @@ impl Bundle {
                 name: f.name.clone(),
                 classes: f.classes.clone(),
                 outputs: keys.model.output_len() as u32,
-                inputs: keys.model.input_len() as u32,
             },
             s_g2: s_g2.to_bytes().as_ref().to_vec(),
             circuit: postcard::to_allocvec(keys.layout.params()).unwrap_or_default(),
@@ -413,9 +410,6 @@ impl Bundle {
             return Err(damaged(format!("{} outputs", file.model.outputs)));
         }
         let shape = circuit_params(&file.circuit)?;
-        if file.model.inputs == 0 || file.model.inputs > 1 << 24 {
-            return Err(damaged(format!("{} inputs", file.model.inputs)));
-        }
         let vk = read_vk(&file.vk, None, shape)?;
         let k = vk.get_domain().k();
         Ok(Self {
@@ -495,7 +489,8 @@ impl Bundle {
             vk_hash: self.vk_hash,
             srs: self.srs_id.tau,
             outputs: self.file.model.outputs as usize,
-            inputs: self.file.model.inputs as usize,
+            // A public input of the wrong length does not match the verifying key's instance.
+            inputs: None,
             input: self.shape.0.input,
         }
     }

@@ -501,8 +501,9 @@ pub struct Expected {
     pub srs: [u8; 32],
     /// The model's outputs.
     pub outputs: usize,
-    /// The model's inputs.
-    pub inputs: usize,
+    /// The model's inputs, where known (a public input of another length fails verification
+    /// anyway; knowing it names the mistake).
+    pub inputs: Option<usize>,
     /// What the keys make public of the input.
     pub input: Visibility,
 }
@@ -539,10 +540,10 @@ pub fn verify_with(
             found: proof.input.visibility().name(),
         });
     }
-    if let Revealed::Input(x) = &proof.input {
-        if x.len() != expected.inputs {
+    if let (Revealed::Input(x), Some(inputs)) = (&proof.input, expected.inputs) {
+        if x.len() != inputs {
             return Err(ProofError::InputShape {
-                expected: expected.inputs,
+                expected: inputs,
                 found: x.len(),
             });
         }
@@ -564,7 +565,7 @@ pub fn verify(keys: &Keys, proof: &ProofFile) -> Result<(), ProofError> {
         vk_hash: keys.vk_hash,
         srs: keys.srs_id.tau,
         outputs: keys.model.output_len(),
-        inputs: keys.model.input_len(),
+        inputs: Some(keys.model.input_len()),
         input: keys.layout.input_visibility(),
     };
     verify_with(&keys.srs, &keys.vk, &expected, proof)
