@@ -220,7 +220,11 @@ pub(crate) fn describe_layout(layout: &Layout) -> String {
         e.fixed,
         e.lookups,
         e.seconds
-    )
+    ) + &match p.input {
+        Visibility::Private => String::new(),
+        Visibility::Public => "; input public".into(),
+        Visibility::Hashed => format!("; input hashed ({} Poseidon rows)", layout.hash_rows()),
+    }
 }
 
 pub fn demo(

@@ -191,6 +191,15 @@ impl Layout {
         self.plan.cells[0].len()
     }
 
+    /// Rows of the commitment's permutations (0 unless the input is hashed).
+    pub fn hash_rows(&self) -> usize {
+        if self.params.hashed() {
+            rows(self.inputs())
+        } else {
+            0
+        }
+    }
+
     /// Row of the permutation group's final state (the hash in lane 1).
     pub(crate) fn hash_output_row(&self) -> usize {
         rows(self.inputs()) - 1
