@@ -61,7 +61,7 @@ fn sbox(x: Fr) -> Fr {
 
 /// Whether round `r` is a full round.
 pub fn is_full(r: usize) -> bool {
-    r < FULL_ROUNDS / 2 || r >= FULL_ROUNDS / 2 + PARTIAL_ROUNDS
+    !(FULL_ROUNDS / 2..FULL_ROUNDS / 2 + PARTIAL_ROUNDS).contains(&r)
 }
 
 /// halo2-base's initial sponge state: `[2^64, 0, 0]`.
@@ -212,9 +212,10 @@ impl Layout {
             return;
         }
         let fc = FixedColumns::new(&self.params);
-        for e in 0..self.inputs() {
-            col[fc.hash(HashFixed::Pack)][e] = 1;
-            col[fc.hash(HashFixed::Shift)][e] = if e % BYTES_PER_WORD == 0 { 0 } else { 256 };
+        let n = self.inputs();
+        col[fc.hash(HashFixed::Pack)][..n].fill(1);
+        for (e, shift) in col[fc.hash(HashFixed::Shift)][..n].iter_mut().enumerate() {
+            *shift = if e % BYTES_PER_WORD == 0 { 0 } else { 256 };
         }
         let words = word_count(self.inputs());
         for b in 0..blocks(words) {
