@@ -34,7 +34,7 @@ use halo2_proofs::{
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zkedge_kernel::{
-    layout::{Layout, Params as LayoutParams},
+    layout::{Layout, Params as LayoutParams, Visibility},
     model::Model,
 };
 
@@ -48,8 +48,9 @@ use crate::{
 
 /// The first four bytes of a bundle.
 pub const MAGIC: [u8; 4] = *b"ZKV1";
-/// The bundle version this build reads and writes.
-pub const BUNDLE_VERSION: u16 = 1;
+/// The bundle version this build reads and writes (2: the input's visibility in the circuit's
+/// shape).
+pub const BUNDLE_VERSION: u16 = 2;
 /// Largest bundle (and verifying key) accepted.
 pub const MAX_BUNDLE_FILE: u64 = 4 << 20;
 /// Largest circuit (log2 rows) a bundle may describe: the layout's own limit.
@@ -193,6 +194,8 @@ pub struct Bundle {
     pub s_g2: G2Affine,
     /// The SRS's identity.
     pub srs_id: SrsId,
+    /// The circuit's shape (its input visibility included), bound by the verifying key.
+    pub shape: Shape,
     params: Srs,
 }
 
@@ -364,6 +367,7 @@ impl Bundle {
             vk_hash: keys.vk_hash,
             s_g2,
             srs_id: keys.srs_id,
+            shape: Shape(*keys.layout.params()),
             params: srs::verifier_params(keys.srs.k(), s_g2),
         }
     }
@@ -417,6 +421,7 @@ impl Bundle {
             params: srs::verifier_params(k, s_g2),
             s_g2,
             vk,
+            shape,
             file,
         })
     }
@@ -467,7 +472,7 @@ impl Bundle {
                 given: hex(&id.tau),
             });
         }
-        let derived = derive_vk_hash(model, srs)?;
+        let derived = derive_vk_hash(model, srs, self.shape.0.input)?;
         if derived != self.vk_hash {
             return Err(BundleError::VkMismatch {
                 derived: hex(&derived),
@@ -484,6 +489,9 @@ impl Bundle {
             vk_hash: self.vk_hash,
             srs: self.srs_id.tau,
             outputs: self.file.model.outputs as usize,
+            // A public input of the wrong length does not match the verifying key's instance.
+            inputs: None,
+            input: self.shape.0.input,
         }
     }
 
@@ -505,8 +513,13 @@ impl Bundle {
 
 /// The hash of `model`'s verifying key over `srs` (which must be cut to the model's `k`):
 /// what a model's owner publishes so that verifiers can pin it.
-pub fn derive_vk_hash(model: &Model, srs: &Srs) -> Result<[u8; 32], BundleError> {
-    let layout = Layout::new(model).map_err(|e| BundleError::Derive(e.to_string()))?;
+pub fn derive_vk_hash(
+    model: &Model,
+    srs: &Srs,
+    input: Visibility,
+) -> Result<[u8; 32], BundleError> {
+    let layout =
+        Layout::with_input(model, input).map_err(|e| BundleError::Derive(e.to_string()))?;
     if layout.k() != srs.k() {
         return Err(BundleError::Derive(format!(
             "the model lays out at k = {}, the SRS has 2^{} points",

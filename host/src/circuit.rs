@@ -18,8 +18,9 @@ use halo2_proofs::{
 };
 use zkedge_kernel::{
     layout::{
-        AdviceColumns, ArgmaxFixed, Cell as LayoutCell, FixedColumns, Layout, Params, Template,
-        Witness,
+        hash::{is_full, ROUNDS, WIDTH},
+        AdviceColumns, ArgmaxFixed, Cell as LayoutCell, FixedColumns, HashFixed, Layout, Params,
+        Template, Visibility, Witness,
     },
     model::Model,
 };
@@ -53,6 +54,7 @@ impl Default for Shape {
             slots: 1,
             limb_bits: 8,
             template: Template::default(),
+            input: Visibility::Private,
         })
     }
 }
@@ -100,7 +102,12 @@ impl ModelCircuit {
 
 /// The instance column of a witness, as field elements.
 pub fn instance(witness: &Witness) -> Vec<Fr> {
-    witness.instance.iter().map(|&v| field(v)).collect()
+    witness
+        .instance
+        .iter()
+        .map(|&v| field(v))
+        .chain(witness.commitment.as_ref().map(crate::poseidon::halo2_fr))
+        .collect()
 }
 
 fn constant(v: i128) -> Expression<Fr> {
@@ -265,7 +272,111 @@ fn configure(meta: &mut ConstraintSystem<Fr>, params: Params) -> Config {
             rest * (class - class_prev - idx * bit),
         ]
     });
+    if params.hashed() {
+        configure_hash(meta, &c, &ac, &fc);
+    }
     c
+}
+
+/// The input commitment's gates (`zkedge_kernel::layout::hash`): the packing sum beside the
+/// function tape's inputs, and Poseidon's absorb and round rows. Every gate has degree ≤ 4:
+/// an S-box `t⁵` is `q²·t` with the square `q = t²` in its own cell.
+fn configure_hash(
+    meta: &mut ConstraintSystem<Fr>,
+    c: &Config,
+    ac: &AdviceColumns,
+    fc: &FixedColumns,
+) {
+    let mds = crate::poseidon::constants().mds;
+    meta.create_gate("input packing", |m| {
+        let mut q = Q { m, c };
+        let sel = q.fixed(fc.hash(HashFixed::Pack), 0);
+        let shift = q.fixed(fc.hash(HashFixed::Shift), 0);
+        // A word's bytes, most significant first: sum = 256·sum[−1] + u (0·… where a word
+        // starts).
+        vec![
+            sel * (q.advice(ac.pack(), 0) - shift * q.advice(ac.pack(), -1) - q.advice(ac.f(1), 0)),
+        ]
+    });
+    meta.create_gate("poseidon absorb", |m| {
+        let mut q = Q { m, c };
+        let sel = q.fixed(fc.hash(HashFixed::Absorb), 0);
+        let chain = q.fixed(fc.hash(HashFixed::Chain), 0);
+        let take = [
+            constant(0),
+            q.fixed(fc.hash(HashFixed::Take1), 0),
+            q.fixed(fc.hash(HashFixed::Take2), 0),
+        ];
+        let consts = lane_constants(&mut q, fc);
+        (0..WIDTH)
+            .map(|i| {
+                sel.clone()
+                    * (q.advice(ac.state(i), 1)
+                        - chain.clone() * q.advice(ac.state(i), 0)
+                        - take[i].clone() * q.advice(ac.square(i), 0)
+                        - consts[i].clone())
+            })
+            .collect::<Vec<_>>()
+    });
+    for full in [true, false] {
+        meta.create_gate(
+            if full {
+                "poseidon full round"
+            } else {
+                "poseidon partial round"
+            },
+            |m| {
+                let mut q = Q { m, c };
+                let sel = q.fixed(
+                    fc.hash(if full {
+                        HashFixed::Full
+                    } else {
+                        HashFixed::Partial
+                    }),
+                    0,
+                );
+                let consts = lane_constants(&mut q, fc);
+                let t: Vec<_> = (0..WIDTH)
+                    .map(|i| q.advice(ac.state(i), 0) + consts[i].clone())
+                    .collect();
+                let boxed = |i: usize| full || i == 0;
+                let sq: Vec<_> = (0..WIDTH).map(|i| q.advice(ac.square(i), 0)).collect();
+                let after: Vec<_> = (0..WIDTH)
+                    .map(|j| {
+                        if boxed(j) {
+                            sq[j].clone() * sq[j].clone() * t[j].clone()
+                        } else {
+                            t[j].clone()
+                        }
+                    })
+                    .collect();
+                let mut out: Vec<_> = (0..WIDTH)
+                    .filter(|&i| boxed(i))
+                    .map(|i| sel.clone() * (sq[i].clone() - t[i].clone() * t[i].clone()))
+                    .collect();
+                out.extend((0..WIDTH).map(|i| {
+                    let mixed = (0..WIDTH).fold(constant(0), |s, j| {
+                        s + Expression::Constant(mds[i][j]) * after[j].clone()
+                    });
+                    sel.clone() * (q.advice(ac.state(i), 1) - mixed)
+                }));
+                out
+            },
+        );
+    }
+    debug_assert_eq!(
+        (0..ROUNDS).filter(|&r| is_full(r)).count(),
+        zkedge_kernel::layout::hash::FULL_ROUNDS
+    );
+}
+
+fn lane_constants(q: &mut Q<'_, '_>, fc: &FixedColumns) -> [Expression<Fr>; WIDTH] {
+    [
+        HashFixed::Constant0,
+        HashFixed::Constant1,
+        HashFixed::Constant2,
+    ]
+    .map(|c| q.fixed(fc.hash(c), 0))
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -332,10 +443,29 @@ impl Circuit<Fr> for ModelCircuit {
                         }
                     }
                 }
+                let fc = self.layout.fixed_columns();
+                let lanes = [
+                    HashFixed::Constant0,
+                    HashFixed::Constant1,
+                    HashFixed::Constant2,
+                ];
+                let constants = self.layout.hash_constants(crate::poseidon::poseidon());
+                for (lane, values) in lanes.into_iter().zip(constants) {
+                    for (row, v) in values.iter().enumerate() {
+                        let v = crate::poseidon::halo2_fr(v);
+                        if v != Fr::from(0u64) {
+                            region.assign_fixed(config.fixed[fc.hash(lane)], row, v);
+                        }
+                    }
+                }
+                let integers = self.layout.advice_columns().integer_count();
                 for (column, &c) in config.advice.iter().enumerate() {
                     for row in 0..rows {
                         let value = match &self.witness {
-                            Some(w) => Value::known(field(w.get(column, row))),
+                            Some(w) if column < integers => Value::known(field(w.get(column, row))),
+                            Some(w) => {
+                                Value::known(crate::poseidon::halo2_fr(&w.value(column, row)))
+                            }
                             None => Value::unknown(),
                         };
                         region.assign_advice(c, row, value);

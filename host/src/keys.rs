@@ -22,7 +22,7 @@ use halo2_proofs::{
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zkedge_kernel::{
-    layout::{Layout, LayoutError},
+    layout::{Layout, LayoutError, Visibility},
     model::{Model, ModelError, MAX_FILE_BYTES},
 };
 
@@ -75,6 +75,9 @@ pub struct Manifest {
     pub srs: SrsOrigin,
     /// The SRS's identity: [`SrsId::tau`] in hex.
     pub srs_id: String,
+    /// What proofs reveal of the input (absent in keys made before visibilities: private).
+    #[serde(default)]
+    pub input: Visibility,
     /// BLAKE2b-256 (hex) of each file.
     pub files: BTreeMap<String, String>,
 }
@@ -184,26 +187,38 @@ fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
 /// Generates keys for `model` over `srs` (already sized to the model's `k`): the verifying key
 /// and halo2's proving key chosen automatically ([`VkSource::Auto`], [`Halo2Key::Auto`]).
 pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysError> {
-    generate_with(
+    generate_with(model, srs, origin, Visibility::Private)
+}
+
+/// As [`generate`], with `input` visibility.
+pub fn generate_with(
+    model: Model,
+    srs: Srs,
+    origin: SrsOrigin,
+    input: Visibility,
+) -> Result<Keys, KeysError> {
+    generate_choosing(
         model,
         srs,
         origin,
+        input,
         VkSource::Auto,
         Halo2Key::Auto,
         &mut |_| {},
     )
 }
 
-/// [`generate`] with the choices made, telling `step` what it starts.
-pub fn generate_with(
+/// [`generate_with`] with the keys' sources chosen, telling `step` what it starts.
+pub fn generate_choosing(
     model: Model,
     srs: Srs,
     origin: SrsOrigin,
+    input: Visibility,
     vk_source: VkSource,
     halo2_key: Halo2Key,
     step: &mut dyn FnMut(SetupStep),
 ) -> Result<Keys, KeysError> {
-    let layout = Arc::new(Layout::new(&model)?);
+    let layout = Arc::new(Layout::with_input(&model, input)?);
     let model = Arc::new(model);
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
     // The zkedge key without halo2's keygen_pk (crate::keygen).
@@ -225,6 +240,7 @@ pub fn generate_with(
         k: layout.k(),
         srs: origin,
         srs_id: srs::hex(&srs_id.tau),
+        input,
         files: BTreeMap::new(),
     };
     Ok(Keys {
@@ -333,7 +349,7 @@ impl Keys {
             }
         };
         let model = Model::from_bytes(&checked(MODEL, MAX_FILE_BYTES as u64)?)?;
-        let layout = Layout::new(&model)?;
+        let layout = Layout::with_input(&model, manifest.input)?;
         if layout.k() != manifest.k {
             return Err(bad(format!(
                 "k = {} but the model lays out at k = {}",

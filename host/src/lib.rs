@@ -11,6 +11,7 @@ pub mod export;
 pub mod files;
 pub mod keygen;
 pub mod keys;
+pub mod poseidon;
 pub mod proof;
 pub mod ptau;
 pub mod quiet;

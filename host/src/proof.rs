@@ -40,7 +40,10 @@ use halo2_proofs::{
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use zkedge_kernel::infer::{infer, InferError, Trace};
+use zkedge_kernel::{
+    infer::{infer, InferError, Trace},
+    layout::Visibility,
+};
 
 use crate::{
     circuit::{field, instance, ModelCircuit},
@@ -50,8 +53,8 @@ use crate::{
 /// The first four bytes of a proof file.
 pub const MAGIC: [u8; 4] = *b"ZKP1";
 /// The proof file version this build reads and writes (2: the SRS's identity in the header,
-/// canonical encodings only).
-pub const PROOF_VERSION: u16 = 2;
+/// canonical encodings only; 3: what the proof reveals of the input).
+pub const PROOF_VERSION: u16 = 3;
 /// Largest proof file accepted.
 pub const MAX_PROOF_FILE: u64 = 4 << 20;
 
@@ -108,8 +111,33 @@ pub struct ProofFile {
     pub output: Vec<i8>,
     /// The predicted class.
     pub class: u32,
+    /// What the proof reveals of the input (as the keys' input visibility says).
+    pub input: Revealed,
     /// The halo2 transcript.
     pub proof: Vec<u8>,
+}
+
+/// What a proof reveals of the model's input: part of the instance it is checked against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Revealed {
+    /// Nothing (private input).
+    Nothing,
+    /// The int8 input (public input).
+    Input(Vec<i8>),
+    /// The Poseidon commitment of the input and a salt (hashed input), a canonical scalar,
+    /// little-endian.
+    Commitment([u8; 32]),
+}
+
+impl Revealed {
+    /// The visibility this reveals.
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            Revealed::Nothing => Visibility::Private,
+            Revealed::Input(_) => Visibility::Public,
+            Revealed::Commitment(_) => Visibility::Hashed,
+        }
+    }
 }
 
 /// Why a proof file or a proof was rejected.
@@ -145,6 +173,28 @@ pub enum ProofError {
     /// Not the one encoding this build writes.
     #[error("proof file is not canonical: {0}")]
     NonCanonical(&'static str),
+    /// The proof reveals another part of the input than the keys make public.
+    #[error(
+        "the proof reveals a {found} input; the verifying key makes it {expected} \
+         (the proof was made with other keys)"
+    )]
+    WrongVisibility {
+        /// The keys' visibility.
+        expected: &'static str,
+        /// The proof's.
+        found: &'static str,
+    },
+    /// A public input of the wrong length.
+    #[error("the proof's public input has {found} values; the model takes {expected}")]
+    InputShape {
+        /// The model's inputs.
+        expected: usize,
+        /// The proof's.
+        found: usize,
+    },
+    /// The keys commit to the input: a salt is needed.
+    #[error("a salt must be 32 bytes, a canonical BN254 scalar (little-endian), as `zkedge commit` prints")]
+    BadSalt,
     /// The output does not fit the model.
     #[error("the proof claims {found} outputs; the model has {expected}")]
     OutputShape {
@@ -194,6 +244,13 @@ impl ProofFile {
         if file.version != PROOF_VERSION {
             return Err(ProofError::Version(file.version));
         }
+        if let Revealed::Commitment(c) = &file.input {
+            if Option::<Fr>::from(Fr::from_repr(*c)).is_none() {
+                return Err(ProofError::NonCanonical(
+                    "the commitment is not a canonical scalar",
+                ));
+            }
+        }
         // postcard reads overlong varints; the one encoding is the one we write.
         if file.to_bytes() != bytes {
             return Err(ProofError::NonCanonical(
@@ -216,8 +273,34 @@ impl ProofFile {
             .map(|&q| field(i64::from(q) + 128))
             .collect();
         v.push(Fr::from(u64::from(self.class)));
+        match &self.input {
+            Revealed::Nothing => {}
+            Revealed::Input(x) => v.extend(x.iter().map(|&q| field(i64::from(q) + 128))),
+            // Checked canonical when the file was read.
+            Revealed::Commitment(c) => v.push(Fr::from_repr(*c).unwrap_or(Fr::from(0u64))),
+        }
         v
     }
+}
+
+/// A salt for a hashed input: 32 bytes, a canonical scalar (little-endian).
+pub fn salt_from_bytes(bytes: [u8; 32]) -> Result<Fr, ProofError> {
+    Option::from(Fr::from_repr(bytes)).ok_or(ProofError::BadSalt)
+}
+
+/// A fresh random salt.
+pub fn random_salt(rng: &mut (impl RngCore + CryptoRng)) -> Fr {
+    <Fr as halo2_proofs::halo2curves::ff::Field>::random(rng)
+}
+
+/// The commitment to `input` with `salt` (hashed input): what a sensor signs, and what the
+/// proof's instance holds.
+pub fn commitment(input: &[i8], salt: &Fr) -> Fr {
+    crate::poseidon::halo2_fr(&zkedge_kernel::layout::hash::commitment(
+        crate::poseidon::poseidon(),
+        crate::zk::fr(salt),
+        input,
+    ))
 }
 
 /// An inference and its proof.
@@ -226,6 +309,45 @@ pub struct Proved {
     pub trace: Trace,
     /// The proof file.
     pub file: ProofFile,
+    /// The salt of the input's commitment (hashed input).
+    pub salt: Option<Fr>,
+}
+
+/// The witness of `trace` for `keys`, with the salt a hashed input needs (`salt`, or a fresh one
+/// from `rng`), and what the proof reveals.
+fn witness(
+    keys: &Keys,
+    trace: &Trace,
+    salt: Option<Fr>,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<(zkedge_kernel::layout::Witness, Revealed, Option<Fr>), ProofError> {
+    Ok(match keys.layout.input_visibility() {
+        Visibility::Private => (
+            keys.layout.witness(&keys.model, trace)?,
+            Revealed::Nothing,
+            None,
+        ),
+        Visibility::Public => (
+            keys.layout.witness(&keys.model, trace)?,
+            Revealed::Input(trace.input.clone()),
+            None,
+        ),
+        Visibility::Hashed => {
+            let salt = salt.unwrap_or_else(|| random_salt(rng));
+            let w = keys.layout.witness_with_salt(
+                &keys.model,
+                trace,
+                crate::poseidon::poseidon(),
+                crate::zk::fr(&salt),
+            )?;
+            let c = w
+                .commitment
+                .as_ref()
+                .map(crate::poseidon::halo2_fr)
+                .unwrap_or(Fr::from(0u64));
+            (w, Revealed::Commitment(c.to_repr()), Some(salt))
+        }
+    })
 }
 
 /// Runs the model on `input` and proves the result with stock halo2-axiom.
@@ -235,9 +357,21 @@ pub fn prove_halo2(
     multiopen: MultiOpen,
     rng: impl RngCore + CryptoRng,
 ) -> Result<Proved, ProofError> {
+    prove_halo2_salted(keys, input, None, multiopen, rng)
+}
+
+/// As [`prove_halo2`], with the salt of a hashed input's commitment (`None`: a fresh one).
+pub fn prove_halo2_salted(
+    keys: &Keys,
+    input: &[i8],
+    salt: Option<Fr>,
+    multiopen: MultiOpen,
+    mut rng: impl RngCore + CryptoRng,
+) -> Result<Proved, ProofError> {
     let pk = keys.pk.as_ref().ok_or(ProofError::NoProvingKey)?;
     let trace = infer(&keys.model, input)?;
-    let witness = Arc::new(keys.layout.witness(&keys.model, &trace)?);
+    let (witness, revealed, salt) = witness(keys, &trace, salt, &mut rng)?;
+    let witness = Arc::new(witness);
     let inst = instance(&witness);
     let circuit = ModelCircuit::prove(keys.model.clone(), keys.layout.clone(), witness);
     let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
@@ -270,9 +404,10 @@ pub fn prove_halo2(
         multiopen,
         output: trace.output().to_vec(),
         class: trace.class() as u32,
+        input: revealed,
         proof: transcript.finalize(),
     };
-    Ok(Proved { trace, file })
+    Ok(Proved { trace, file, salt })
 }
 
 /// Runs the model on `input` and proves the result with the zkedge prover on `backend`;
@@ -287,7 +422,7 @@ pub fn prove_zkedge<B: accel_backends::Backend>(
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes, B), ProofError> {
     let mut prover = zk_prover(keys, backend)?;
-    let (proved, times) = prove_zkedge_with(keys, &mut prover, input, multiopen, rng)?;
+    let (proved, times) = prove_zkedge_with_salt(keys, &mut prover, input, None, multiopen, rng)?;
     Ok((proved, times, prover.into_backend()))
 }
 
@@ -309,8 +444,21 @@ pub fn prove_zkedge_with<B: accel_backends::Backend>(
     multiopen: MultiOpen,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes), ProofError> {
+    prove_zkedge_with_salt(keys, prover, input, None, multiopen, rng)
+}
+
+/// As [`prove_zkedge_with`], with the salt of a hashed input's commitment (`None`: a fresh
+/// one).
+pub fn prove_zkedge_with_salt<B: accel_backends::Backend>(
+    keys: &Keys,
+    prover: &mut crate::zk::ZkProver<B>,
+    input: &[i8],
+    salt: Option<Fr>,
+    multiopen: MultiOpen,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<(Proved, zkedge_kernel::prover::PhaseTimes), ProofError> {
     let trace = infer(&keys.model, input)?;
-    let witness = keys.layout.witness(&keys.model, &trace)?;
+    let (witness, revealed, salt) = witness(keys, &trace, salt, rng)?;
     let proof = prover
         .prove_witness(&witness, multiopen.into(), rng)
         .map_err(|e| ProofError::Prover(e.to_string()))?;
@@ -322,9 +470,10 @@ pub fn prove_zkedge_with<B: accel_backends::Backend>(
         multiopen,
         output: trace.output().to_vec(),
         class: trace.class() as u32,
+        input: revealed,
         proof: proof.bytes,
     };
-    Ok((Proved { trace, file }, proof.times))
+    Ok((Proved { trace, file, salt }, proof.times))
 }
 
 /// Counts the bytes a reader hands out, so that a proof with bytes left over is rejected.
@@ -352,6 +501,11 @@ pub struct Expected {
     pub srs: [u8; 32],
     /// The model's outputs.
     pub outputs: usize,
+    /// The model's inputs, where known (a public input of another length fails verification
+    /// anyway; knowing it names the mistake).
+    pub inputs: Option<usize>,
+    /// What the keys make public of the input.
+    pub input: Visibility,
 }
 
 /// Checks `proof`'s header against `expected`, then its transcript with halo2-axiom's verifier
@@ -380,6 +534,20 @@ pub fn verify_with(
             found: proof.output.len(),
         });
     }
+    if proof.input.visibility() != expected.input {
+        return Err(ProofError::WrongVisibility {
+            expected: expected.input.name(),
+            found: proof.input.visibility().name(),
+        });
+    }
+    if let (Revealed::Input(x), Some(inputs)) = (&proof.input, expected.inputs) {
+        if x.len() != inputs {
+            return Err(ProofError::InputShape {
+                expected: inputs,
+                found: x.len(),
+            });
+        }
+    }
     let inst = proof.instance();
     verify_transcript(params, vk, &[&inst], &proof.proof, proof.multiopen).map_err(|reason| {
         ProofError::Invalid {
@@ -397,6 +565,8 @@ pub fn verify(keys: &Keys, proof: &ProofFile) -> Result<(), ProofError> {
         vk_hash: keys.vk_hash,
         srs: keys.srs_id.tau,
         outputs: keys.model.output_len(),
+        inputs: Some(keys.model.input_len()),
+        input: keys.layout.input_visibility(),
     };
     verify_with(&keys.srs, &keys.vk, &expected, proof)
 }

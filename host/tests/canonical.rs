@@ -135,9 +135,9 @@ fn a_stray_infinity_flag_passes_halo2_but_not_zkedge() {
 fn overlong_varints_decode_in_postcard_and_are_refused() {
     let (keys, file) = setup();
     let bytes = file.to_bytes();
-    // The version (2) is the first varint after the magic: 0x02 → 0x82 0x00.
-    assert_eq!(bytes[4], 2);
-    let overlong = [&bytes[..4], &[0x82, 0x00], &bytes[5..]].concat();
+    // The version (3) is the first varint after the magic: 0x03 → 0x83 0x00.
+    assert_eq!(bytes[4], 3);
+    let overlong = [&bytes[..4], &[0x83, 0x00], &bytes[5..]].concat();
     let decoded: ProofFile = postcard::from_bytes(&overlong[4..]).unwrap();
     assert_eq!(
         decoded, file,
@@ -147,8 +147,9 @@ fn overlong_varints_decode_in_postcard_and_are_refused() {
         ProofFile::from_bytes(&overlong),
         Err(ProofError::NonCanonical(_))
     ));
-    // The class, just before the transcript's length: class c → c | 0x80, 0x00.
-    let tail = postcard::to_allocvec(&file.proof).unwrap();
+    // The class, just before what the proof reveals of the input (private: one byte, the
+    // variant) and the transcript's length: class c → c | 0x80, 0x00.
+    let tail = postcard::to_allocvec(&(&file.input, &file.proof)).unwrap();
     let at = bytes.len() - tail.len() - 1;
     assert_eq!(u32::from(bytes[at]), file.class);
     let overlong = [&bytes[..at], &[bytes[at] | 0x80, 0x00], &bytes[at + 1..]].concat();

@@ -273,3 +273,151 @@ fn malformed_keys_are_a_one_line_error_without_panic_text() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hashed_input_is_committed_and_matched_a_public_one_shown() {
+    let dir = std::env::temp_dir().join(format!("zkedge-cli-vis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/models/italy-power-demand.json");
+    let input = dir.join("input.json");
+    let values: Vec<String> = (0..24).map(|i| format!("{}", i % 5 - 2)).collect();
+    std::fs::write(&input, format!("{{\"values\": [{}]}}", values.join(","))).unwrap();
+    let dev = "--allow-insecure-dev-srs";
+
+    // Hashed: the sensor's commitment (input + salt) is the one the proof makes.
+    let keys = dir.join("hashed");
+    let (code, out, err) = zkedge(&[
+        "setup",
+        "--model",
+        path(&model),
+        "--out",
+        path(&keys),
+        "--input-visibility",
+        "hashed",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("input hashed"), "{out}");
+    let salt = "0b00000000000000000000000000000000000000000000000000000000000000";
+    let (code, out, err) = zkedge(&[
+        "commit",
+        "--model",
+        path(&model),
+        "--input",
+        path(&input),
+        "--salt",
+        salt,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let commitment = out
+        .trim()
+        .strip_prefix("commitment ")
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    let proof = dir.join("hashed.zkp");
+    let (code, out, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&model),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&proof),
+        "--salt",
+        salt,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&commitment), "{out}");
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--keys",
+            path(&keys),
+            "--proof",
+            path(&proof),
+            dev,
+        ];
+        args.extend_from_slice(extra);
+        zkedge(&args)
+    };
+    let (code, out, err) = verify(&["--commitment", &commitment]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("Poseidon commitment {commitment}")),
+        "{out}"
+    );
+    // Another salt is another commitment: refused.
+    let (_, other, _) = zkedge(&[
+        "commit",
+        "--model",
+        path(&model),
+        "--input",
+        path(&input),
+        "--salt",
+        "0c00000000000000000000000000000000000000000000000000000000000000",
+    ]);
+    let other = other
+        .trim()
+        .strip_prefix("commitment ")
+        .unwrap()
+        .to_string();
+    assert_ne!(other, commitment);
+    let (code, _, err) = verify(&["--commitment", &other]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("commits to another input"), "{err}");
+    // A salt that is not a canonical scalar is refused.
+    let (code, _, err) = zkedge(&[
+        "commit",
+        "--model",
+        path(&model),
+        "--input",
+        path(&input),
+        "--salt",
+        &"ff".repeat(32),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("canonical"), "{err}");
+
+    // Public: verify shows the input.
+    let keys = dir.join("public");
+    let (code, _, err) = zkedge(&[
+        "setup",
+        "--model",
+        path(&model),
+        "--out",
+        path(&keys),
+        "--input-visibility",
+        "public",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let proof = dir.join("public.zkp");
+    let (code, _, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&model),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&proof),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = zkedge(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--proof",
+        path(&proof),
+        dev,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let file = ProofFile::from_bytes(&std::fs::read(&proof).unwrap()).unwrap();
+    let zkedge::proof::Revealed::Input(x) = &file.input else {
+        panic!("a public input is in the proof file");
+    };
+    assert!(out.contains(&format!("input: public, int8 {x:?}")), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}

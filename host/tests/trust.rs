@@ -119,6 +119,7 @@ fn forge(a: &Keys, b: &Keys, input: &[i8]) -> ProofFile {
         multiopen: MultiOpen::Gwc,
         output: trace.output().to_vec(),
         class: trace.class() as u32,
+        input: zkedge::proof::Revealed::Nothing,
         proof: proof.bytes,
     }
 }

@@ -46,6 +46,7 @@ fn demo_model_proofs_verify_with_the_stock_verifier() {
             multiopen: file_multiopen,
             output: trace.output().to_vec(),
             class: trace.class() as u32,
+            input: zkedge::proof::Revealed::Nothing,
             proof: proof.bytes,
         };
         proof::verify(&keys, &file).unwrap();

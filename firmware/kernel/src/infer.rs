@@ -233,6 +233,9 @@ pub enum InferError {
         /// What was given.
         found: usize,
     },
+    /// The circuit commits to its input, and no salt was given.
+    #[error("the circuit commits to its input (visibility hashed): proving needs a salt")]
+    NoSalt,
 }
 
 /// TFLite's int8 average: the sum over `count` taps rounded to nearest, ties away from zero

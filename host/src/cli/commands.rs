@@ -3,8 +3,13 @@
 use std::{fs, io::Write, path::Path};
 
 use anyhow::{bail, Context, Result};
+use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
 use rand::rngs::OsRng;
-use zkedge_kernel::{infer::infer as run_model, layout::Layout, model::Model};
+use zkedge_kernel::{
+    infer::infer as run_model,
+    layout::{Layout, Visibility},
+    model::Model,
+};
 
 use super::{
     input,
@@ -19,7 +24,7 @@ use crate::{
     bundled,
     files::{hash, read_bounded},
     keys::{self, Keys, Parts, SrsOrigin},
-    proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
+    proof::{self, MultiOpen, ProofFile, Proved, ProverKind, Revealed, MAX_PROOF_FILE},
     router::Router,
     srs::{self, hex, SrsId, DEV_WARNING},
 };
@@ -38,9 +43,12 @@ enum Maker {
 /// about how. A backend other than the reference goes behind the router, which keeps small jobs
 /// (per `route`), refused and failed ones, and those its checks reject on the CPU. A backend
 /// that cannot be opened (its handshake fails) leaves the proof to the CPU, with a warning.
+/// `salt` is a hashed input's (`None`: a fresh one).
+#[allow(clippy::too_many_arguments)]
 fn prove_with(
     keys: &Keys,
     input: &[i8],
+    salt: Option<Fr>,
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
@@ -63,8 +71,14 @@ fn prove_with(
         let (proved, t) = proving(&format!("proving (zkedge prover on {name})"), |bar| {
             let mut prover = proof::zk_prover(keys, b)?;
             prover.set_progress(Box::new(bar));
-            let (proved, times) =
-                proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+            let (proved, times) = proof::prove_zkedge_with_salt(
+                keys,
+                &mut prover,
+                input,
+                salt,
+                multiopen,
+                &mut OsRng,
+            )?;
             Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
         });
         let (proved, times, b) = proved?;
@@ -80,7 +94,7 @@ fn prove_with(
     match prover {
         ProverKind::Halo2 => {
             let (proved, t) = step("proving (stock halo2-axiom)", || {
-                proof::prove_halo2(keys, input, multiopen, OsRng)
+                proof::prove_halo2_salted(keys, input, salt, multiopen, OsRng)
             });
             ui::record("prove_s", t.as_secs_f64());
             let how = format!("stock halo2-axiom, {multiopen}: {}", human(t));
@@ -105,8 +119,14 @@ fn prove_with(
                 |bar| {
                     let mut prover = proof::zk_prover(keys, router)?;
                     prover.set_progress(Box::new(bar));
-                    let (proved, times) =
-                        proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+                    let (proved, times) = proof::prove_zkedge_with_salt(
+                        keys,
+                        &mut prover,
+                        input,
+                        salt,
+                        multiopen,
+                        &mut OsRng,
+                    )?;
                     Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
                 },
             );
@@ -140,17 +160,20 @@ fn prove_with(
 /// made with an accelerator that does not verify is blamed on it: the accelerator is suspect
 /// for the rest of the run and the proof is made again on the CPU. A proof the CPU (or stock
 /// halo2) made that does not verify means the keys are inconsistent: an error.
+#[allow(clippy::too_many_arguments)]
 fn prove_verified(
     keys: &Keys,
     input: &[i8],
+    salt: Option<Fr>,
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
     route: &RouteArgs,
     registry: &Registry,
 ) -> Result<(Proved, String)> {
-    let (proved, maker, how) =
-        prove_with(keys, input, multiopen, prover, backend, route, registry)?;
+    let (proved, maker, how) = prove_with(
+        keys, input, salt, multiopen, prover, backend, route, registry,
+    )?;
     let (verified, t) = step("verifying the proof (halo2-axiom)", || {
         proof::verify(keys, &proved.file)
     });
@@ -185,6 +208,7 @@ fn prove_verified(
     let (proved, _, how) = prove_with(
         keys,
         input,
+        salt,
         multiopen,
         ProverKind::Zkedge,
         &reference,
@@ -200,6 +224,48 @@ fn prove_verified(
             "{how}; re-proved on the CPU and verified, after {spec}'s proof failed verification"
         ),
     ))
+}
+
+/// A scalar given in hex on the command line: 32 bytes, little-endian, canonical.
+fn scalar_arg(flag: &str, text: &str) -> Result<Fr> {
+    let bytes = hash_arg(flag, text)?;
+    proof::salt_from_bytes(bytes).with_context(|| format!("{flag} {text}"))
+}
+
+/// A scalar as `zkedge` prints it: 64 hex digits of its little-endian bytes.
+fn scalar_hex(x: &Fr) -> String {
+    hex(&x.to_repr())
+}
+
+/// What a proof reveals of the input, for people.
+fn describe_revealed(revealed: &Revealed) -> String {
+    match revealed {
+        Revealed::Nothing => "private (the proof shows the output came from some input)".into(),
+        Revealed::Input(x) => format!("public, int8 {x:?}"),
+        Revealed::Commitment(c) => format!(
+            "hashed, Poseidon commitment {} (open it with the input and its salt: zkedge commit)",
+            hex(c)
+        ),
+    }
+}
+
+pub fn commit(model_path: &Path, input_path: &Path, salt: Option<&str>) -> Result<()> {
+    let model = input::model(model_path)?;
+    let input = input::input(input_path, &model)?;
+    let salt = match salt {
+        Some(s) => scalar_arg("--salt", s)?,
+        None => {
+            let s = proof::random_salt(&mut OsRng);
+            println!(
+                "salt {} (fresh; keep it secret, prove with it)",
+                scalar_hex(&s)
+            );
+            s
+        }
+    };
+    let c = proof::commitment(&input, &salt);
+    println!("commitment {}", scalar_hex(&c));
+    Ok(())
 }
 
 fn label(model: &Model, class: usize) -> String {
@@ -247,7 +313,11 @@ pub(crate) fn describe_layout(layout: &Layout) -> String {
         e.fixed,
         e.lookups,
         e.seconds
-    )
+    ) + &match p.input {
+        Visibility::Private => String::new(),
+        Visibility::Public => "; input public".into(),
+        Visibility::Hashed => format!("; input hashed ({} Poseidon rows)", layout.hash_rows()),
+    }
 }
 
 pub fn demo(
@@ -302,7 +372,9 @@ pub fn demo(
         human(t_keys),
         human(t_srs + t_keys)
     );
-    let (proved, how) = prove_verified(&keys, input, multiopen, prover, backend, &route, registry)?;
+    let (proved, how) = prove_verified(
+        &keys, input, None, multiopen, prover, backend, &route, registry,
+    )?;
     let proof_bytes = proved.file.to_bytes();
     println!("  prove: {how}; proof file {}", bytes(proof_bytes.len()));
     let (verified, t_verify) = step("verifying", || {
@@ -343,11 +415,12 @@ pub fn setup(
     model_path: &Path,
     out: &Path,
     srs_path: Option<&Path>,
+    input: Visibility,
     vk: keys::VkSource,
     halo2_key: keys::Halo2Key,
 ) -> Result<()> {
     let model = input::model(model_path)?;
-    let layout = Layout::new(&model)?;
+    let layout = Layout::with_input(&model, input)?;
     let k = layout.k();
     println!(
         "{}: {} multiply-accumulates; circuit {}",
@@ -359,7 +432,9 @@ pub fn setup(
     let name = model.file().name.clone();
     let (keys, t) = steps(|say| {
         let mut keys =
-            keys::generate_with(model, srs, origin, vk, halo2_key, &mut |s| say(s.label()))?;
+            keys::generate_choosing(model, srs, origin, input, vk, halo2_key, &mut |s| {
+                say(s.label())
+            })?;
         say(keys::SetupStep::Writing.label());
         keys.save(out)?;
         Ok::<_, keys::KeysError>(keys)
@@ -373,7 +448,8 @@ pub fn setup(
         );
     }
     println!(
-        "keys for {name} (k = {k}) written to {} in {}",
+        "keys for {name} (k = {k}, input {}) written to {} in {}",
+        input.name(),
         out.display(),
         human(t)
     );
@@ -388,12 +464,12 @@ pub fn setup(
     Ok(())
 }
 
-pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>) -> Result<()> {
+pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>, input: Visibility) -> Result<()> {
     let model = input::model(model_path)?;
-    let k = Layout::new(&model)?.k();
+    let k = Layout::with_input(&model, input)?.k();
     let (srs, _) = srs_for(srs_path, k)?;
     let (vk_hash, t) = step("deriving the verifying key", || {
-        bundle::derive_vk_hash(&model, &srs)
+        bundle::derive_vk_hash(&model, &srs, input)
     });
     let vk_hash = vk_hash?;
     let id = SrsId::of(&srs);
@@ -427,6 +503,7 @@ pub fn prove(
     keys_dir: &Path,
     input_path: &Path,
     out: &Path,
+    salt: Option<&str>,
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
@@ -450,8 +527,17 @@ pub fn prove(
     }
     warn_if_dev(&keys);
     let input = input::input(input_path, &keys.model)?;
-    let (proved, how) =
-        prove_verified(&keys, &input, multiopen, prover, backend, &route, registry)?;
+    let salt = salt.map(|s| scalar_arg("--salt", s)).transpose()?;
+    if salt.is_some() && keys.layout.input_visibility() != Visibility::Hashed {
+        bail!(
+            "--salt is for keys that commit to their input; these keys make it {} \
+             (zkedge setup --input-visibility hashed)",
+            keys.layout.input_visibility().name()
+        );
+    }
+    let (proved, how) = prove_verified(
+        &keys, &input, salt, multiopen, prover, backend, &route, registry,
+    )?;
     let file_bytes = proved.file.to_bytes();
     ui::record("proof_bytes", file_bytes.len() as f64);
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
@@ -463,6 +549,13 @@ pub fn prove(
         bytes(file_bytes.len()),
         out.display(),
     );
+    println!("  input: {}", describe_revealed(&proved.file.input));
+    if let (Some(s), None) = (&proved.salt, salt) {
+        println!(
+            "  salt {} (fresh): keep it secret; with the input it opens the commitment",
+            scalar_hex(s)
+        );
+    }
     Ok(())
 }
 
@@ -524,6 +617,24 @@ pub fn verify(args: &VerifyArgs) -> Result<()> {
         }
         None => None,
     };
+    if let Some(expected) = &args.commitment {
+        let expected = hash_arg("--commitment", expected)?;
+        match &file.input {
+            Revealed::Commitment(c) if *c == expected => {}
+            Revealed::Commitment(c) => bail!(
+                "{} commits to another input: its commitment is {}, not {}",
+                args.proof.display(),
+                hex(c),
+                hex(&expected)
+            ),
+            _ => bail!(
+                "{} does not commit to its input (input {}); --commitment needs keys made \
+                 with --input-visibility hashed",
+                args.proof.display(),
+                file.input.visibility().name()
+            ),
+        }
+    }
     let (checked, t) = step("verifying", || bundle.verify(&file));
     checked.with_context(|| format!("{} is not a valid proof", args.proof.display()))?;
     ui::record("verify_s", t.as_secs_f64());
@@ -534,6 +645,10 @@ pub fn verify(args: &VerifyArgs) -> Result<()> {
         file.output,
         bundle.file.model.name
     );
+    println!("  input: {}", describe_revealed(&file.input));
+    if args.commitment.is_some() {
+        println!("  the commitment is the one given (--commitment)");
+    }
     let vk = hex(&bundle.vk_hash);
     match (&derived_from, pins.vk_hash) {
         (Some(m), _) => println!("  verifying key {vk}: derived here from {m}"),

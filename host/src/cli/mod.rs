@@ -84,6 +84,31 @@ pub struct VerifyArgs {
     /// them. Such a proof shows nothing: anyone can make one for any output.
     #[arg(long)]
     pub allow_insecure_dev_srs: bool,
+    /// The input commitment you expect (hashed input; from `zkedge commit`, or the one a sensor
+    /// signed): the proof must commit to it.
+    #[arg(long, value_name = "HEX")]
+    pub commitment: Option<String>,
+}
+
+/// What a proof reveals of the model's input (fixed at `setup`, part of the verifying key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputVisibility {
+    /// Nothing: the proof shows the output came from some input.
+    Private,
+    /// The int8 input itself is public.
+    Public,
+    /// A Poseidon commitment of the input and a secret salt is public (docs/trust.md).
+    Hashed,
+}
+
+impl From<InputVisibility> for zkedge_kernel::layout::Visibility {
+    fn from(v: InputVisibility) -> Self {
+        match v {
+            InputVisibility::Private => Self::Private,
+            InputVisibility::Public => Self::Public,
+            InputVisibility::Hashed => Self::Hashed,
+        }
+    }
 }
 
 /// zkedge: prove that an output came from a given int8 model on a given input.
@@ -137,6 +162,9 @@ enum Command {
         /// its size (halo2's keygen_pk is slow and large from k ≈ 18), `never` not at all.
         #[arg(long, value_enum, default_value_t = crate::keys::Halo2Key::Auto)]
         halo2_key: crate::keys::Halo2Key,
+        /// What proofs reveal of the input: nothing, the input, or a Poseidon commitment of it.
+        #[arg(long, value_enum, default_value_t = InputVisibility::Private)]
+        input_visibility: InputVisibility,
     },
     /// Run the model on an input and prove the result.
     Prove {
@@ -164,6 +192,23 @@ enum Command {
         backend: String,
         #[command(flatten)]
         route: RouteArgs,
+        /// The salt of the input's commitment (keys with a hashed input), 64 hex digits as
+        /// `zkedge commit` prints; without it, a fresh random salt (printed).
+        #[arg(long, value_name = "HEX")]
+        salt: Option<String>,
+    },
+    /// Compute the commitment a hashed-input proof makes to an input with a salt (what a
+    /// sensor signs, and what `verify --commitment` checks).
+    Commit {
+        /// The model (`.json`, `.zkm` or `.tflite`): it orders the input's values.
+        #[arg(long)]
+        model: PathBuf,
+        /// Input JSON, as for `prove`.
+        #[arg(long)]
+        input: PathBuf,
+        /// The salt, 64 hex digits; without it, a fresh random salt (printed).
+        #[arg(long, value_name = "HEX")]
+        salt: Option<String>,
     },
     /// Check a proof; prints the proven output and what it rests on, exits 0 if it is valid,
     /// 1 if not.
@@ -178,6 +223,9 @@ enum Command {
         /// do); without it, the insecure development SRS.
         #[arg(long)]
         srs: Option<PathBuf>,
+        /// The input visibility the keys were made with.
+        #[arg(long, value_enum, default_value_t = InputVisibility::Private)]
+        input_visibility: InputVisibility,
     },
     /// Run the model (no proof).
     Infer {
@@ -284,7 +332,15 @@ pub fn run_with(
             srs,
             vk,
             halo2_key,
-        } => commands::setup(&model, &out, srs.as_deref(), vk, halo2_key),
+            input_visibility,
+        } => commands::setup(
+            &model,
+            &out,
+            srs.as_deref(),
+            input_visibility.into(),
+            vk,
+            halo2_key,
+        ),
         Command::Prove {
             model,
             keys,
@@ -294,11 +350,26 @@ pub fn run_with(
             prover,
             backend,
             route,
+            salt,
         } => commands::prove(
-            &model, &keys, &input, &out, multiopen, prover, &backend, route, registry,
+            &model,
+            &keys,
+            &input,
+            &out,
+            salt.as_deref(),
+            multiopen,
+            prover,
+            &backend,
+            route,
+            registry,
         ),
+        Command::Commit { model, input, salt } => commands::commit(&model, &input, salt.as_deref()),
         Command::Verify(args) => commands::verify(&args),
-        Command::VkHash { model, srs } => commands::vk_hash(&model, srs.as_deref()),
+        Command::VkHash {
+            model,
+            srs,
+            input_visibility,
+        } => commands::vk_hash(&model, srs.as_deref(), input_visibility.into()),
         Command::Infer {
             model,
             input,

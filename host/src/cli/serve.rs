@@ -49,6 +49,14 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     let keys = Keys::load(&args.keys, Parts::Zkedge)
         .with_context(|| format!("loading keys from {}", args.keys.display()))?;
+    let input = keys.layout.input_visibility();
+    if input != zkedge_kernel::layout::Visibility::Private {
+        anyhow::bail!(
+            "these keys make the input {}; a device proves with private-input keys only: \
+             run `zkedge setup` without --input-visibility for the device",
+            input.name()
+        );
+    }
     // The reference alone is a router that sends nothing elsewhere; an accelerator that cannot
     // be opened leaves the device to the reference, with a warning.
     let reference_only =

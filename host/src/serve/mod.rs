@@ -417,6 +417,9 @@ impl DeviceService {
         let witness = zkedge_kernel::layout::Witness {
             advice: columns,
             instance: zkedge_kernel::layout::instance(&output, class as usize),
+            // A device sends integer columns only: served keys keep their input private.
+            wide: Vec::new(),
+            commitment: None,
         };
         let accel_before = router.stats().accel_jobs;
         let proof = self.prove(router, &witness, multiopen)?;
@@ -489,6 +492,8 @@ impl DeviceService {
             multiopen,
             output: output.to_vec(),
             class,
+            // Served keys keep the input private (`zkedge serve` refuses others).
+            input: proof::Revealed::Nothing,
             proof,
         }
     }

@@ -56,8 +56,11 @@ pub fn estimate(params: &Params, k: u32) -> Estimate {
     // Chunks of `degree − 2 = 3` columns.
     let products = params.copy_columns().div_ceil(3);
     let len = params.template.offsets().len;
+    // A hashed input's gates: 3 squares and 3 sums of 3 products per round row.
+    let hash_terms = if params.hashed() { 30 } else { 0 };
     let terms = usize::from(params.lanes) * usize::from(params.accs)
         + usize::from(params.slots) * (len + 16)
+        + hash_terms
         + 3 * params.copy_columns()
         + 8 * lookups;
     let ns = n
@@ -84,6 +87,8 @@ fn k_of(census: &Census, params: &Params) -> Option<u32> {
     let rescale = census.sites.div_ceil(params.slots.into()) * len;
     let needed = main
         .max(rescale)
+        .max(census.hash_rows())
+        .max(census.instance_len())
         .max(census.range_table(params.limb_bits.into()) + 1)
         .max(census.func_table + 1)
         + params.reserved_rows();
@@ -93,6 +98,7 @@ fn k_of(census: &Census, params: &Params) -> Option<u32> {
 /// `params` with the template the census needs, if the shape is valid and fits.
 pub(super) fn fit(census: &Census, mut params: Params) -> Option<Params> {
     params.template = template(census, params.limb_bits.into());
+    params.input = census.input;
     (params.valid() && k_of(census, &params).is_some()).then_some(params)
 }
 
@@ -112,6 +118,7 @@ pub(super) fn search(census: &Census) -> Option<(Params, Estimate)> {
                         slots,
                         limb_bits,
                         template: template(census, limb_bits.into()),
+                        input: census.input,
                     };
                     let Some(k) = k_of(census, &params) else {
                         continue;
@@ -130,4 +137,14 @@ pub(super) fn search(census: &Census) -> Option<(Params, Estimate)> {
 /// The shape [`super::Layout::new`] picks for `model`, and its estimate.
 pub fn choose(model: &crate::model::Model) -> Option<(Params, Estimate)> {
     search(&Census::new(model))
+}
+
+/// The shape [`super::Layout::with_input`] picks for `model` with `input` visibility.
+pub fn choose_with(
+    model: &crate::model::Model,
+    input: super::params::Visibility,
+) -> Option<(Params, Estimate)> {
+    let mut census = Census::new(model);
+    census.input = input;
+    search(&census)
 }

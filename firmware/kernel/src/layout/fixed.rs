@@ -4,7 +4,7 @@
 use alloc::{vec, vec::Vec};
 
 use super::{
-    params::{ArgmaxFixed, CONSTANTS},
+    params::{ArgmaxFixed, Visibility, CONSTANTS},
     plan::{all_rescales, func_table, Func, TAG_RANGE, TAG_RELU},
     rescale::{constants, limbs},
     Cell, Layout,
@@ -99,6 +99,7 @@ impl Layout {
             col[fc.argmax(ArgmaxFixed::Index)][r] = j as i128;
             col[fc.function()][r] = TAG_RANGE.into();
         }
+        self.hash_fixed(&mut col);
         col
     }
 
@@ -198,6 +199,22 @@ impl Layout {
             Cell::new(cols.x(4), plan.argmax + plan.classes - 1),
             Cell::instance(plan.classes),
         ));
+        let after = plan.classes + 1;
+        match self.params.input {
+            Visibility::Private => {}
+            Visibility::Public => {
+                for (e, &cell) in plan.cells[0].iter().enumerate() {
+                    out.push((cell, Cell::instance(after + e)));
+                }
+            }
+            Visibility::Hashed => {
+                out.extend(self.hash_copies());
+                out.push((
+                    Cell::new(cols.state(1), self.hash_output_row()),
+                    Cell::instance(after),
+                ));
+            }
+        }
         out
     }
 
@@ -273,6 +290,7 @@ impl Layout {
             cells.push((cols.f(1), r, "argmax margin"));
             cells.push((cols.f(2), r, "argmax margin"));
         }
+        cells.extend(self.hash_cells());
         cells
     }
 }

@@ -17,6 +17,7 @@
 
 mod cost;
 mod fixed;
+pub mod hash;
 mod params;
 mod plan;
 pub mod rescale;
@@ -24,8 +25,11 @@ mod witness;
 
 use alloc::vec::Vec;
 
-pub use cost::{choose, Estimate};
-pub use params::{AdviceColumns, ArgmaxFixed, FixedColumns, Offsets, Params, Template};
+pub use cost::{choose, choose_with, Estimate};
+pub use hash::Poseidon;
+pub use params::{
+    AdviceColumns, ArgmaxFixed, FixedColumns, HashFixed, Offsets, Params, Template, Visibility,
+};
 pub use witness::{instance, Witness};
 
 use crate::model::Model;
@@ -101,9 +105,17 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Lays out `model` in the shape the cost model finds fastest to prove.
+    /// Lays out `model`, its input private, in the shape the cost model finds fastest to
+    /// prove.
     pub fn new(model: &Model) -> Result<Self, LayoutError> {
-        let census = Census::new(model);
+        Self::with_input(model, Visibility::Private)
+    }
+
+    /// Lays out `model` with `input` visibility in the shape the cost model finds fastest to
+    /// prove.
+    pub fn with_input(model: &Model, input: Visibility) -> Result<Self, LayoutError> {
+        let mut census = Census::new(model);
+        census.input = input;
         let (params, _) =
             cost::search(&census).ok_or(LayoutError::TooLarge { rows: census.sites })?;
         Self::build(model, params, &census)
@@ -111,7 +123,8 @@ impl Layout {
 
     /// Lays out `model` in the shape `params` (its template is recomputed for the model).
     pub fn with_params(model: &Model, params: Params) -> Result<Self, LayoutError> {
-        let census = Census::new(model);
+        let mut census = Census::new(model);
+        census.input = params.input;
         let params = cost::fit(&census, params).ok_or(LayoutError::Params {
             lanes: params.lanes,
             accs: params.accs,
@@ -127,7 +140,12 @@ impl Layout {
         let range_rows = widths.iter().map(|&b| 1usize << b).sum::<usize>() + 1;
         // halo2 fills a lookup table's unassigned rows from its first unused row, which must
         // itself be a usable row: tables need one row to spare.
-        let needed = plan.rows.max(range_rows + 1).max(plan.tags.rows + 1) + params.reserved_rows();
+        let needed = plan
+            .rows
+            .max(range_rows + 1)
+            .max(plan.tags.rows + 1)
+            .max(census.instance_len())
+            + params.reserved_rows();
         let k = (0..=MAX_K)
             .find(|k| (1usize << k) >= needed)
             .ok_or(LayoutError::TooLarge { rows: needed })?;
@@ -169,9 +187,19 @@ impl Layout {
         self.plan.funcs.len()
     }
 
-    /// Length of the instance column: the outputs (as `u = q + 128`), then the class.
+    /// Length of the instance column: the outputs (as `u = q + 128`), the class, then the
+    /// input's `u = q + 128` (public) or its commitment (hashed).
     pub fn instance_len(&self) -> usize {
-        self.plan.classes + 1
+        plan::instance_len(
+            self.plan.classes,
+            self.plan.cells[0].len(),
+            self.params.input,
+        )
+    }
+
+    /// What the instance reveals of the input.
+    pub fn input_visibility(&self) -> Visibility {
+        self.params.input
     }
 
     /// The advice columns.

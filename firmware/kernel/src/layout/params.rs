@@ -69,6 +69,32 @@ impl Template {
     }
 }
 
+/// What the proof reveals of the model's input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Nothing: the proof shows the output came from *some* input.
+    #[default]
+    Private,
+    /// The input itself: its int8 values (as `u = q + 128`) follow the class in the instance.
+    Public,
+    /// A hiding Poseidon commitment of the input and a salt follows the class in the instance
+    /// ([`super::hash`]).
+    Hashed,
+}
+
+impl Visibility {
+    /// Its name on the command line and in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Public => "public",
+            Visibility::Hashed => "hashed",
+        }
+    }
+}
+
 /// The circuit's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Params {
@@ -82,7 +108,18 @@ pub struct Params {
     pub limb_bits: u8,
     /// The rescale block.
     pub template: Template,
+    /// What the instance reveals of the input.
+    pub input: Visibility,
 }
+
+/// Advice columns of the input commitment: the packing sum, the Poseidon state, its squares.
+pub const HASH_ADVICE: usize = 7;
+/// Fixed columns of the input commitment: two for packing, three round constants, five
+/// selectors and flags.
+pub const HASH_FIXED: usize = 11;
+/// Of the commitment's advice columns, those in copy constraints: the packing sum (to the
+/// absorbed words), the state's lane 1 (the hash, to the instance), the absorbed words.
+pub const HASH_COPIES: usize = 4;
 
 /// Fewest lanes: the argmax block uses five.
 pub const MIN_LANES: u16 = 6;
@@ -102,9 +139,19 @@ impl Params {
             && (8..=16).contains(&self.limb_bits)
     }
 
-    /// Advice columns: lanes, accumulators, two per slot, three for functions.
+    /// Whether the circuit has the input commitment's columns.
+    pub fn hashed(&self) -> bool {
+        self.input == Visibility::Hashed
+    }
+
+    /// Advice columns: lanes, accumulators, two per slot, three for functions, and the input
+    /// commitment's.
     pub fn advice_columns(&self) -> usize {
-        usize::from(self.lanes) + usize::from(self.accs) + 2 * usize::from(self.slots) + 3
+        usize::from(self.lanes)
+            + usize::from(self.accs)
+            + 2 * usize::from(self.slots)
+            + 3
+            + if self.hashed() { HASH_ADVICE } else { 0 }
     }
 
     /// Fixed columns (lookup tables not counted).
@@ -114,12 +161,17 @@ impl Params {
             usize::from(self.accs),
             usize::from(self.slots),
         );
-        w * b + b + 2 + 2 * p + 1 + 2 + 5
+        w * b + b + 2 + 2 * p + 1 + 2 + 5 + if self.hashed() { HASH_FIXED } else { 0 }
     }
 
     /// Columns that take part in copy constraints (the instance column included).
     pub fn copy_columns(&self) -> usize {
-        usize::from(self.lanes) + usize::from(self.accs) + usize::from(self.slots) + 3 + 1
+        usize::from(self.lanes)
+            + usize::from(self.accs)
+            + usize::from(self.slots)
+            + 3
+            + 1
+            + if self.hashed() { HASH_COPIES } else { 0 }
     }
 
     /// The most rotations any advice column is read at.
@@ -140,6 +192,7 @@ pub struct AdviceColumns {
     w: usize,
     b: usize,
     p: usize,
+    hashed: bool,
 }
 
 impl AdviceColumns {
@@ -149,6 +202,7 @@ impl AdviceColumns {
             w: params.lanes.into(),
             b: params.accs.into(),
             p: params.slots.into(),
+            hashed: params.hashed(),
         }
     }
 
@@ -177,13 +231,41 @@ impl AdviceColumns {
         self.w + self.b + 2 * self.p + j
     }
 
-    /// How many.
-    pub fn count(&self) -> usize {
+    /// The packing sum of the input commitment (beside the function tape's inputs); the
+    /// commitment's columns follow the integer ones, and hold field elements.
+    pub fn pack(&self) -> usize {
+        self.f(3)
+    }
+
+    /// Lane `i` of the Poseidon state.
+    pub fn state(&self, i: usize) -> usize {
+        self.pack() + 1 + i
+    }
+
+    /// `(s_i + c_i)²` of a round, or the word absorbed into lane `i` on an absorb row.
+    pub fn square(&self, i: usize) -> usize {
+        self.pack() + 4 + i
+    }
+
+    /// Columns holding integers (the witness's `advice`); the commitment's columns follow.
+    pub fn integer_count(&self) -> usize {
         self.w + self.b + 2 * self.p + 3
     }
 
-    /// Whether column `c` takes part in copy constraints (every one but the limbs).
+    /// How many.
+    pub fn count(&self) -> usize {
+        self.integer_count() + if self.hashed { HASH_ADVICE } else { 0 }
+    }
+
+    /// Whether column `c` takes part in copy constraints (every one but the limbs, and of the
+    /// commitment's, the packing sum, the absorbed words and the state's lane 1).
     pub fn copies(&self, c: usize) -> bool {
+        if c >= self.pack() {
+            return c == self.pack()
+                || c == self.state(1)
+                || c == self.square(1)
+                || c == self.square(2);
+        }
         c < self.w + self.b || c >= self.f(0) || (c - self.w - self.b) % 2 == 0
     }
 }
@@ -194,6 +276,7 @@ pub struct FixedColumns {
     w: usize,
     b: usize,
     p: usize,
+    hashed: bool,
 }
 
 /// The argmax block's fixed columns.
@@ -211,6 +294,34 @@ pub enum ArgmaxFixed {
     Index,
 }
 
+/// The input commitment's fixed columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashFixed {
+    /// Selector: a packing row (a model input on the function tape).
+    Pack,
+    /// 256 where the packing sum continues from the row above, 0 where a word starts.
+    Shift,
+    /// Round constant of lane 0 (rounds), or what an absorb row adds to lane 0 (the initial
+    /// capacity, padding).
+    Constant0,
+    /// As [`HashFixed::Constant0`], lane 1.
+    Constant1,
+    /// As [`HashFixed::Constant0`], lane 2.
+    Constant2,
+    /// Selector: a full round.
+    Full,
+    /// Selector: a partial round.
+    Partial,
+    /// Selector: an absorb row.
+    Absorb,
+    /// 1 where an absorb row continues the state of the row above (all but the first).
+    Chain,
+    /// 1 where an absorb row takes a word into lane 1.
+    Take1,
+    /// 1 where an absorb row takes a word into lane 2.
+    Take2,
+}
+
 impl FixedColumns {
     /// The columns of `params`.
     pub fn new(params: &Params) -> Self {
@@ -218,6 +329,7 @@ impl FixedColumns {
             w: params.lanes.into(),
             b: params.accs.into(),
             p: params.slots.into(),
+            hashed: params.hashed(),
         }
     }
 
@@ -271,8 +383,13 @@ impl FixedColumns {
         self.relative() + 1 + c as usize
     }
 
+    /// A column of the input commitment (present only where the input is hashed).
+    pub fn hash(&self, c: HashFixed) -> usize {
+        self.argmax(ArgmaxFixed::Index) + 1 + c as usize
+    }
+
     /// How many.
     pub fn count(&self) -> usize {
-        self.argmax(ArgmaxFixed::Index) + 1
+        self.argmax(ArgmaxFixed::Index) + 1 + if self.hashed { HASH_FIXED } else { 0 }
     }
 }

@@ -9,7 +9,7 @@
 use alloc::{collections::BTreeSet, vec, vec::Vec};
 
 use super::{
-    params::{AdviceColumns, Params},
+    params::{AdviceColumns, Params, Visibility},
     rescale::{add_input, bits, Rescale},
     Cell, LayoutError,
 };
@@ -228,6 +228,10 @@ pub(crate) struct Census {
     pub widths: BTreeSet<u32>,
     /// Function table rows.
     pub func_table: usize,
+    /// What the instance reveals of the input.
+    pub input: Visibility,
+    /// Model inputs.
+    pub inputs: usize,
 }
 
 impl Census {
@@ -304,7 +308,22 @@ impl Census {
             bits: most,
             widths,
             func_table: FuncTags::new(model).rows,
+            input: Visibility::Private,
+            inputs: model.input_len(),
         }
+    }
+
+    /// Rows of the input commitment's permutations (0 unless the input is hashed).
+    pub(crate) fn hash_rows(&self) -> usize {
+        match self.input {
+            Visibility::Hashed => super::hash::rows(self.inputs),
+            _ => 0,
+        }
+    }
+
+    /// Length of the instance column.
+    pub(crate) fn instance_len(&self) -> usize {
+        instance_len(self.classes, self.inputs, self.input)
     }
 
     /// Multiply–accumulate rows with `lanes` lanes and `accs` accumulators.
@@ -333,6 +352,17 @@ impl Census {
             .sum::<usize>()
             + 1
     }
+}
+
+/// Length of the instance column: the outputs, the class, and the input or its commitment.
+pub(crate) fn instance_len(classes: usize, inputs: usize, input: Visibility) -> usize {
+    classes
+        + 1
+        + match input {
+            Visibility::Private => 0,
+            Visibility::Public => inputs,
+            Visibility::Hashed => 1,
+        }
 }
 
 /// The limb widths a range table needs: full limbs, each quantity's top limb, and the 8-bit
@@ -484,6 +514,9 @@ impl Plan {
         plan.argmax = plan.mac_rows.max(plan.funcs.len());
         let rescale_rows = plan.sites.len().div_ceil(p) * len;
         plan.rows = (plan.argmax + plan.classes).max(rescale_rows);
+        if params.hashed() {
+            plan.rows = plan.rows.max(super::hash::rows(model.input_len()));
+        }
         Ok(plan)
     }
 

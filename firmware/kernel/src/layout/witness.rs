@@ -5,7 +5,7 @@ use alloc::{vec, vec::Vec};
 use super::{
     plan::{all_rescales, Func, MacBlock},
     rescale::{add_input, limbs},
-    Layout,
+    Layout, Poseidon, Visibility,
 };
 use crate::{
     infer::{taps, InferError, Tap, Trace},
@@ -19,8 +19,14 @@ use crate::{
 pub struct Witness {
     /// One vector per advice column, in [`super::AdviceColumns`] order.
     pub advice: Vec<Vec<i64>>,
-    /// The outputs as `u = q + 128`, then the class.
+    /// The outputs as `u = q + 128`, then the class, then (public input) the input's
+    /// `u = q + 128`.
     pub instance: Vec<i64>,
+    /// The input commitment's advice columns (hashed input), in [`super::AdviceColumns`] order
+    /// after the integer ones: field elements.
+    pub wide: Vec<Vec<Fr>>,
+    /// The input's commitment (hashed input): the instance's last value.
+    pub commitment: Option<Fr>,
 }
 
 impl Witness {
@@ -33,12 +39,38 @@ impl Witness {
             .unwrap_or(0)
     }
 
+    /// The value of advice column `column` at `row` as a field element (0 past the used rows).
+    pub fn value(&self, column: usize, row: usize) -> Fr {
+        match column.checked_sub(self.advice.len()) {
+            None => Fr::from(self.get(column, row)),
+            Some(c) => self
+                .wide
+                .get(c)
+                .and_then(|c| c.get(row))
+                .copied()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The instance column as field elements.
+    pub fn instance_field(&self) -> Vec<Fr> {
+        self.instance
+            .iter()
+            .map(|&v| Fr::from(v))
+            .chain(self.commitment)
+            .collect()
+    }
+
     /// The advice columns and the instance column as field elements, as the prover takes them.
     pub fn to_field(&self) -> (Vec<Vec<Fr>>, Vec<Vec<Fr>>) {
         let column = |c: &[i64]| c.iter().map(|&v| Fr::from(v)).collect();
         (
-            self.advice.iter().map(|c| column(c)).collect(),
-            vec![column(&self.instance)],
+            self.advice
+                .iter()
+                .map(|c| column(c))
+                .chain(self.wide.iter().cloned())
+                .collect(),
+            vec![self.instance_field()],
         )
     }
 }
@@ -74,7 +106,33 @@ fn tap_value(model: &Model, trace: &Trace, block: &MacBlock, t: &Tap) -> i64 {
 
 impl Layout {
     /// The witness of `trace`, an inference of `model` (the model this layout was made from).
+    /// A layout that commits to its input needs a salt: [`Layout::witness_with_salt`].
     pub fn witness(&self, model: &Model, trace: &Trace) -> Result<Witness, InferError> {
+        if self.params.hashed() {
+            return Err(InferError::NoSalt);
+        }
+        self.integer_witness(model, trace)
+    }
+
+    /// The witness of `trace` with the input's commitment under `salt` where the layout
+    /// commits to its input (elsewhere the salt is not used).
+    pub fn witness_with_salt(
+        &self,
+        model: &Model,
+        trace: &Trace,
+        poseidon: &Poseidon,
+        salt: Fr,
+    ) -> Result<Witness, InferError> {
+        let mut w = self.integer_witness(model, trace)?;
+        if self.params.hashed() {
+            let (wide, commitment) = self.hash_witness(poseidon, salt, &trace.input);
+            w.wide = wide;
+            w.commitment = Some(commitment);
+        }
+        Ok(w)
+    }
+
+    fn integer_witness(&self, model: &Model, trace: &Trace) -> Result<Witness, InferError> {
         if trace.input.len() != model.input_len() || trace.ops.len() != model.ops().len() {
             return Err(InferError::InputLength {
                 expected: model.input_len(),
@@ -88,7 +146,7 @@ impl Layout {
             usize::from(self.params.accs),
         );
         let group = self.params.group();
-        let mut col = vec![vec![0i64; plan.rows]; cols.count()];
+        let mut col = vec![vec![0i64; plan.rows]; cols.integer_count()];
 
         // Multiply–accumulate blocks, and the accumulators they end with.
         let mut finals = Vec::with_capacity(plan.sites.len());
@@ -226,9 +284,15 @@ impl Layout {
             // the ones from it on.
             col[cols.f(1)][r] = max - v - 1 + prefix;
         }
+        let mut instance = instance(trace.output(), class);
+        if self.params.input == Visibility::Public {
+            instance.extend(trace.input.iter().map(|&q| u(q)));
+        }
         Ok(Witness {
             advice: col,
-            instance: instance(trace.output(), class),
+            instance,
+            wide: Vec::new(),
+            commitment: None,
         })
     }
 }

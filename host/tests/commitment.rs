@@ -1,0 +1,158 @@
+//! The input commitment (hashed input) against independent implementations:
+//! - circomlibjs (circom's Poseidon in JavaScript, from npm): the words — the salt, then the
+//!   input's bytes `q + 128`, 31 to a word, big-endian — packed in JS with BigInt, and the
+//!   permutation, driven as halo2-base's fixed-length sponge;
+//! - halo2-base's `PoseidonHasher::hash_fix_len_array` (axiom's gadget on the same
+//!   halo2-axiom, its own optimised permutation): the sponge over the same words.
+//!
+//! Needs `node` and `npm` (as tests/ptau.rs).
+
+use std::{path::Path, process::Command};
+
+use halo2_base::{
+    gates::{circuit::builder::BaseCircuitBuilder, GateChip},
+    halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField},
+    poseidon::hasher::{spec::OptimizedPoseidonSpec, PoseidonHasher},
+};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use zkedge::proof::commitment;
+use zkedge_kernel::layout::hash;
+
+/// circomlibjs's Poseidon permutation over the words of `input` and `salt` (packed here in
+/// JS), driven as halo2-base's fixed-length sponge: state `[2^64, 0, 0]`, words added two at a
+/// time to lanes 1 and 2, a 1 after the last word (a whole block if the words fill the last
+/// one), output `state[1]`. Returns the commitment in decimal.
+fn circomlibjs(input: &[i8], salt: &str) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("circomlibjs");
+    if !dir.join("node_modules/circomlibjs").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg("circomlibjs@0.1.7")
+            .output()
+            .expect("npm runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let script = r#"
+import { buildPoseidonOpt } from "circomlibjs";
+const p = await buildPoseidonOpt();
+const F = p.F;
+const input = JSON.parse(process.argv[2]);
+const salt = BigInt(process.argv[3]);
+const words = [salt];
+for (let i = 0; i < input.length; i += 31) {
+  let w = 0n;
+  for (const q of input.slice(i, i + 31)) w = w * 256n + BigInt(q + 128);
+  words.push(w);
+}
+let state = [F.e(1n << 64n), F.zero, F.zero];
+const blocks = [];
+for (let i = 0; i < words.length; i += 2) blocks.push(words.slice(i, i + 2));
+if (words.length % 2 == 0) blocks.push([]);
+for (const b of blocks) {
+  const pad = [...b.map((x) => F.e(x)), F.one, F.zero].slice(0, 2);
+  state = p([F.add(state[1], pad[0]), F.add(state[2], pad[1])], state[0], 3);
+}
+console.log(F.toString(state[1]));
+"#;
+    std::fs::write(dir.join("commit.mjs"), script).unwrap();
+    let out = Command::new("node")
+        .arg("commit.mjs")
+        .arg(format!("{input:?}"))
+        .arg(salt)
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// halo2-base's fixed-length Poseidon hash of `words` (its values are computed as the gadget
+/// lays them out; no proof needed).
+fn halo2_base(words: &[Fr]) -> Fr {
+    let mut builder = BaseCircuitBuilder::<Fr>::new(false);
+    let gate = GateChip::<Fr>::default();
+    let ctx = builder.main(0);
+    let mut hasher =
+        PoseidonHasher::<Fr, 3, 2>::new(OptimizedPoseidonSpec::<Fr, 3, 2>::new::<8, 57, 0>());
+    hasher.initialize_consts(ctx, &gate);
+    let x = ctx.assign_witnesses(words.iter().copied());
+    *hasher.hash_fix_len_array(ctx, &gate, &x).value()
+}
+
+fn decimal(x: &Fr) -> String {
+    // Little-endian bytes to decimal by long division.
+    let mut digits = vec![0u8]; // little-endian base 10
+    for byte in x.to_repr().iter().rev() {
+        let mut carry = u32::from(*byte);
+        for d in digits.iter_mut() {
+            let v = u32::from(*d) * 256 + carry;
+            *d = (v % 10) as u8;
+            carry = v / 10;
+        }
+        while carry > 0 {
+            digits.push((carry % 10) as u8);
+            carry /= 10;
+        }
+    }
+    digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
+}
+
+fn halo2(x: &zkedge_kernel::prover::Fr) -> Fr {
+    zkedge::poseidon::halo2_fr(x)
+}
+
+#[test]
+fn the_commitment_is_circomlibjs_and_halo2_base_poseidon() {
+    let mut rng = StdRng::seed_from_u64(accel_conformance::test_seed("commitment"));
+    // Word counts of both parities (the padding lands in lane 1 or in a block of its own),
+    // bytes at both ends, a word cut short.
+    let mut inputs = vec![
+        vec![0i8],
+        vec![i8::MIN; 31],
+        vec![i8::MAX; 32],
+        (0..62).map(|i| (i * 5 - 128) as i8).collect::<Vec<_>>(),
+    ];
+    inputs.push((0..100).map(|_| rng.gen()).collect());
+    for input in inputs {
+        let salt = <Fr as halo2_base::halo2_proofs::halo2curves::ff::Field>::random(&mut rng);
+        let ours = commitment(&input, &salt);
+        assert_eq!(
+            decimal(&ours),
+            circomlibjs(&input, &decimal(&salt)),
+            "circomlibjs, {} bytes",
+            input.len()
+        );
+        let words: Vec<Fr> = hash::words(zkedge::zk::fr(&salt), &input)
+            .iter()
+            .map(halo2)
+            .collect();
+        assert_eq!(
+            ours,
+            halo2_base(&words),
+            "halo2-base, {} bytes",
+            input.len()
+        );
+    }
+}
+
+#[test]
+fn the_commitment_hides_nothing_it_should_bind() {
+    // Another salt or one byte changed gives another commitment.
+    let input: Vec<i8> = (0..40).map(|i| i as i8).collect();
+    let salt = Fr::from(7u64);
+    let c = commitment(&input, &salt);
+    assert_ne!(c, commitment(&input, &Fr::from(8u64)));
+    let mut other = input.clone();
+    other[33] ^= 1;
+    assert_ne!(c, commitment(&other, &salt));
+}
