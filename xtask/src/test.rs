@@ -11,7 +11,15 @@ pub fn run() -> Result<()> {
     // The RTL tests (rtl-testbench) simulate in Verilator and synthesise with yosys.
     sh::ensure_apt(rtl::APT_PACKAGES)?;
     // host/tests/ptau.rs makes its .ptau files with snarkjs, installed from npm into target/.
-    sh::ensure_apt(&["nodejs", "npm"])?;
+    // A machine whose node and npm came from elsewhere (nodesource, nvm) keeps them: Debian's
+    // npm package conflicts with nodesource's nodejs.
+    let npm_works = std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !npm_works {
+        sh::ensure_apt(&["nodejs", "npm"])?;
+    }
     // host/tests/cluster.rs runs a real nats-server (JetStream, its MQTT gateway) and an MQTT
     // sensor.
     sh::ensure_apt(&["nats-server", "mosquitto-clients"])?;
