@@ -209,7 +209,7 @@ fn circuit_params(bytes: &[u8]) -> Result<Shape, BundleError> {
         && params.slots <= MAX_SLOTS
         && [t.rho, t.sign, t.above, t.below, t.upper]
             .iter()
-            .all(|&l| l <= MAX_LIMBS);
+            .all(|&l| l <= MAX_LIMBS && u32::from(l) * u32::from(params.limb_bits) <= 120);
     if !params.valid() || !bounded {
         return Err(damaged(format!("circuit shape {params:?} out of bounds")));
     }
