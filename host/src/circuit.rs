@@ -194,7 +194,7 @@ fn configure(meta: &mut ConstraintSystem<Fr>, params: Params) -> Config {
             let below = limbs(o.below, o.out_lo);
             let out_lo = limbs(o.out_lo, o.out_hi);
             let out_hi = limbs(o.out_hi, o.upper);
-            let upper = limbs(o.upper, o.len);
+            let upper = limbs(o.upper, o.upper_end);
             let one = constant(1);
             vec![
                 // ρ = a·m + c − σ·s − v·d.

@@ -14,7 +14,7 @@ use zkedge::{
     srs,
 };
 use zkedge_kernel::{
-    layout::Layout,
+    layout::{Layout, Params as LayoutParams},
     model::{synthetic, synthetic::Spec},
 };
 
@@ -115,4 +115,34 @@ fn damaged_bundles_are_refused_and_never_verify_a_proof() {
         Err(BundleError::InsecureSrs { .. })
     ));
     assert!(one.verify(&file).is_err());
+
+    // Each field of the circuit's shape one step up or down: refused, or another constraint
+    // system the proof does not verify against. (A template's `upper` once only sized the block,
+    // so a flipped bit in it left the same circuit.)
+    let shape: LayoutParams = postcard::from_bytes(&good.file.circuit).unwrap();
+    let steps: [fn(&mut LayoutParams, i8); 9] = [
+        |p, d| p.lanes = p.lanes.wrapping_add_signed(d.into()),
+        |p, d| p.accs = p.accs.wrapping_add_signed(d.into()),
+        |p, d| p.slots = p.slots.wrapping_add_signed(d.into()),
+        |p, d| p.limb_bits = p.limb_bits.wrapping_add_signed(d),
+        |p, d| p.template.rho = p.template.rho.wrapping_add_signed(d),
+        |p, d| p.template.sign = p.template.sign.wrapping_add_signed(d),
+        |p, d| p.template.above = p.template.above.wrapping_add_signed(d),
+        |p, d| p.template.below = p.template.below.wrapping_add_signed(d),
+        |p, d| p.template.upper = p.template.upper.wrapping_add_signed(d),
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        for d in [-1, 1] {
+            let mut changed = shape;
+            step(&mut changed, d);
+            let mut f = good.file.clone();
+            f.circuit = postcard::to_allocvec(&changed).unwrap();
+            if let Ok(b) = Bundle::from_bytes(&encode(&f)) {
+                assert!(
+                    b.verify(&file).is_err(),
+                    "shape field {i} {d:+}: {changed:?}"
+                );
+            }
+        }
+    }
 }

@@ -260,7 +260,8 @@ impl Layout {
             j if j < offsets.below => "above-clamp limb",
             j if j < offsets.out_lo => "below-clamp limb",
             j if j < offsets.upper => "output limb",
-            _ => "upper limb",
+            j if j < offsets.upper_end => "upper limb",
+            _ => "spare limb",
         };
         for s in 0..plan.sites.len() {
             let (slot, row) = (s % p, (s / p) * offsets.len);

@@ -41,6 +41,10 @@ pub struct Offsets {
     pub out_hi: usize,
     /// First limb of `d − 1 − ρ`.
     pub upper: usize,
+    /// One past its last limb: every field of the template moves a limb of the gate, so two
+    /// templates are two circuits (a verifier bundle's shape is bound by the verifying key).
+    /// Rows from here to `len` hold zeros (their range tag is 0 bits).
+    pub upper_end: usize,
     /// Rows of a block.
     pub len: usize,
 }
@@ -64,6 +68,7 @@ impl Template {
             out_lo,
             out_hi,
             upper,
+            upper_end: limbs,
             len: limbs.max(CONSTANTS).max(VALUES),
         }
     }

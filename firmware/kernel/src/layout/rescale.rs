@@ -257,7 +257,12 @@ pub fn limbs(
     put(offsets.out_lo, offsets.out_hi, 8, (w.out - r.lo).into());
     put(offsets.out_hi, offsets.upper, 8, (r.hi - w.out).into());
     if r.upper() {
-        put(offsets.upper, offsets.len, bits(r.d - 1), r.d - 1 - w.rho);
+        put(
+            offsets.upper,
+            offsets.upper_end,
+            bits(r.d - 1),
+            r.d - 1 - w.rho,
+        );
     }
     out
 }
