@@ -91,6 +91,16 @@ pub enum BackendError {
         /// The largest size the backend takes.
         max: usize,
     },
+    /// The peer's policy does not take this job (a host serving a device takes no NTT
+    /// below the session's size, for one); it belongs elsewhere, and says nothing against the
+    /// peer's health.
+    #[error("the peer's policy does not take this {op} of size {size}; it runs elsewhere")]
+    Declined {
+        /// The operation.
+        op: Op,
+        /// The size asked for (elements).
+        size: usize,
+    },
     /// The NTT input's length does not match the domain.
     #[error(
         "NTT input has {len} elements but the domain has 2^{log_n}; pass exactly the domain's size"
@@ -169,6 +179,7 @@ impl BackendError {
         matches!(
             self,
             BackendError::SizeUnsupported { .. }
+                | BackendError::Declined { .. }
                 | BackendError::NoBasesSlot { .. }
                 | BackendError::OutOfMemory { .. }
                 | BackendError::UnknownBases(_)

@@ -19,6 +19,7 @@ pub fn backend_error_to_wire(e: &BackendError) -> ErrorReply {
         BackendError::NoBasesSlot { max } => (ErrorCode::NoBasesSlot, max),
         BackendError::OutOfMemory { elements } => (ErrorCode::OutOfMemory, sat(elements)),
         BackendError::Device(fault) => (ErrorCode::Device, fault.code),
+        BackendError::Declined { .. } => (ErrorCode::Forbidden, 0),
         _ => (ErrorCode::Device, 0),
     };
     ErrorReply { code, detail }
@@ -61,6 +62,9 @@ pub fn wire_error_to_backend(
         ErrorCode::InvalidRoot => BackendError::InvalidRoot { log_n },
         ErrorCode::ZeroCosetGenerator => BackendError::ZeroCosetGenerator,
         ErrorCode::OutOfMemory => BackendError::OutOfMemory { elements: detail },
+        // A policy refusal, not a fault: the router sends the job elsewhere without counting
+        // it against the peer's breaker.
+        ErrorCode::Forbidden => BackendError::Declined { op, size },
         ErrorCode::BadCrc | ErrorCode::BadFraming | ErrorCode::Oversize => {
             BackendError::Link(LinkError::Corrupt)
         }
@@ -74,5 +78,29 @@ pub fn wire_error_to_backend(
         }),
         // Our own request was refused as ill-formed: the two ends disagree on the protocol.
         _ => BackendError::Link(LinkError::Protocol),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_refusal_goes_elsewhere_without_counting_against_the_peer() {
+        let reply = ErrorReply {
+            code: ErrorCode::Forbidden,
+            detail: 12,
+        };
+        let e = wire_error_to_backend(reply, Op::Ntt, None, 1 << 10, 0, 10, "host");
+        assert_eq!(
+            e,
+            BackendError::Declined {
+                op: Op::Ntt,
+                size: 1 << 10
+            }
+        );
+        assert!(e.try_elsewhere() && !e.is_fault());
+        // And back: a server refusing by policy says Forbidden.
+        assert_eq!(backend_error_to_wire(&e).code, ErrorCode::Forbidden);
     }
 }

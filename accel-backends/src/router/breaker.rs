@@ -90,6 +90,9 @@ pub enum BreakerState {
     Probing {
         /// The back-off that preceded the probe.
         backoff: u64,
+        /// When a probe that never reported (nothing was sent after all, or the backend
+        /// refused it without a fault) lapses and another job may probe.
+        until: u64,
     },
 }
 
@@ -131,8 +134,13 @@ impl Breaker {
     pub fn allow(&mut self, now: u64) -> bool {
         match self.state {
             BreakerState::Closed { .. } => true,
-            BreakerState::Open { until, backoff } if now >= until => {
-                self.state = BreakerState::Probing { backoff };
+            BreakerState::Open { until, backoff } | BreakerState::Probing { until, backoff }
+                if now >= until =>
+            {
+                self.state = BreakerState::Probing {
+                    backoff,
+                    until: now.saturating_add(backoff),
+                };
                 true
             }
             BreakerState::Open { .. } | BreakerState::Probing { .. } => false,
@@ -156,7 +164,7 @@ impl Breaker {
                 self.config.backoff_ms
             }
             // A failed probe doubles the back-off.
-            BreakerState::Probing { backoff } | BreakerState::Open { backoff, .. } => {
+            BreakerState::Probing { backoff, .. } | BreakerState::Open { backoff, .. } => {
                 backoff.saturating_mul(2).min(self.config.max_backoff_ms)
             }
         };
@@ -217,8 +225,16 @@ mod tests {
         b.success();
         assert!(b.allow(6_021) && !b.is_open());
         assert_eq!(b.trips(), 3);
+        // A probe that never reports (nothing sent, or refused without a fault) lapses after
+        // its back-off: the backend is not shut out for the rest of the run.
+        b.failure(6_100, true);
+        assert!(b.allow(7_100));
+        assert!(!b.allow(8_099), "the probe is still out");
+        assert!(b.allow(8_100), "the unreported probe lapsed");
+        b.success();
+        assert!(!b.is_open());
         // A timeout opens a closed breaker at once.
-        b.failure(7_000, true);
-        assert!(b.is_open() && !b.allow(7_999));
+        b.failure(9_000, true);
+        assert!(b.is_open() && !b.allow(9_999));
     }
 }

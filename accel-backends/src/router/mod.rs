@@ -313,7 +313,6 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
         let mut last = match self.accel.msm_batch(jobs) {
             Ok(done) => {
                 self.breaker.success();
-                self.stats.accel_jobs += jobs.len() as u64;
                 at.iter().zip(done).for_each(|(&i, s)| sums[i] = Some(s));
                 return Ok(None);
             }
@@ -328,7 +327,6 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
                 match self.accel.msm(job.bases, job.start, job.scalars) {
                     Ok(s) => {
                         self.breaker.success();
-                        self.stats.accel_jobs += 1;
                         sums[i] = Some(s);
                     }
                     Err(e) if self.accel_failed(&e) => last = e,
@@ -623,13 +621,13 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
         let mut sums = vec![None; jobs.len()];
         let mut failure = None;
         if !on_accel.is_empty() {
-            let before = self.stats.accel_jobs;
             failure = self.msm_on_accel(&on_accel, &at, &mut sums)?;
             if let Some(wrong) = self.check_msms(jobs, &entries, &mut sums) {
                 failure = Some(wrong);
             }
             let kept = sums.iter().filter(|s| s.is_some()).count() as u64;
-            self.stats.accel_jobs = before + kept;
+            // Counted here, after the checks: a result they rejected was not the accelerator's.
+            self.stats.accel_jobs += kept;
             self.stats.fallbacks += on_accel.len() as u64 - kept;
             self.sync_counters();
         }

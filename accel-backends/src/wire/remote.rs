@@ -38,7 +38,6 @@ pub struct WireBackend<L: Line> {
     bases: BTreeMap<u32, usize>,
     counters: Counters,
     last_stats: Stats,
-    link_cycles: u64,
     /// The line's rate in baud, if it has one (for [`Backend::device_timing`]).
     baud: Option<u32>,
     /// One chunk of encoded elements.
@@ -55,7 +54,6 @@ impl<L: Line> WireBackend<L> {
             bases: BTreeMap::new(),
             counters: Counters::default(),
             last_stats: Stats::default(),
-            link_cycles: 0,
             baud: None,
             scratch: Vec::new(),
         }
@@ -95,19 +93,9 @@ impl<L: Line> WireBackend<L> {
         self.client
     }
 
-    /// What the peer announced in the handshake.
-    pub fn peer_capabilities(&self) -> Option<WireCaps> {
-        self.client.server()
-    }
-
     /// The statistics of the last completed job (load, MSM or NTT).
     pub fn last_stats(&self) -> Stats {
         self.last_stats
-    }
-
-    /// The link time the peer modelled for all jobs so far, in its clock cycles.
-    pub fn link_cycles(&self) -> u64 {
-        self.link_cycles
     }
 
     /// Refers to bases the peer loaded itself (a host driver's SRS, named in a session): `len`
@@ -124,7 +112,6 @@ impl<L: Line> WireBackend<L> {
 
     fn record(&mut self, stats: Stats) {
         self.counters.device_cycles += stats.compute_cycles;
-        self.link_cycles += stats.link_cycles;
         self.last_stats = stats;
     }
 

@@ -62,11 +62,6 @@ impl<T> Upload<T> {
         self.items.len()
     }
 
-    /// What arrived so far.
-    pub fn items(&self) -> &[T] {
-        &self.items
-    }
-
     /// Checks that a chunk at `offset` extends the upload; otherwise `BadOffset` with the
     /// offset expected, and the upload is kept.
     pub fn expect(&self, offset: u32) -> Result<(), ErrorReply> {
