@@ -24,10 +24,7 @@ use halo2_proofs::{
         ff::{BatchInvert, Field, PrimeField, WithSmallOrderMulGroup},
         group::GroupEncoding,
     },
-    plonk::{
-        keygen_vk, permutation::VerifyingKey as PermutationKey, Circuit, ConstraintSystem,
-        VerifyingKey,
-    },
+    plonk::{permutation::VerifyingKey as PermutationKey, Circuit, ConstraintSystem, VerifyingKey},
     poly::{commitment::Params, EvaluationDomain},
     SerdeCurveAffine, SerdeFormat,
 };
@@ -209,7 +206,7 @@ fn circuit_params(bytes: &[u8]) -> Result<Shape, BundleError> {
         && params.slots <= MAX_SLOTS
         && [t.rho, t.sign, t.above, t.below, t.upper]
             .iter()
-            .all(|&l| l <= MAX_LIMBS && u32::from(l) * u32::from(params.limb_bits) <= 120);
+            .all(|&l| l <= MAX_LIMBS);
     if !params.valid() || !bounded {
         return Err(damaged(format!("circuit shape {params:?} out of bounds")));
     }
@@ -501,13 +498,9 @@ impl Bundle {
         proof::verify_with(&self.params, &self.vk, &self.expected(), proof)
     }
 
-    /// The label of class `class`, if the keys name it.
-    pub fn label(&self, class: u32) -> &str {
-        self.file
-            .model
-            .classes
-            .get(class as usize)
-            .map_or("?", String::as_str)
+    /// How class `class` is shown: its label, or `#class` where the keys name none.
+    pub fn label(&self, class: u32) -> String {
+        zkedge_kernel::model::class_label(&self.file.model.classes, class as usize)
     }
 }
 
@@ -528,6 +521,8 @@ pub fn derive_vk_hash(
         )));
     }
     let circuit = ModelCircuit::keygen(Arc::new(model.clone()), Arc::new(layout));
-    let vk = keygen_vk(srs, &circuit).map_err(|e| BundleError::Derive(format!("{e:?}")))?;
+    // As `setup` derives it: keygen_vk where it fits in memory, else the columns' commitments.
+    let vk = crate::keygen::verifying_key(srs, &circuit)
+        .map_err(|e| BundleError::Derive(e.to_string()))?;
     Ok(crate::files::hash(&vk_bytes(&vk)))
 }

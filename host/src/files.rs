@@ -57,6 +57,18 @@ pub fn hash_hex(bytes: &[u8]) -> String {
     hash(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// 64 hex digits (as [`hash_hex`] writes them) as 32 bytes.
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 /// BLAKE2b-256 of `bytes`: the wire protocol's digest, so that the host and a device name
 /// models and proofs alike.
 pub use accel_proto::digest as hash;

@@ -529,6 +529,19 @@ pub fn check(
     Err(KeygenError::Mismatch("the columns' combination".into()))
 }
 
+/// The verifying key of `circuit` over `srs` alone (a verifier deriving it from the model):
+/// halo2's `keygen_vk` where it fits [`VkSource::Auto`]'s bound, else from the columns' own
+/// commitments, which hold the key byte for byte equal (`tests/keygen.rs`).
+pub fn verifying_key<C: Circuit<Fr>>(
+    srs: &Srs,
+    circuit: &C,
+) -> Result<VerifyingKey<G1Affine>, KeygenError> {
+    if halo2_vk_bytes(srs.k(), circuit) <= HALO2_VK_AUTO_BYTES {
+        return keygen_vk(srs, circuit).map_err(|e| KeygenError::Synthesis(format!("{e:?}")));
+    }
+    Ok(keys(srs, circuit, VkSource::Zkedge, &mut |_| {})?.0)
+}
+
 /// halo2's verifying key and the zkedge proving key of `circuit` over `srs`, the verifying key
 /// from `source`; `step` is told what starts. Also says whether the verifying key is halo2's.
 pub fn keys<C: Circuit<Fr>>(
@@ -571,28 +584,6 @@ pub fn keys<C: Circuit<Fr>>(
     file.fixed = convert(fixed);
     file.sigmas = convert(sigmas);
     Ok((vk, ProvingKey::from_file(file)?, from_halo2))
-}
-
-/// The zkedge proving key of `circuit`, whose verifying key (from halo2's `keygen_vk` over
-/// `srs`) is `vk`; its columns checked against `vk`'s commitments.
-pub fn zkedge_key<C: Circuit<Fr>>(
-    srs: &Srs,
-    vk: &VerifyingKey<G1Affine>,
-    circuit: &C,
-) -> Result<ProvingKey, KeygenError> {
-    let (fixed, sigmas) = columns(srs.k(), circuit, vk.compress_selectors())?;
-    same_shape(vk, &fixed, &sigmas)?;
-    check(srs, vk, &fixed, &sigmas)?;
-    let mut file = export::describe(vk)?;
-    let convert = |columns: Vec<Vec<Fr>>| -> Vec<ColumnValues> {
-        columns
-            .into_iter()
-            .map(|c| ColumnValues(c.par_iter().map(crate::zk::fr).collect()))
-            .collect()
-    };
-    file.fixed = convert(fixed);
-    file.sigmas = convert(sigmas);
-    Ok(ProvingKey::from_file(file)?)
 }
 
 /// The verifying key of these columns: their commitments in halo2's verifying-key format (an

@@ -197,28 +197,31 @@ pub fn generate_with(
     origin: SrsOrigin,
     input: Visibility,
 ) -> Result<Keys, KeysError> {
+    let layout = Layout::with_input(&model, input)?;
     generate_choosing(
         model,
+        layout,
         srs,
         origin,
-        input,
         VkSource::Auto,
         Halo2Key::Auto,
         &mut |_| {},
     )
 }
 
-/// [`generate_with`] with the keys' sources chosen, telling `step` what it starts.
+/// [`generate_with`] for `model` laid out as `layout` (the caller has it already), with the
+/// keys' sources chosen, telling `step` what it starts.
+#[allow(clippy::too_many_arguments)]
 pub fn generate_choosing(
     model: Model,
+    layout: Layout,
     srs: Srs,
     origin: SrsOrigin,
-    input: Visibility,
     vk_source: VkSource,
     halo2_key: Halo2Key,
     step: &mut dyn FnMut(SetupStep),
 ) -> Result<Keys, KeysError> {
-    let layout = Arc::new(Layout::with_input(&model, input)?);
+    let layout = Arc::new(layout);
     let model = Arc::new(model);
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
     // The zkedge key without halo2's keygen_pk (crate::keygen).
@@ -240,7 +243,7 @@ pub fn generate_choosing(
         k: layout.k(),
         srs: origin,
         srs_id: srs::hex(&srs_id.tau),
-        input,
+        input: layout.input_visibility(),
         files: BTreeMap::new(),
     };
     Ok(Keys {

@@ -223,6 +223,28 @@ pub enum ProofError {
 }
 
 impl ProofFile {
+    /// The file of a proof made with `keys`: their model, verifying key and SRS named.
+    pub fn new(
+        keys: &Keys,
+        multiopen: MultiOpen,
+        output: Vec<i8>,
+        class: u32,
+        input: Revealed,
+        proof: Vec<u8>,
+    ) -> Self {
+        Self {
+            version: PROOF_VERSION,
+            model_hash: keys.model_hash,
+            vk_hash: keys.vk_hash,
+            srs: keys.srs_id.tau,
+            multiopen,
+            output,
+            class,
+            input,
+            proof,
+        }
+    }
+
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::from(MAGIC);
@@ -396,17 +418,14 @@ pub fn prove_halo2_salted(
         }
     };
     result.map_err(|e| ProofError::Prover(format!("{e:?}")))?;
-    let file = ProofFile {
-        version: PROOF_VERSION,
-        model_hash: keys.model_hash,
-        vk_hash: keys.vk_hash,
-        srs: keys.srs_id.tau,
+    let file = ProofFile::new(
+        keys,
         multiopen,
-        output: trace.output().to_vec(),
-        class: trace.class() as u32,
-        input: revealed,
-        proof: transcript.finalize(),
-    };
+        trace.output().to_vec(),
+        trace.class() as u32,
+        revealed,
+        transcript.finalize(),
+    );
     Ok(Proved { trace, file, salt })
 }
 
@@ -462,17 +481,14 @@ pub fn prove_zkedge_with_salt<B: accel_backends::Backend>(
     let proof = prover
         .prove_witness(&witness, multiopen.into(), rng)
         .map_err(|e| ProofError::Prover(e.to_string()))?;
-    let file = ProofFile {
-        version: PROOF_VERSION,
-        model_hash: keys.model_hash,
-        vk_hash: keys.vk_hash,
-        srs: keys.srs_id.tau,
+    let file = ProofFile::new(
+        keys,
         multiopen,
-        output: trace.output().to_vec(),
-        class: trace.class() as u32,
-        input: revealed,
-        proof: proof.bytes,
-    };
+        trace.output().to_vec(),
+        trace.class() as u32,
+        revealed,
+        proof.bytes,
+    );
     Ok((Proved { trace, file, salt }, proof.times))
 }
 

@@ -6,7 +6,7 @@ use accel_backends::CpuBackend;
 
 pub use accel_backends::router::{BreakerConfig, BreakerState, Policy, RouterStats, StdClock};
 
-use crate::backends::DynBackend;
+use crate::backends::{DynBackend, Registry, RegistryError};
 
 /// An accelerator from the registry with the CPU beside it.
 pub type Router = accel_backends::Router<DynBackend, CpuBackend, StdClock>;
@@ -62,6 +62,38 @@ pub fn srs_check(srs: &crate::srs::Srs) -> Option<accel_backends::router::check:
         g2: g2(srs.g2())?,
         tau_g2: g2(srs.s_g2())?,
     })
+}
+
+/// `accel` behind a router by `policy`, every result it returns checked
+/// ([`check_results`]): the one way an accelerator is put to work, so no caller forgets the
+/// checks (they must be on before bases are loaded, which is when a basis is recognised as
+/// checkable).
+pub fn checked(accel: DynBackend, policy: Policy, srs: &crate::srs::Srs) -> Router {
+    let mut router = Router::new(accel, policy);
+    check_results(&mut router, srs);
+    router
+}
+
+/// The router for `spec`: the reference alone when `spec` names it, else the accelerator
+/// ([`checked`]); an accelerator that cannot be opened (its handshake fails) leaves the jobs
+/// to the reference, and the reason comes back for a warning.
+pub fn open(
+    registry: &Registry,
+    spec: &str,
+    policy: Policy,
+    srs: &crate::srs::Srs,
+) -> Result<(Router, Option<RegistryError>), RegistryError> {
+    let reference = || -> Result<Router, RegistryError> {
+        Ok(Router::new(registry.reference()?, Policy::NONE))
+    };
+    if registry.is_reference(spec) {
+        return Ok((reference()?, None));
+    }
+    match registry.create(spec) {
+        Ok(accel) => Ok((checked(accel, policy, srs), None)),
+        Err(e @ RegistryError::Create { .. }) => Ok((reference()?, Some(e))),
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks every accelerator result `router` gets (NTTs, and MSMs over the bases of `srs`),

@@ -2,7 +2,9 @@
 //! the outputs exist and parse, sweeps make one backend per combination, bad flags fail with
 //! one clear line, and a backend that disagrees stops the run before anything is timed.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use common::{path, zkedge};
 
 use accel_backends::CpuBackend;
 use accel_conformance::faulty::{Fault, Faulty};
@@ -12,26 +14,10 @@ use zkedge::{
     routing::RoutingFile,
 };
 
-fn zkedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkedge"))
-        .args(args)
-        .output()
-        .expect("zkedge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn temp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("zkedge-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
 }
 
 #[test]

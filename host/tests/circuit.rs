@@ -21,9 +21,11 @@ fn seed() -> u64 {
 }
 
 /// A model with every op: convolutions (stride, padding, dilation), depthwise (multiplier 1
-/// and 2), a residual add, both pools, a channels-last flatten, dense layers.
+/// and 2), a residual add, both pools (a 3×3 average whose divisors 9, 6 and 4 are not all
+/// powers of two, so the rescale's `ρ < d` limbs are used; a max pool with a clamp), a
+/// channels-last flatten, dense layers.
 fn every_op(rng: &mut StdRng) -> Model {
-    synthetic::model(
+    let model = synthetic::model(
         rng,
         [2, 7, 6],
         &[
@@ -56,6 +58,11 @@ fn every_op(rng: &mut StdRng) -> Model {
                 stride: [1, 1],
                 padding: [0, 0, 1, 1],
             },
+            Spec::AvgPool {
+                kernel: [3, 3],
+                stride: [1, 1],
+                padding: [1, 1, 1, 1],
+            },
             Spec::MaxPool {
                 kernel: [2, 2],
                 stride: [1, 2],
@@ -65,22 +72,37 @@ fn every_op(rng: &mut StdRng) -> Model {
             Spec::Dense { out: 5 },
             Spec::Dense { out: 3 },
         ],
-    )
+    );
+    // The synthetic model clamps a pool at random; the max pool's clamp has its own tape rows.
+    let mut json: serde_json::Value = serde_json::from_str(&model.to_json()).unwrap();
+    for op in json["ops"].as_array_mut().unwrap() {
+        if op["type"] == "max_pool2d" {
+            op["clamp"] = serde_json::json!({ "min": -100, "max": 90 });
+        }
+    }
+    Model::from_json(&json.to_string()).unwrap()
 }
 
-/// Shapes other than the cost model's choice: shared and own lanes, several slots, wide limbs.
+/// Shapes other than the cost model's choice: shared and own lanes, several slots, wide limbs
+/// (16-bit limbs leave a block's last rows spare: fewer limbs than the constants' ten rows).
 fn shapes(layout: &Layout) -> Vec<Params> {
     let base = *layout.params();
-    [(6, 1, 1, 8), (8, 4, 2, 8), (12, 3, 3, 10), (6, 2, 1, 9)]
-        .into_iter()
-        .map(|(lanes, accs, slots, limb_bits)| Params {
-            lanes,
-            accs,
-            slots,
-            limb_bits,
-            ..base
-        })
-        .collect()
+    [
+        (6, 1, 1, 8),
+        (8, 4, 2, 8),
+        (12, 3, 3, 10),
+        (6, 2, 1, 9),
+        (6, 1, 2, 16),
+    ]
+    .into_iter()
+    .map(|(lanes, accs, slots, limb_bits)| Params {
+        lanes,
+        accs,
+        slots,
+        limb_bits,
+        ..base
+    })
+    .collect()
 }
 
 fn check(model: &Arc<Model>, layout: &Arc<Layout>, witness: Witness) -> Result<(), String> {
@@ -97,11 +119,32 @@ fn reserved_rows_match_halo2() {
     let mut rng = StdRng::seed_from_u64(seed());
     let model = every_op(&mut rng);
     let layout = Layout::new(&model).unwrap();
-    for params in shapes(&layout).into_iter().chain([*layout.params()]) {
-        let layout = Layout::with_params(&model, params).unwrap();
+    let mut all: Vec<Params> = shapes(&layout)
+        .into_iter()
+        .chain([*layout.params()])
+        .map(|p| *Layout::with_params(&model, p).unwrap().params())
+        .collect();
+    // A block with fewer limbs than its constants' ten rows: its last rows are spare, and
+    // halo2 counts only the rotations `R_p` is read at.
+    let mut small = all[0];
+    small.template = zkedge_kernel::layout::Template {
+        rho: 1,
+        sign: 0,
+        above: 1,
+        below: 1,
+        upper: 0,
+    };
+    let o = small.template.offsets();
+    assert!(o.upper_end < o.len);
+    all.push(small);
+    for params in all {
         let mut cs = ConstraintSystem::<Fr>::default();
-        ModelCircuit::configure_with_params(&mut cs, Shape(*layout.params()));
-        assert_eq!(cs.blinding_factors() + 1, layout.params().reserved_rows());
+        ModelCircuit::configure_with_params(&mut cs, Shape(params));
+        assert_eq!(
+            cs.blinding_factors() + 1,
+            params.reserved_rows(),
+            "{params:?}"
+        );
         assert!(cs.degree() <= 5, "degree {}", cs.degree());
     }
 }
@@ -155,12 +198,27 @@ fn changing_any_kind_of_assigned_cell_breaks_the_circuit() {
             "output",
             "remainder limb",
             "sign limb",
-            "output limb",
+            "above-clamp limb",
+            "below-clamp limb",
+            "out − lo limb",
+            "hi − out limb",
+            "upper limb",
             "input",
+            "input (table side)",
             "add input",
-            "max step",
-            "argmax",
+            "add input rescaled",
+            "max step candidate",
+            "max step running max",
+            "max step previous max",
+            "max clamp input",
+            "max clamp output",
+            "argmax logit",
+            "argmax bit",
+            "argmax prefix sum",
+            "argmax running max",
+            "argmax class",
             "argmax margin",
+            "argmax margin (table side)",
         ] {
             assert!(kinds.contains_key(expected), "no {expected} cells laid out");
         }

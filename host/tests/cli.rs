@@ -1,25 +1,13 @@
 //! The `zkedge` binary end to end on the bundled model: setup, prove, verify; a damaged proof
 //! or an edited output makes `verify` exit 1.
 
+mod common;
+
+use common::{path, zkedge};
+
 use std::{path::Path, process::Command};
 
 use zkedge::proof::ProofFile;
-
-fn zkedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkedge"))
-        .args(args)
-        .output()
-        .expect("zkedge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
 
 #[test]
 fn setup_prove_verify_and_reject_tampering() {
@@ -140,6 +128,25 @@ fn infer_reads_batches_and_rejects_bad_input() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["outputs"].as_array().unwrap().len(), 2);
+    // A test-set file is a batch: its labels are skipped, every input inferred.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/models/italy-power-demand.samples.json");
+    let (code, out, err) = zkedge(&[
+        "infer",
+        "--model",
+        path(&model),
+        "--batch",
+        path(&samples),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let set: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&samples).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["outputs"].as_array().unwrap().len(),
+        set["inputs"].as_array().unwrap().len()
+    );
 
     for bad in [
         "{\"input\": [1, 2]}",

@@ -2,28 +2,16 @@
 //! own order (channels-last for TFLite), nested or flat, refusals that name the operator, and
 //! proofs of imported models judged by `verify`.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use common::{path, zkedge};
+
+use std::path::Path;
 
 use zkedge_kernel::{
     infer::{from_hwc, infer},
     softmax,
 };
-
-fn zkedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkedge"))
-        .args(args)
-        .output()
-        .expect("zkedge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
 
 fn tflite(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -54,6 +54,11 @@ fn same_as_halo2<C: Circuit<Fr>>(k: u32, circuit: &C) {
     );
     assert_eq!(vk_own.transcript_repr(), vk.transcript_repr());
     assert!(key.to_bytes() == reference);
+    // `auto` takes keygen_vk for a circuit this small (its estimated peak is far under 4 GiB).
+    let (vk_auto, _, from_halo2) =
+        keygen::keys(&params, circuit, VkSource::Auto, &mut |_| {}).unwrap();
+    assert!(from_halo2, "k = {k}: auto did not take keygen_vk");
+    assert_eq!(vk_bytes(&vk_auto), vk_bytes(&vk));
     // The key file reads back to the same key.
     assert!(ProvingKey::from_bytes(&reference).unwrap() == key);
 }

@@ -3,6 +3,10 @@
 //! derives itself, and make keys whose proofs verify through the CLI without the dev-SRS flag.
 //! Needs `node` and `npm` (`cargo xtask test` installs them).
 
+mod common;
+
+use common::zkedge;
+
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -230,18 +234,6 @@ fn section(file: &[u8], kind: u32) -> usize {
         at += 12 + size;
     }
     panic!("no section {kind}")
-}
-
-fn zkedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkedge"))
-        .args(args)
-        .output()
-        .expect("zkedge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn small_model() -> Model {

@@ -7,7 +7,9 @@
 //! 3. A keys folder holding model A's name and model B's verifying key (hashes recomputed): a
 //!    model-B proof used to verify as model A's.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use common::{path, zkedge};
 
 use accel_backends::CpuBackend;
 use ark_ff::{AdditiveGroup, Field, PrimeField};
@@ -30,22 +32,6 @@ use zkedge_kernel::{
 };
 
 type ArkFr = ark_bn254::Fr;
-
-fn zkedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkedge"))
-        .args(args)
-        .output()
-        .expect("zkedge runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
 
 fn bundled_json() -> serde_json::Value {
     serde_json::from_str(bundled::MODEL_JSON).unwrap()

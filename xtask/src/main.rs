@@ -5,7 +5,6 @@ mod cluster;
 mod faults;
 mod firmware;
 mod fuzz;
-mod prover_scale;
 mod rtl;
 mod sh;
 mod test;
@@ -54,9 +53,6 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         seconds: u64,
     },
-    /// Key generation and proving on the wide synthetic circuit over a range of k, zkedge beside
-    /// halo2, peak RSS per step (long: minutes per k from 18 up).
-    ProverScale(prover_scale::Args),
     /// The RTL units (Verilator) against arkworks and hw-sim; installs Verilator/yosys if missing.
     Rtl {
         /// Also write VCD waveforms of each unit to target/rtl-testbench/vcd/.
@@ -84,6 +80,5 @@ fn main() -> anyhow::Result<()> {
             vectors,
         } => rtl::run(vcd, synth, vectors),
         Command::Firmware(command) => firmware::run(command),
-        Command::ProverScale(args) => prover_scale::run(&args),
     }
 }

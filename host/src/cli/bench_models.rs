@@ -180,6 +180,11 @@ pub fn run(args: &Args) -> Result<()> {
         if let Some(srs) = &srs {
             setup_args.extend(["--srs", srs.as_str()]);
         }
+        // Stock halo2 proves from its own proving key, which `setup` makes only where asked
+        // past a size.
+        if args.provers.contains(&ProverKind::Halo2) && layout.k() <= args.halo2_max_k {
+            setup_args.extend(["--halo2-key", "always"]);
+        }
         let setup = child(&dir, "setup", &setup_args)?;
         eprintln!(
             "  setup: {:.1} s, peak {} GiB",

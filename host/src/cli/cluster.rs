@@ -7,12 +7,11 @@ use anyhow::{bail, Context, Result};
 
 use super::{input, RouteArgs};
 use crate::{
-    backends::{DynBackend, Registry},
+    backends::Registry,
     cluster::{Cluster, Job, JobId, Record, Submitted, Worker, WorkerConfig},
     files::hash,
     keys::{Keys, Parts},
     proof::MultiOpen,
-    router::Router,
 };
 
 /// The NATS server's URL.
@@ -28,7 +27,7 @@ pub struct NatsArg {
 pub struct SubmitArgs {
     #[command(flatten)]
     nats: NatsArg,
-    /// The model (`.json`, `.zkm` or `.tflite`): the job names it by its hash.
+    /// The model (`.json`, `.zkm`, `.tflite` or `.onnx`): the job names it by its hash.
     #[arg(long)]
     model: PathBuf,
     /// Input JSON (as for `zkedge prove`).
@@ -195,12 +194,17 @@ pub fn worker(args: &WorkerArgs, registry: &Registry) -> Result<()> {
     for dir in &args.keys {
         let k = Keys::load(dir, Parts::Zkedge)
             .with_context(|| format!("loading keys from {}", dir.display()))?;
-        let backend: DynBackend = if args.backend == "cpu" {
-            registry.create("cpu")?
+        let policy = if registry.is_reference(&args.backend) {
+            crate::router::Policy::NONE
         } else {
-            let (policy, _) = args.route.resolve(&args.backend)?;
-            Box::new(Router::new(registry.create(&args.backend)?, policy))
+            args.route.resolve(&args.backend)?.0
         };
+        // Results checked as `prove` checks them; an accelerator that cannot be opened leaves
+        // this model's jobs to the CPU.
+        let (backend, unopened) = crate::router::open(registry, &args.backend, policy, &k.srs)?;
+        if let Some(e) = unopened {
+            eprintln!("warning: {e}; proving on the CPU instead");
+        }
         eprintln!(
             "model {} ({}) from {}",
             crate::srs::hex(&k.model_hash),

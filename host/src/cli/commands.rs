@@ -25,7 +25,6 @@ use crate::{
     files::{hash, read_bounded},
     keys::{self, Keys, Parts, SrsOrigin},
     proof::{self, MultiOpen, ProofFile, Proved, ProverKind, Revealed, MAX_PROOF_FILE},
-    router::Router,
     srs::{self, hex, SrsId, DEV_WARNING},
 };
 
@@ -112,8 +111,7 @@ fn prove_with(
             };
             let name = accel.name().to_string();
             let (policy, policy_from) = route.resolve(backend)?;
-            let mut router = Router::new(accel, policy);
-            crate::router::check_results(&mut router, &keys.srs);
+            let router = crate::router::checked(accel, policy, &keys.srs);
             let (proved, t) = proving(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
                 |bar| {
@@ -268,14 +266,6 @@ pub fn commit(model_path: &Path, input_path: &Path, salt: Option<&str>) -> Resul
     Ok(())
 }
 
-fn label(model: &Model, class: usize) -> String {
-    model
-        .classes()
-        .get(class)
-        .cloned()
-        .unwrap_or_else(|| format!("#{class}"))
-}
-
 fn describe(model: &Model) -> String {
     let ops: Vec<String> = model
         .ops()
@@ -353,8 +343,8 @@ pub fn demo(
     println!(
         "  sample {sample} of {} (true label: {}): inferred class {class} \"{}\", logits {:?}",
         samples.inputs.len(),
-        label(&model, truth),
-        label(&model, class),
+        model.class_label(truth),
+        model.class_label(class),
         trace.output()
     );
     let layout = Layout::new(&model)?;
@@ -386,7 +376,7 @@ pub fn demo(
         "  verify: {}; valid — class {} \"{}\", logits {:?}",
         human(t_verify),
         file.class,
-        label(&keys.model, file.class as usize),
+        keys.model.class_label(file.class as usize),
         file.output
     );
     Ok(())
@@ -432,7 +422,7 @@ pub fn setup(
     let name = model.file().name.clone();
     let (keys, t) = steps(|say| {
         let mut keys =
-            keys::generate_choosing(model, srs, origin, input, vk, halo2_key, &mut |s| {
+            keys::generate_choosing(model, layout, srs, origin, vk, halo2_key, &mut |s| {
                 say(s.label())
             })?;
         say(keys::SetupStep::Writing.label());
@@ -475,7 +465,7 @@ pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>, input: Visibility) ->
     let id = SrsId::of(&srs);
     println!(
         "model {} ({})",
-        hex(&hash(&model.to_bytes())),
+        crate::files::hash_hex(&model.to_bytes()),
         model.file().name
     );
     println!("verifying key {}  (derived in {})", hex(&vk_hash), human(t));
@@ -544,7 +534,7 @@ pub fn prove(
     let class = proved.trace.class();
     println!(
         "class {class} \"{}\", logits {:?}; proof ({}) written to {}\n  {how}",
-        label(&keys.model, class),
+        keys.model.class_label(class),
         proved.trace.output(),
         bytes(file_bytes.len()),
         out.display(),
@@ -559,19 +549,11 @@ pub fn prove(
     Ok(())
 }
 
-/// A 32-byte hash given in hex on the command line.
+/// 32 bytes given in hex on the command line (a hash, a salt, a commitment).
 fn hash_arg(flag: &str, text: &str) -> Result<[u8; 32]> {
     let text = text.trim();
-    let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
-        .then(|| {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
-                .collect()
-        })
-        .flatten();
-    bytes
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("{flag} takes 64 hex digits (a BLAKE2b-256 hash), not {text:?}"))
+    crate::files::parse_hex32(text)
+        .with_context(|| format!("{flag} takes 64 hex digits (32 bytes), not {text:?}"))
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<()> {
@@ -706,7 +688,7 @@ pub fn infer(
             println!(
                 "class {} \"{}\", logits {:?}{probabilities}",
                 t.class(),
-                label(&model, t.class()),
+                model.class_label(t.class()),
                 t.output()
             );
         }
@@ -746,11 +728,7 @@ pub fn import(
     }
     let model = zkedge_import::read(model_path, &options)
         .with_context(|| format!("cannot import {}", model_path.display()))?;
-    let data = if out.extension().is_some_and(|e| e == "json") {
-        model.to_json().into_bytes()
-    } else {
-        model.to_bytes()
-    };
+    let data = input::model_bytes(out, &model);
     // The importer has checked that the model lays out; this is the layout `setup` will use.
     let layout = zkedge_import::circuit(&model)?;
     fs::write(out, &data).with_context(|| format!("cannot write {}", out.display()))?;
@@ -782,11 +760,7 @@ pub fn import(
 
 pub fn convert(model_path: &Path, out: &Path) -> Result<()> {
     let model = input::model(model_path)?;
-    let bytes = if out.extension().is_some_and(|e| e == "zkm") {
-        model.to_bytes()
-    } else {
-        model.to_json().into_bytes()
-    };
+    let bytes = input::model_bytes(out, &model);
     fs::write(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!(
         "{} written ({})",

@@ -31,6 +31,15 @@ pub fn model(path: &Path) -> Result<Model> {
     Ok(model)
 }
 
+/// A model's bytes as [`model`] reads them back from `path`: binary for `.zkm`, else JSON.
+pub fn model_bytes(path: &Path, model: &Model) -> Vec<u8> {
+    if path.extension().is_some_and(|e| e == "zkm") {
+        model.to_bytes()
+    } else {
+        model.to_json().into_bytes()
+    }
+}
+
 /// Largest input or batch file read.
 pub const MAX_INPUT_FILE: u64 = 64 << 20;
 
@@ -248,8 +257,10 @@ impl<'de> Visitor<'de> for BatchFile {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Vec<i8>>, A::Error> {
         let mut got = None;
         while let Some(key) = map.next_key::<String>()? {
+            // A test-set file (`{"inputs": …, "labels": …}`) is a batch too.
             if key != "inputs" {
-                return Err(de::Error::unknown_field(&key, &["inputs"]));
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
             }
             if got.is_some() {
                 return Err(de::Error::duplicate_field("inputs"));

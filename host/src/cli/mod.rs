@@ -67,8 +67,9 @@ pub struct VerifyArgs {
     /// The proof file.
     #[arg(long)]
     pub proof: PathBuf,
-    /// The model you trust (`.json` or `.zkm`): its verifying key is derived here and must be
-    /// the keys' (costs a keygen: seconds at large k; needs the SRS: --srs or the keys' params.srs).
+    /// The model you trust (`.json`, `.zkm`, `.tflite` or `.onnx`): its verifying key is
+    /// derived here and must be the keys' (costs a keygen: seconds at large k; needs the SRS:
+    /// --srs or the keys' params.srs).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The SRS to derive --model's key over (default: the keys directory's params.srs).
@@ -200,7 +201,7 @@ enum Command {
     /// Compute the commitment a hashed-input proof makes to an input with a salt (what a
     /// sensor signs, and what `verify --commitment` checks).
     Commit {
-        /// The model (`.json`, `.zkm` or `.tflite`): it orders the input's values.
+        /// The model (`.json`, `.zkm`, `.tflite` or `.onnx`): it orders the input's values.
         #[arg(long)]
         model: PathBuf,
         /// Input JSON, as for `prove`.
@@ -216,7 +217,7 @@ enum Command {
     /// Print the hashes a verifier pins: the model's, its verifying key's (derived here) and the
     /// SRS's identity.
     VkHash {
-        /// The model (`.json` or `.zkm`).
+        /// The model (`.json`, `.zkm`, `.tflite` or `.onnx`).
         #[arg(long)]
         model: PathBuf,
         /// The SRS the keys are made over (as for `setup`; a keys directory's params.srs will
@@ -294,7 +295,7 @@ enum Command {
         /// The model to read.
         #[arg(long)]
         model: PathBuf,
-        /// The file to write (`.json` or `.zkm`).
+        /// The file to write (`.zkm` is binary, any other name JSON).
         #[arg(long)]
         out: PathBuf,
     },

@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 
 use super::{ui::bytes, RouteArgs};
 use crate::{
-    backends::{Registry, RegistryError},
+    backends::Registry,
     keys::{Keys, Parts},
-    router::{Policy, Router},
+    router::Policy,
     serve::{self, port, ServiceConfig},
 };
 
@@ -57,31 +57,22 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
             input.name()
         );
     }
-    // The reference alone is a router that sends nothing elsewhere; an accelerator that cannot
-    // be opened leaves the device to the reference, with a warning.
-    let reference_only =
-        || -> Result<Router> { Ok(Router::new(registry.reference()?, Policy::NONE)) };
-    let (router, routing) = if registry.is_reference(&args.backend) {
-        (reference_only()?, String::new())
+    // Every MSM result relayed to the device is checked first (router::open checks them).
+    let (policy, from) = if registry.is_reference(&args.backend) {
+        (Policy::NONE, String::new())
     } else {
-        match registry.create(&args.backend) {
-            Ok(accel) => {
-                let (policy, from) = args.route.resolve(&args.backend)?;
-                let routing = format!("; routing: {} ({from})", crate::routing::describe(&policy));
-                let mut router = Router::new(accel, policy);
-                // Every MSM result relayed to the device is checked first.
-                crate::router::check_results(&mut router, &keys.srs);
-                (router, routing)
-            }
-            Err(e @ RegistryError::Create { .. }) => {
-                eprintln!("zkedge serve: warning: {e}; serving from the CPU instead");
-                (
-                    reference_only()?,
-                    "; could not be opened: the CPU serves".into(),
-                )
-            }
-            Err(e) => return Err(e.into()),
+        args.route.resolve(&args.backend)?
+    };
+    let (router, routing) = match crate::router::open(registry, &args.backend, policy, &keys.srs)? {
+        (router, Some(e)) => {
+            eprintln!("zkedge serve: warning: {e}; serving from the CPU instead");
+            (router, "; could not be opened: the CPU serves".into())
         }
+        (router, None) if registry.is_reference(&args.backend) => (router, String::new()),
+        (router, None) => (
+            router,
+            format!("; routing: {} ({from})", crate::routing::describe(&policy)),
+        ),
     };
     let config = ServiceConfig {
         ntt_min_log: args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER),

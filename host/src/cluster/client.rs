@@ -6,11 +6,7 @@ use tokio::io::AsyncReadExt;
 use super::{
     js_err, store_err, Cluster, ClusterError, Job, JobId, Record, JOBS_STREAM, JOBS_SUBJECT,
 };
-use crate::{
-    files::hash,
-    proof::{ProofFile, MAX_PROOF_FILE},
-    srs::hex,
-};
+use crate::proof::{ProofFile, MAX_PROOF_FILE};
 
 /// What [`Cluster::submit`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +124,7 @@ impl Cluster {
             .read_to_end(&mut bytes)
             .await
             .map_err(store_err)?;
-        if hex(&hash(&bytes)) != *proof {
+        if crate::files::hash_hex(&bytes) != *proof {
             return Err(ClusterError::Store(format!(
                 "the stored proof of job {id} is not the one its record names ({proof}): the \
                  object store is damaged"

@@ -47,22 +47,10 @@ impl std::str::FromStr for JobId {
     type Err = ClusterError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_hash(s)
+        crate::files::parse_hex32(s)
             .map(JobId)
             .ok_or_else(|| ClusterError::BadId(s.chars().take(80).collect()))
     }
-}
-
-/// 64 hex digits as 32 bytes.
-pub(crate) fn parse_hash(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 impl Job {
@@ -77,7 +65,7 @@ impl Job {
 
     /// The model's hash, if `model` is one.
     pub fn model_hash(&self) -> Result<[u8; 32], ClusterError> {
-        parse_hash(&self.model).ok_or_else(|| {
+        crate::files::parse_hex32(&self.model).ok_or_else(|| {
             ClusterError::Malformed(format!(
                 "\"model\" must be the model's BLAKE2b-256 hash in 64 hex digits, not {:?}",
                 self.model.chars().take(80).collect::<String>()
@@ -162,15 +150,6 @@ impl Record {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClusterError> {
         serde_json::from_slice(bytes)
             .map_err(|e| ClusterError::Store(format!("a job record is damaged: {e}")))
-    }
-
-    /// `queued`, `done` or `dead`.
-    pub fn state(&self) -> &'static str {
-        match self {
-            Record::Queued { .. } => "queued",
-            Record::Done { .. } => "done",
-            Record::Dead { .. } => "dead",
-        }
     }
 }
 

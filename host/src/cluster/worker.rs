@@ -19,14 +19,13 @@ use rand::rngs::OsRng;
 use serde::Deserialize;
 
 use super::{
-    job::parse_hash, store_err, Cluster, ClusterError, DeadLetter, Job, JobId, Record,
-    DEAD_SUBJECT, DONE_SUBJECT, INPUT_STREAM, INPUT_SUBJECT, INTAKE, JOBS_SUBJECT, MAX_JOB_BYTES,
+    store_err, Cluster, ClusterError, DeadLetter, Job, JobId, Record, DEAD_SUBJECT, DONE_SUBJECT,
+    INPUT_STREAM, INPUT_SUBJECT, INTAKE, JOBS_SUBJECT, MAX_JOB_BYTES,
 };
 use crate::{
-    backends::DynBackend,
-    files::hash,
     keys::Keys,
     proof::{self, MultiOpen, ProofError, ProofFile},
+    router::Router,
     srs::hex,
     zk::ZkProver,
 };
@@ -58,7 +57,7 @@ impl Default for WorkerConfig {
 /// One model a worker proves: its keys and a prover with the SRS loaded on the backend.
 struct Prover {
     keys: Keys,
-    prover: ZkProver<DynBackend>,
+    prover: ZkProver<Router>,
 }
 
 /// What a worker did (returned when it stops).
@@ -106,7 +105,7 @@ impl Worker {
     pub fn new(
         cluster: Cluster,
         config: WorkerConfig,
-        keys: Vec<(Keys, DynBackend)>,
+        keys: Vec<(Keys, Router)>,
     ) -> Result<Self, ProofError> {
         let mut provers = HashMap::new();
         for (keys, backend) in keys {
@@ -244,16 +243,32 @@ impl Worker {
         });
         let start = Instant::now();
         let made = tokio::task::block_in_place(|| {
-            let (proved, _) = proof::prove_zkedge_with(
-                &prover.keys,
-                &mut prover.prover,
-                &job.input,
-                job.multiopen,
-                &mut OsRng,
-            )?;
-            // halo2-axiom's own verifier judges the proof before anyone else sees it.
-            proof::verify(&prover.keys, &proved.file)?;
-            Ok::<_, ProofError>(proved.file)
+            let Prover { keys, prover } = &mut *prover;
+            let prove = |prover: &mut ZkProver<Router>| {
+                proof::prove_zkedge_with(keys, prover, &job.input, job.multiopen, &mut OsRng)
+                    .map(|(proved, _)| proved.file)
+            };
+            let before = prover.backend().stats().accel_jobs;
+            let file = prove(prover)?;
+            // halo2-axiom's own verifier judges the proof before anyone else sees it. One the
+            // accelerator helped make that fails is blamed on it: suspect for the rest of the
+            // worker's life, the job proven again on the CPU (the result checks make this rare).
+            match proof::verify(keys, &file) {
+                Ok(()) => Ok(file),
+                Err(e) if prover.backend().stats().accel_jobs > before => {
+                    let router = prover.backend_mut();
+                    router.mark_suspect();
+                    eprintln!(
+                        "warning: a proof made with {} does not verify ({e}); it is suspect, \
+                         proving again on the CPU",
+                        router.accelerator().name()
+                    );
+                    let file = prove(prover)?;
+                    proof::verify(keys, &file)?;
+                    Ok(file)
+                }
+                Err(e) => Err(e),
+            }
         });
         progress.abort();
         let took = start.elapsed();
@@ -282,7 +297,7 @@ impl Worker {
         took: Duration,
     ) -> Outcome {
         let bytes = file.to_bytes();
-        let digest = hex(&hash(&bytes));
+        let digest = crate::files::hash_hex(&bytes);
         let record = Record::Done {
             model: hex(&file.model_hash),
             class: file.class,
@@ -553,7 +568,7 @@ async fn intake(cluster: Cluster, consumer: PullConsumer, stop: Arc<AtomicBool>)
 
 /// The job a raw input on `zkedge.input.<model>` asks for.
 fn raw_job(model: &str, payload: &[u8]) -> Result<Job, ClusterError> {
-    let Some(hash) = parse_hash(model) else {
+    let Some(hash) = crate::files::parse_hex32(model) else {
         return Err(ClusterError::Malformed(format!(
             "inputs go to {INPUT_SUBJECT}.<model hash, 64 hex digits> (MQTT: \
              zkedge/input/<model hash>), not {INPUT_SUBJECT}.{model}"

@@ -41,7 +41,7 @@ use zkedge_kernel::prover::{self, Prepared, ProveError, Srs};
 use crate::{
     files::{hash, hash_hex},
     keys::Keys,
-    proof::{self, MultiOpen, ProofFile, PROOF_VERSION},
+    proof::{self, MultiOpen, ProofFile},
     router::Router,
     zk,
 };
@@ -426,8 +426,8 @@ impl DeviceService {
         let accelerated = router.stats().accel_jobs > accel_before;
         let file = self.file(proof, &output, class, multiopen);
         let verified = proof::verify(&self.keys, &file);
-        let file = match verified {
-            Ok(()) => file,
+        let done = match verified {
+            Ok(()) => self.keep(Mode::Witness, file, start),
             // Made with the accelerator's help and rejected: the accelerator or the witness
             // is wrong. The CPU alone tells which.
             Err(e) if accelerated => {
@@ -439,16 +439,15 @@ impl DeviceService {
                      the rest of this run: proving again on the CPU"
                 ));
                 let proof = self.prove(router, &witness, multiopen)?;
-                self.file(proof, &output, class, multiopen)
+                let file = self.file(proof, &output, class, multiopen);
+                self.accept(Mode::Witness, file, start)
+                    .map_err(|_| refuse(ErrorCode::Unsatisfied, 0))?
             }
             Err(e) => {
                 self.log(format_args!("the device's witness does not prove: {e}"));
                 return Err(refuse(ErrorCode::Unsatisfied, 0));
             }
         };
-        let done = self
-            .accept(Mode::Witness, file, start)
-            .map_err(|_| refuse(ErrorCode::Unsatisfied, 0))?;
         self.finished = Some(done);
         Ok(done)
     }
@@ -484,18 +483,15 @@ impl DeviceService {
     }
 
     fn file(&self, proof: Vec<u8>, output: &[i8], class: u32, multiopen: MultiOpen) -> ProofFile {
-        ProofFile {
-            version: PROOF_VERSION,
-            model_hash: self.keys.model_hash,
-            vk_hash: self.keys.vk_hash,
-            srs: self.keys.srs_id.tau,
+        // Served keys keep the input private (`zkedge serve` refuses others).
+        ProofFile::new(
+            &self.keys,
             multiopen,
-            output: output.to_vec(),
+            output.to_vec(),
             class,
-            // Served keys keep the input private (`zkedge serve` refuses others).
-            input: proof::Revealed::Nothing,
+            proof::Revealed::Nothing,
             proof,
-        }
+        )
     }
 
     fn proof_begin(
@@ -570,6 +566,11 @@ impl DeviceService {
             self.log(format_args!("{mode:?} proof rejected: {e}"));
             return Err(e);
         }
+        Ok(self.keep(mode, file, start))
+    }
+
+    /// Keeps and reports a proof halo2-axiom's verifier accepted.
+    fn keep(&mut self, mode: Mode, file: ProofFile, start: Instant) -> ReplyBody<'static> {
         let digest = hash(&file.proof);
         let hex = hash_hex(&file.proof);
         let path = self.config.out_dir.as_ref().and_then(|dir| {
@@ -603,11 +604,11 @@ impl DeviceService {
             millis: ms,
             file: path,
         });
-        Ok(ReplyBody::Proved {
+        ReplyBody::Proved {
             digest,
             len: u32::try_from(len).unwrap_or(u32::MAX),
             millis: u32::try_from(ms).unwrap_or(u32::MAX),
-        })
+        }
     }
 }
 

@@ -133,18 +133,3 @@ pub(super) fn search(census: &Census) -> Option<(Params, Estimate)> {
     }
     best
 }
-
-/// The shape [`super::Layout::new`] picks for `model`, and its estimate.
-pub fn choose(model: &crate::model::Model) -> Option<(Params, Estimate)> {
-    search(&Census::new(model))
-}
-
-/// The shape [`super::Layout::with_input`] picks for `model` with `input` visibility.
-pub fn choose_with(
-    model: &crate::model::Model,
-    input: super::params::Visibility,
-) -> Option<(Params, Estimate)> {
-    let mut census = Census::new(model);
-    census.input = input;
-    search(&census)
-}

@@ -259,7 +259,8 @@ impl Layout {
             j if j < offsets.above => "sign limb",
             j if j < offsets.below => "above-clamp limb",
             j if j < offsets.out_lo => "below-clamp limb",
-            j if j < offsets.upper => "output limb",
+            j if j == offsets.out_lo => "out − lo limb",
+            j if j < offsets.upper => "hi − out limb",
             j if j < offsets.upper_end => "upper limb",
             _ => "spare limb",
         };
@@ -274,22 +275,36 @@ impl Layout {
             cells.extend((0..offsets.len).map(|j| (cols.r(slot), row + j, limb(j))));
         }
         for (row, func) in plan.funcs.iter().enumerate() {
-            let kind = match func {
-                Func::Input { .. } => "input",
-                Func::AddIn { .. } => "add input",
-                Func::MaxStep { .. } => "max step",
-                Func::MaxClamp { .. } => "max clamp",
+            // Each column of the tape its own kind: a test that moves a few cells of each kind
+            // then moves every column the lookup reads.
+            let [f1, f2] = match func {
+                Func::Input { .. } => ["input", "input (table side)"],
+                Func::AddIn { .. } => ["add input", "add input rescaled"],
+                Func::MaxStep { .. } => ["max step candidate", "max step running max"],
+                Func::MaxClamp { .. } => ["max clamp input", "max clamp output"],
             };
-            cells.push((cols.f(1), row, kind));
-            cells.push((cols.f(2), row, kind));
+            cells.push((cols.f(1), row, f1));
+            cells.push((cols.f(2), row, f2));
             if matches!(func, Func::MaxStep { .. }) {
-                cells.push((cols.f(0), row, kind));
+                cells.push((cols.f(0), row, "max step previous max"));
             }
         }
         for r in plan.argmax..plan.argmax + plan.classes {
-            cells.extend((0..5).map(|lane| (cols.x(lane), r, "argmax")));
+            let lanes = [
+                "argmax logit",
+                "argmax bit",
+                "argmax prefix sum",
+                "argmax running max",
+                "argmax class",
+            ];
+            cells.extend(
+                lanes
+                    .into_iter()
+                    .enumerate()
+                    .map(|(lane, kind)| (cols.x(lane), r, kind)),
+            );
             cells.push((cols.f(1), r, "argmax margin"));
-            cells.push((cols.f(2), r, "argmax margin"));
+            cells.push((cols.f(2), r, "argmax margin (table side)"));
         }
         cells.extend(self.hash_cells());
         cells

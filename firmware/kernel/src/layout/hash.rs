@@ -85,16 +85,6 @@ impl Poseidon {
         })
     }
 
-    /// The round constants.
-    pub fn round_constants(&self) -> &[[Fr; WIDTH]] {
-        &self.round_constants
-    }
-
-    /// The MDS matrix.
-    pub fn mds(&self) -> &[[Fr; WIDTH]; WIDTH] {
-        &self.mds
-    }
-
     /// Round `r` on `state`: the squares `(s_i + c_i)²` of its S-boxes (0 where a partial
     /// round has none), and the state after it.
     pub fn round(&self, r: usize, state: [Fr; WIDTH]) -> ([Fr; WIDTH], [Fr; WIDTH]) {

@@ -25,7 +25,7 @@ mod witness;
 
 use alloc::vec::Vec;
 
-pub use cost::{choose, choose_with, Estimate};
+pub use cost::Estimate;
 pub use hash::Poseidon;
 pub use params::{
     AdviceColumns, ArgmaxFixed, FixedColumns, HashFixed, Offsets, Params, Template, Visibility,

@@ -50,6 +50,14 @@ pub struct Offsets {
 }
 
 impl Template {
+    /// Whether every quantity's limbs, at `limb_bits` each, stay within 120 bits: the gate
+    /// weighs limb `j` by `2^(j·limb_bits)` as an `i128` (and no honest quantity is near it).
+    pub fn fits(&self, limb_bits: u32) -> bool {
+        [self.rho, self.sign, self.above, self.below, self.upper]
+            .iter()
+            .all(|&l| u32::from(l) * limb_bits <= 120)
+    }
+
     /// The limb offsets and the block length.
     pub fn offsets(&self) -> Offsets {
         let rho = 0;
@@ -119,7 +127,7 @@ pub struct Params {
 
 /// Advice columns of the input commitment: the packing sum, the Poseidon state, its squares.
 pub const HASH_ADVICE: usize = 7;
-/// Fixed columns of the input commitment: two for packing, three round constants, five
+/// Fixed columns of the input commitment: two for packing, three round constants, six
 /// selectors and flags.
 pub const HASH_FIXED: usize = 11;
 /// Of the commitment's advice columns, those in copy constraints: the packing sum (to the
@@ -142,6 +150,7 @@ impl Params {
             && self.lanes % self.accs == 0
             && self.slots >= 1
             && (8..=16).contains(&self.limb_bits)
+            && self.template.fits(self.limb_bits.into())
     }
 
     /// Whether the circuit has the input commitment's columns.
@@ -181,7 +190,9 @@ impl Params {
 
     /// The most rotations any advice column is read at.
     pub fn max_queries(&self) -> usize {
-        self.template.offsets().len.max(VALUES)
+        // `R_p` is read at every limb's rotation, `V_p` at its four values (the block's spare
+        // rows and the constants' ten rotations are fixed-column or unread).
+        self.template.offsets().upper_end.max(VALUES)
     }
 
     /// Rows halo2 keeps at the end of the domain: its blinding factors (`max(3, queries) + 2`)

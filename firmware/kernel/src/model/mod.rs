@@ -393,6 +393,11 @@ impl Model {
         &self.file.classes
     }
 
+    /// How output `class` is shown: its label, or `#class` for a model without labels.
+    pub fn class_label(&self, class: usize) -> String {
+        class_label(self.classes(), class)
+    }
+
     /// Total weights of all ops.
     pub fn weight_count(&self) -> usize {
         self.ops().iter().map(|op| op.weights().len()).sum()
@@ -480,4 +485,13 @@ pub struct MacParams<'a> {
     pub output: Quant,
     /// The fused activation.
     pub clamp: Clamp,
+}
+
+/// How output `class` of a model with these labels is shown: its label, or `#class` where the
+/// model has none (a verifier bundle carries the labels without the model).
+pub fn class_label(classes: &[String], class: usize) -> String {
+    classes
+        .get(class)
+        .cloned()
+        .unwrap_or_else(|| alloc::format!("#{class}"))
 }
