@@ -1,6 +1,6 @@
 //! Key generation and proving at scale on the wide synthetic circuit (`zkedge::synthetic::wide`),
-//! one step per process so that each step's peak RSS is its own. `cargo xtask prover-scale` runs
-//! it over a range of `k` and tabulates the results; it prints `key=value` lines.
+//! one step per process so that each step's peak RSS is its own (measure it with
+//! `/usr/bin/time -v`); it prints `key=value` lines. Real models: `zkedge bench-models`.
 //!
 //! ```sh
 //! cargo run --release -p zkedge --example prover_scale -- setup --k 18 --dir /tmp/s18
