@@ -522,13 +522,11 @@ impl DeviceService {
         let Uploading::Proof { bytes, .. } = &mut self.upload else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
-        bytes.expect(offset)?;
-        if bytes.received() + chunk.len() > bytes.len() {
-            return Err(refuse(ErrorCode::BadLength, bytes.len()));
-        }
-        for &b in chunk {
-            bytes.push(b)?;
-        }
+        // One byte per element: the upload's own offset and length checks.
+        bytes.accept(offset, chunk, 1, |chunk, sink| {
+            chunk.iter().enumerate().for_each(|(i, &b)| sink(i, b));
+            Ok(())
+        })?;
         self.report.proof_bytes += chunk.len() as u64;
         Ok(ReplyBody::Ok)
     }
