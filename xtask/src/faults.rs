@@ -165,6 +165,8 @@ struct Bench {
     keys: PathBuf,
     bad_keys: PathBuf,
     dir: PathBuf,
+    /// log2 of the smallest extended-domain NTT: the keys' k + 1.
+    extended_k: u32,
 }
 
 impl Bench {
@@ -194,6 +196,7 @@ impl Bench {
             keys: dir.join("keys"),
             bad_keys: dir.join("bad-keys"),
             dir,
+            extended_k: 0,
         };
         let out = Command::new(&b.zkedge)
             .args(["setup", "--model"])
@@ -202,6 +205,15 @@ impl Bench {
             .arg(&b.keys)
             .output()?;
         ensure!(out.status.success(), "zkedge setup failed");
+        let manifest: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(b.keys.join("manifest.json"))?)?;
+        let k = manifest["k"]
+            .as_u64()
+            .context("the keys' manifest.json has no k")?;
+        let b = Self {
+            extended_k: k as u32 + 1,
+            ..b
+        };
         b.damage_keys()?;
         Ok(b)
     }
@@ -260,7 +272,7 @@ impl Bench {
             .env("ZKEDGE_ROUTING", self.dir.join("no-routing-file"));
         if short {
             // MSMs and the extended-domain NTTs only: a short proof that still sends both.
-            prove.args(["--cpu-below-ntt", "14"]);
+            prove.args(["--cpu-below-ntt", &self.extended_k.to_string()]);
         }
         let t = Instant::now();
         let out = prove.output().context("running zkedge prove")?;
@@ -392,7 +404,7 @@ fn print_table(table: &[(&str, Vec<Run>)], runs: usize, short: bool) {
     println!(
         "\n{} proof(s) per setting{}; `zkedge prove --backend serial:` through `zkedge-hwsim relay` to `zkedge-hwsim serve --pty`\n",
         runs,
-        if short { ", MSMs and NTTs ≥ 2^14 on the accelerator" } else { ", every job on the accelerator" }
+        if short { ", MSMs and the extended-domain NTTs on the accelerator" } else { ", every job on the accelerator" }
     );
     println!(
         "| setting | proofs verified | clean errors | time (median) | jobs the accelerator kept |"

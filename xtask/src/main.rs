@@ -40,7 +40,7 @@ enum Command {
     /// `zkedge prove` through the fault-injecting relay, setting by setting: asserts each
     /// outcome and prints docs/reliability.md's table.
     Faults {
-        /// One proof per setting, MSMs and large NTTs on the accelerator (what `test` runs).
+        /// One proof per setting, MSMs and the extended-domain NTTs on the accelerator (what `test` runs).
         #[arg(long)]
         short: bool,
         /// Proofs per setting (without --short).
