@@ -139,21 +139,50 @@ fn zkedge() -> Result<PathBuf> {
     Ok(root().join("target/debug/zkedge"))
 }
 
-/// Keys for `model` under `target/firmware/keys/<stem>`, made once per model content.
+/// Keys for `model` under `target/firmware/keys/<stem>`, made afresh each run by this
+/// checkout's `zkedge setup` (keys an older build wrote may not load). The dev SRS makes them
+/// deterministic, so identical keys are left in place and the firmware that embeds them is not
+/// rebuilt.
 fn keys(zkedge: &Path, model: &Path) -> Result<PathBuf> {
     let dir = root().join("target/firmware/keys").join(stem(model)?);
-    let source = fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let stamp = dir.join("source-model");
-    if dir.join("manifest.json").is_file() && fs::read(&stamp).ok().as_deref() == Some(&source) {
-        return Ok(dir);
-    }
-    let (model_arg, dir_arg) = (model.to_string_lossy(), dir.to_string_lossy());
+    let fresh = dir.with_extension("new");
+    let _ = fs::remove_dir_all(&fresh);
+    let (model_arg, fresh_arg) = (model.to_string_lossy(), fresh.to_string_lossy());
     sh::run(
         &zkedge.to_string_lossy(),
-        &["setup", "--model", &model_arg, "--out", &dir_arg],
+        &["setup", "--model", &model_arg, "--out", &fresh_arg],
     )?;
-    fs::write(&stamp, &source)?;
+    if same_files(&dir, &fresh)? {
+        fs::remove_dir_all(&fresh)?;
+    } else {
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&fresh, &dir)?;
+    }
     Ok(dir)
+}
+
+/// Whether `a` holds exactly the files of `b`, byte for byte.
+fn same_files(a: &Path, b: &Path) -> Result<bool> {
+    if !a.is_dir() {
+        return Ok(false);
+    }
+    let names = |d: &Path| -> Result<Vec<_>> {
+        let mut v = fs::read_dir(d)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        v.sort();
+        Ok(v)
+    };
+    let (na, nb) = (names(a)?, names(b)?);
+    if na != nb {
+        return Ok(false);
+    }
+    for n in na {
+        if fs::read(a.join(&n))? != fs::read(b.join(&n))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The sensor's recorded stream, as raw int8 bytes: the first samples of `<stem>.samples.json`
