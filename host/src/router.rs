@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, DeviceTiming, Domain,
-    Fr, G1Affine, G1Projective, MsmJob, NttOp,
+    Backend, BackendError, BackendHooks, BasesConfig, BasesHandle, Capabilities, Checked,
+    CpuBackend, DeviceTiming, Domain, Fr, G1Affine, G1Projective, Meter, MsmJob, NttOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,23 +45,21 @@ pub struct Router {
     /// Our handle → (the accelerator's, the CPU's).
     bases: BTreeMap<u32, (Option<BasesHandle>, BasesHandle)>,
     next: u32,
-    counters: Counters,
     /// Jobs the accelerator refused and the CPU took instead.
     fallbacks: u64,
 }
 
 impl Router {
     /// Routes between `accel` and a CPU backend by `policy`.
-    pub fn new(accel: DynBackend, policy: Policy) -> Self {
-        Self {
+    pub fn new(accel: DynBackend, policy: Policy) -> Checked<Self> {
+        Checked::from_hooks(Self {
             accel,
             cpu: CpuBackend::new(),
             policy,
             bases: BTreeMap::new(),
             next: 0,
-            counters: Counters::default(),
             fallbacks: 0,
-        }
+        })
     }
 
     /// What the accelerator did.
@@ -81,7 +79,7 @@ impl Router {
 
     fn handles(&self, h: BasesHandle) -> Result<(Option<BasesHandle>, BasesHandle), BackendError> {
         self.bases
-            .get(&h.raw())
+            .get(&h.id())
             .copied()
             .ok_or(BackendError::UnknownBases(h))
     }
@@ -103,14 +101,23 @@ impl Router {
         job.scalars.len() >= self.policy.msm_min
     }
 
-    fn sync_counters(&mut self) {
+    /// The device cycles and link bytes of both backends, to report what a call added.
+    fn usage(&self) -> (u64, u64) {
         let (a, c) = (self.accel.counters(), self.cpu.counters());
-        self.counters.device_cycles = a.device_cycles + c.device_cycles;
-        self.counters.link_bytes = a.link_bytes + c.link_bytes;
+        (
+            a.device_cycles + c.device_cycles,
+            a.link_bytes + c.link_bytes,
+        )
+    }
+
+    fn report_since(&self, before: (u64, u64), meter: &mut Meter) {
+        let (cycles, bytes) = self.usage();
+        meter.add_device_cycles(cycles.saturating_sub(before.0));
+        meter.add_link_bytes(bytes.saturating_sub(before.1));
     }
 }
 
-impl Backend for Router {
+impl BackendHooks for Router {
     fn name(&self) -> &str {
         "router"
     }
@@ -120,52 +127,58 @@ impl Backend for Router {
         self.cpu.capabilities()
     }
 
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
     /// The accelerator's: the device cycles and link bytes counted are its.
     fn device_timing(&self) -> Option<DeviceTiming> {
         self.accel.device_timing()
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        let (_, cpu) = self.bases.get(&handle.raw())?;
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        let (_, cpu) = self.bases.get(&id)?;
         self.cpu.bases_len(*cpu)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        let cpu = self.cpu.load_bases(bases)?;
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        let before = self.usage();
+        let cpu = self.cpu.load_bases_with(bases, config)?;
         // An accelerator that cannot hold these bases leaves their MSMs to the CPU.
-        let accel = match self.accel.load_bases(bases) {
+        let accel = match self.accel.load_bases_with(bases, config) {
             Ok(h) => Some(h),
             Err(e) if Self::refusal(&e) => None,
             Err(e) => return Err(e),
         };
+        self.report_since(before, meter);
         let raw = self.next;
         self.next = raw
             .checked_add(1)
             .ok_or(BackendError::NoBasesSlot { max: u32::MAX })?;
         self.bases.insert(raw, (accel, cpu));
-        Ok(BasesHandle::from_raw(raw))
+        Ok(raw)
     }
 
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        let (accel, cpu) = self.handles(handle)?;
-        self.bases.remove(&handle.raw());
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        let (accel, cpu) = self.handles(BasesHandle::detached(id))?;
+        self.bases.remove(&id);
+        let before = self.usage();
         if let Some(a) = accel {
             // The accelerator may be gone; its copy goes with it.
             let _ = self.accel.release_bases(a);
         }
-        self.cpu.release_bases(cpu)
+        let done = self.cpu.release_bases(cpu);
+        self.report_since(before, meter);
+        done
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        Ok(self.msm_batch_unchecked(std::slice::from_ref(job))?[0])
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
+        Ok(self.msm_batch_unchecked(std::slice::from_ref(job), meter)?[0])
     }
 
     fn ntt_unchecked(
@@ -173,15 +186,39 @@ impl Backend for Router {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        self.ntt_batch_unchecked(&mut [values], domain, op)
+        self.ntt_batch_unchecked(&mut [values], domain, op, meter)
     }
 
     /// The accelerator's share of a batch goes to it as one batch (a GPU overlaps them).
     fn msm_batch_unchecked(
         &mut self,
         jobs: &[MsmJob<'_>],
+        meter: &mut Meter,
     ) -> Result<Vec<G1Projective>, BackendError> {
+        let before = self.usage();
+        let sums = self.route_msms(jobs);
+        self.report_since(before, meter);
+        sums
+    }
+
+    fn ntt_batch_unchecked(
+        &mut self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+        meter: &mut Meter,
+    ) -> Result<(), BackendError> {
+        let before = self.usage();
+        let done = self.route_ntts(batch, domain, op);
+        self.report_since(before, meter);
+        done
+    }
+}
+
+impl Router {
+    fn route_msms(&mut self, jobs: &[MsmJob<'_>]) -> Result<Vec<G1Projective>, BackendError> {
         let mut on_accel = Vec::new();
         let mut at = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
@@ -201,7 +238,6 @@ impl Backend for Router {
         if !on_accel.is_empty() {
             match self.accel.msm_batch(&on_accel) {
                 Ok(done) => {
-                    self.sync_counters();
                     at.iter().zip(done).for_each(|(&i, s)| sums[i] = Some(s));
                 }
                 Err(e) if Self::refusal(&e) => self.fallbacks += on_accel.len() as u64,
@@ -212,14 +248,15 @@ impl Backend for Router {
             .zip(sums)
             .map(|(job, sum)| match sum {
                 Some(s) => Ok(s),
-                None => self
-                    .cpu
-                    .msm(self.handles(job.bases)?.1, job.start, job.scalars),
+                None => self.cpu.msm_job(&MsmJob {
+                    bases: self.handles(job.bases)?.1,
+                    ..*job
+                }),
             })
             .collect()
     }
 
-    fn ntt_batch_unchecked(
+    fn route_ntts(
         &mut self,
         batch: &mut [&mut [Fr]],
         domain: &Domain,
@@ -235,7 +272,6 @@ impl Backend for Router {
                     for (values, copy) in batch.iter_mut().zip(&copies) {
                         values.copy_from_slice(copy);
                     }
-                    self.sync_counters();
                     return Ok(());
                 }
                 Err(e) if Self::refusal(&e) => self.fallbacks += batch.len() as u64,

@@ -4,7 +4,6 @@
 
 use std::{path::Path, process::Command};
 
-use accel_backends::CpuBackend;
 use accel_conformance::faulty::{Fault, Faulty};
 use zkedge::{
     backends::Registry,
@@ -165,7 +164,7 @@ fn a_backend_that_disagrees_stops_the_run() {
         "an MSM wrong above 16 terms",
         Box::new(|_| {
             Ok(Box::new(Faulty::new(
-                CpuBackend::new(),
+                accel_backends::cpu::Cpu::new(),
                 Fault::MsmWrongAbove(16),
             )))
         }),

@@ -193,11 +193,7 @@ pub fn batches<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
         .collect();
     let jobs: Vec<MsmJob<'_>> = scalars
         .iter()
-        .map(|s| MsmJob {
-            bases: handle,
-            start: 2048 - s.len(),
-            scalars: s,
-        })
+        .map(|s| MsmJob::new(handle, 2048 - s.len(), s))
         .collect();
     let before = *b.counters();
     let got = b
@@ -262,6 +258,34 @@ pub fn errors<B: Backend + ?Sized>(b: &mut B) -> Check {
     ensure(got == Err(BackendError::UnknownBases(handle)), || {
         format!("releasing twice gave {got:?}")
     })?;
+
+    // Handles are branded by their backend: another backend's handle, with whatever number,
+    // names nothing here — not this backend's set of the same number.
+    let mine = load(b, &[g; 8])?;
+    let mut other = accel_backends::CpuBackend::new();
+    for _ in 0..3 {
+        let theirs = other
+            .load_bases(&[g; 8])
+            .map_err(|e| Failure(format!("second backend: {e}")))?;
+        let got = b.msm(theirs, 0, &one);
+        ensure(got == Err(BackendError::UnknownBases(theirs)), || {
+            format!("MSM with another backend's handle {theirs} gave {got:?}")
+        })?;
+        let got = b.release_bases(theirs);
+        ensure(got == Err(BackendError::UnknownBases(theirs)), || {
+            format!("releasing another backend's handle gave {got:?}")
+        })?;
+    }
+    let detached = BasesHandle::detached(mine.id());
+    let got = b.msm(detached, 0, &one);
+    ensure(got == Err(BackendError::UnknownBases(detached)), || {
+        format!("MSM with a detached handle of a live set's id gave {got:?}")
+    })?;
+    ensure(b.bases_len(detached).is_none(), || {
+        "bases_len of a detached handle".into()
+    })?;
+    b.release_bases(mine)
+        .map_err(|e| Failure(format!("release failed: {e}")))?;
 
     let off_curve = G1Affine::new_unchecked(ark_bn254::Fq::ONE, ark_bn254::Fq::ONE);
     let got = b.load_bases(&[g, g, off_curve]);

@@ -12,9 +12,9 @@ use alloc::{vec, vec::Vec};
 
 use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
 use ark_ec::{AdditiveGroup, AffineRepr};
-use ark_ff::{Field, PrimeField, Zero};
+use ark_ff::{BigInteger, Field, PrimeField, Zero};
 
-use crate::par;
+use crate::{par, width, FULL_SCALAR_BITS};
 
 /// Below this many points a window uses projective buckets: a round of affine additions needs
 /// an inversion, which small windows cannot amortise.
@@ -27,13 +27,31 @@ const MIN_CHUNK: usize = 1 << 14;
 /// Signed digits must cover `256 ≥ 254 + 2` bits so that `s + K` cannot overflow the windows.
 const DIGIT_BITS: u32 = 256;
 
-/// The window width (bits) the MSM uses for `n` points: the one that minimises the estimated
-/// cost in field multiplications.
+/// How many windows of `c` bits signed digits need for magnitudes below `2^bits`: one window
+/// holds digits in `[−2^(c−1), 2^(c−1))`, so `c > bits` suffices; with more windows the
+/// recoded `s + K` must stay below `2^(W·c)`, which `W·c ≥ bits + 2` guarantees for `c ≥ 2`.
+fn windows_for(bits: u32, c: u32) -> u32 {
+    if bits == 0 {
+        0
+    } else if c > bits {
+        1
+    } else {
+        (bits + 2).div_ceil(c)
+    }
+}
+
+/// The window width (bits) the MSM uses for `n` points of full-width scalars: the one that
+/// minimises the estimated cost in field multiplications.
 pub fn window_bits(n: usize) -> u32 {
+    window_bits_for(n, DIGIT_BITS - 2)
+}
+
+/// The window width for `n` points whose scalars have magnitudes below `2^bits`.
+fn window_bits_for(n: usize, bits: u32) -> u32 {
     let per_point = if n >= AFFINE_MIN_POINTS { 7 } else { 11 };
     (2..=20u32)
         .min_by_key(|&c| {
-            let windows = DIGIT_BITS.div_ceil(c) as u64;
+            let windows = u64::from(windows_for(bits, c));
             let buckets = 1u64 << (c - 1);
             // Each point is added once per window; each bucket costs a mixed and a full
             // addition in the running sum.
@@ -51,40 +69,78 @@ struct Pt {
 
 /// Scalars recoded so that each window's signed digit is read off independently:
 /// `s + K` with `K = Σ_w 2^(c−1) · 2^(w·c)`, so that `digit_w = bits_w(s + K) − 2^(c−1)` and
-/// `s = Σ_w digit_w · 2^(w·c)`.
+/// `s = Σ_w digit_w · 2^(w·c)`. A narrow scalar is recoded from its signed value `±m`, so
+/// `−3` takes the windows of `3`, not of `r − 3`.
 struct Digits {
     c: u32,
+    windows: usize,
     shifted: Vec<[u64; 5]>,
 }
 
+/// Marks a scalar too wide for its hint in [`Digits::narrow`] (no recoded value reaches limb
+/// 4's top bit).
+const TOO_WIDE: u64 = u64::MAX;
+
 impl Digits {
-    fn new(scalars: &[Fr], c: u32) -> Self {
-        let windows = DIGIT_BITS.div_ceil(c);
+    /// `K` for `windows` windows of `c` bits.
+    fn offset(c: u32, windows: u32) -> [u64; 5] {
         let mut k = [0u64; 5];
         for w in 0..windows {
             let bit = (w * c + c - 1) as usize;
             k[bit / 64] |= 1 << (bit % 64);
         }
+        k
+    }
+
+    /// Full-width scalars, `⌈256/c⌉` windows.
+    fn full(scalars: &[Fr], c: u32) -> Self {
+        let windows = DIGIT_BITS.div_ceil(c);
+        let k = Self::offset(c, windows);
         let mut shifted = vec![[0u64; 5]; scalars.len()];
         par::for_each_chunk_mut(&mut shifted, 1 << 12, |i, out| {
             let first = i << 12;
             for (o, s) in out.iter_mut().zip(&scalars[first..]) {
                 let limbs = s.into_bigint().0;
-                let mut carry = 0u64;
-                for j in 0..5 {
-                    let s_j = if j < 4 { limbs[j] } else { 0 };
-                    let (a, c1) = s_j.overflowing_add(k[j]);
-                    let (b, c2) = a.overflowing_add(carry);
-                    o[j] = b;
-                    carry = u64::from(c1 | c2);
-                }
+                *o = add5(&k, &limbs, false);
             }
         });
-        Self { c, shifted }
+        Self {
+            c,
+            windows: windows as usize,
+            shifted,
+        }
     }
 
-    fn windows(&self) -> usize {
-        DIGIT_BITS.div_ceil(self.c) as usize
+    /// Scalars with magnitudes below `2^bits`, as signed values; the ones that are not (a wrong
+    /// hint) get all-zero digits and their indices are returned.
+    fn narrow(scalars: &[Fr], bits: u32, c: u32) -> (Self, Vec<usize>) {
+        let windows = windows_for(bits, c);
+        let k = Self::offset(c, windows);
+        let mut shifted = vec![[0u64; 5]; scalars.len()];
+        par::for_each_chunk_mut(&mut shifted, 1 << 12, |i, out| {
+            let first = i << 12;
+            for (o, s) in out.iter_mut().zip(&scalars[first..]) {
+                let (negative, m) = width::signed(s);
+                *o = if m.num_bits() > bits {
+                    [TOO_WIDE; 5]
+                } else {
+                    add5(&k, &m.0, negative)
+                };
+            }
+        });
+        let mut wide = Vec::new();
+        for (i, v) in shifted.iter_mut().enumerate() {
+            if v[4] == TOO_WIDE {
+                wide.push(i);
+                *v = k;
+            }
+        }
+        let digits = Self {
+            c,
+            windows: windows as usize,
+            shifted,
+        };
+        (digits, wide)
     }
 
     #[inline]
@@ -101,20 +157,73 @@ impl Digits {
     }
 }
 
-pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
+/// `k + m` (or `k − m` when `negative`) over five limbs; `m < k` when subtracting.
+#[inline]
+fn add5(k: &[u64; 5], m: &[u64; 4], negative: bool) -> [u64; 5] {
+    let mut out = [0u64; 5];
+    let mut carry = 0u64;
+    for j in 0..5 {
+        let m_j = if j < 4 { m[j] } else { 0 };
+        if negative {
+            let (a, b1) = k[j].overflowing_sub(m_j);
+            let (b, b2) = a.overflowing_sub(carry);
+            out[j] = b;
+            carry = u64::from(b1 | b2);
+        } else {
+            let (a, c1) = k[j].overflowing_add(m_j);
+            let (b, c2) = a.overflowing_add(carry);
+            out[j] = b;
+            carry = u64::from(c1 | c2);
+        }
+    }
+    out
+}
+
+/// `Σ scalars[i] · bases[i]` where (as a hint) every scalar's magnitude is below `2^bits`;
+/// [`FULL_SCALAR_BITS`] for any scalars. Scalars wider than the hint are summed apart at full
+/// width, so the result never depends on the hint.
+pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr], bits: u32) -> G1Projective {
     debug_assert_eq!(bases.len(), scalars.len());
     let n = scalars.len();
     if n == 0 {
         return G1Projective::zero();
     }
-    msm_chunked(bases, scalars, MIN_CHUNK.max(4 << window_bits(n)))
+    if bits >= FULL_SCALAR_BITS - 1 {
+        let c = window_bits(n);
+        return msm_digits(bases, &Digits::full(scalars, c), chunk_for(c));
+    }
+    let c = window_bits_for(n, bits);
+    let (digits, wide) = Digits::narrow(scalars, bits, c);
+    let mut sum = if digits.windows == 0 {
+        G1Projective::zero()
+    } else {
+        msm_digits(bases, &digits, chunk_for(c))
+    };
+    if !wide.is_empty() {
+        let (b, s): (Vec<G1Affine>, Vec<Fr>) = wide.iter().map(|&i| (bases[i], scalars[i])).unzip();
+        sum += msm(&b, &s, FULL_SCALAR_BITS);
+    }
+    sum
 }
 
+/// Points sorted into buckets at a time for windows of `c` bits.
+fn chunk_for(c: u32) -> usize {
+    MIN_CHUNK.max(4 << c)
+}
+
+#[cfg(test)]
 fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective {
-    let n = scalars.len();
-    let c = window_bits(n);
-    let digits = Digits::new(scalars, c);
-    let windows = digits.windows();
+    msm_digits(
+        bases,
+        &Digits::full(scalars, window_bits(scalars.len())),
+        chunk,
+    )
+}
+
+fn msm_digits(bases: &[G1Affine], digits: &Digits, chunk: usize) -> G1Projective {
+    let n = bases.len();
+    let c = digits.c;
+    let windows = digits.windows;
 
     // Windows are independent; with more threads than windows can keep busy, split the points
     // too (each part then pays its own bucket reduction).
@@ -127,7 +236,7 @@ fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective
         let (window, part) = (task % windows, task / windows);
         let lo = part * part_len;
         let hi = n.min(lo + part_len);
-        window_sum(&bases[lo..hi], &digits, lo, window, chunk)
+        window_sum(&bases[lo..hi], digits, lo, window, chunk)
     });
 
     let mut acc = G1Projective::zero();

@@ -21,8 +21,9 @@ use accel_proto::{
 
 use super::{wire_error_to_backend, FRAME};
 use crate::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
-    G1Projective, LinkError, MsmJob, NttDirection, NttOp, Op,
+    BackendError, BackendHooks, BasesConfig, BasesHandle, Capabilities, Checked, Counters,
+    DeviceTiming, Domain, Fr, G1Affine, G1Projective, LinkError, Meter, MsmJob, NttDirection,
+    NttOp, Op,
 };
 
 /// How to talk to the port.
@@ -72,7 +73,11 @@ pub enum OpenError {
     },
 }
 
-/// A [`Backend`] served over a serial port by the wire protocol.
+/// A backend served over a serial port by the wire protocol: the hooks, which
+/// [`open`](Self::open) and [`over`](Self::over) put behind the checked front.
+///
+/// Scalars travel at full width (32 bytes each) whatever an MSM's
+/// [`scalar_bits`](crate::MsmJob::scalar_bits) says: the protocol has no narrower encoding yet.
 pub struct SerialBackend {
     port: Box<dyn serialport::SerialPort>,
     config: SerialConfig,
@@ -84,6 +89,7 @@ pub struct SerialBackend {
     pending: Vec<u8>,
     out: Vec<u8>,
     bases: BTreeMap<u32, usize>,
+    /// Link bytes and device cycles so far (the front gets each call's share).
     counters: Counters,
     last_stats: Stats,
     link_cycles: u64,
@@ -91,7 +97,7 @@ pub struct SerialBackend {
 
 impl SerialBackend {
     /// Opens `path`, resynchronises the line and shakes hands with the peer.
-    pub fn open(path: &str, config: SerialConfig) -> Result<Self, OpenError> {
+    pub fn open(path: &str, config: SerialConfig) -> Result<Checked<Self>, OpenError> {
         let port = serialport::new(path, config.baud)
             .timeout(config.timeout)
             .open()
@@ -109,7 +115,7 @@ impl SerialBackend {
     pub fn over(
         port: Box<dyn serialport::SerialPort>,
         config: SerialConfig,
-    ) -> Result<Self, BackendError> {
+    ) -> Result<Checked<Self>, BackendError> {
         let mut backend = Self {
             port,
             config,
@@ -154,7 +160,7 @@ impl SerialBackend {
             return Err(LinkError::Protocol.into());
         }
         backend.peer = peer;
-        Ok(backend)
+        Ok(Checked::from_hooks(backend))
     }
 
     /// What the peer announced in the handshake.
@@ -352,44 +358,22 @@ fn to_u32(x: usize) -> Result<u32, BackendError> {
     u32::try_from(x).map_err(|_| BackendError::Link(LinkError::Protocol))
 }
 
-impl Backend for SerialBackend {
-    fn name(&self) -> &str {
-        "serial"
+impl SerialBackend {
+    /// Runs `f`, reporting the link bytes and device cycles it counted to `meter`.
+    fn metered<T>(
+        &mut self,
+        meter: &mut Meter,
+        f: impl FnOnce(&mut Self) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
+        let before = self.counters;
+        let out = f(self);
+        let spent = self.counters.since(&before);
+        meter.add_link_bytes(spent.link_bytes);
+        meter.add_device_cycles(spent.device_cycles);
+        out
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new(
-            self.peer.max_msm_len as usize,
-            self.peer.max_bases_len as usize,
-            u32::from(self.peer.bases_slots),
-            u32::from(self.peer.max_ntt_log_n),
-        )
-    }
-
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
-    /// The clock the peer announced (none if it announced 0), behind the line rate this port
-    /// was opened at.
-    fn device_timing(&self) -> Option<DeviceTiming> {
-        (self.peer.clock_mhz > 0).then(|| {
-            DeviceTiming::new(
-                u64::from(self.peer.clock_mhz) * 1_000_000,
-                Some(self.config.baud),
-            )
-        })
-    }
-
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.get(&handle.raw()).copied()
-    }
-
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+    fn load(&mut self, bases: &[G1Affine]) -> Result<u32, BackendError> {
         let ctx = Ctx {
             op: Op::LoadBases,
             handle: None,
@@ -416,11 +400,12 @@ impl Backend for SerialBackend {
         })?;
         self.record(stats);
         self.bases.insert(handle, bases.len());
-        Ok(BasesHandle::from_raw(handle))
+        Ok(handle)
     }
 
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        if !self.bases.contains_key(&handle.raw()) {
+    fn release(&mut self, id: u32) -> Result<(), BackendError> {
+        let handle = BasesHandle::detached(id);
+        if !self.bases.contains_key(&id) {
             return Err(BackendError::UnknownBases(handle));
         }
         let ctx = Ctx {
@@ -430,17 +415,12 @@ impl Backend for SerialBackend {
             first_index: 0,
             log_n: 0,
         };
-        self.call_ok(
-            RequestBody::ReleaseBases {
-                handle: handle.raw(),
-            },
-            ctx,
-        )?;
-        self.bases.remove(&handle.raw());
+        self.call_ok(RequestBody::ReleaseBases { handle: id }, ctx)?;
+        self.bases.remove(&id);
         Ok(())
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
         let ctx = Ctx {
             op: Op::Msm,
             handle: Some(job.bases),
@@ -449,7 +429,7 @@ impl Backend for SerialBackend {
             log_n: 0,
         };
         let begin = RequestBody::MsmBegin {
-            handle: job.bases.raw(),
+            handle: job.bases.id(),
             start: to_u32(job.start)?,
             len: to_u32(job.scalars.len())?,
         };
@@ -471,12 +451,7 @@ impl Backend for SerialBackend {
         Ok(sum.into())
     }
 
-    fn ntt_unchecked(
-        &mut self,
-        values: &mut [Fr],
-        domain: &Domain,
-        op: NttOp,
-    ) -> Result<(), BackendError> {
+    fn ntt(&mut self, values: &mut [Fr], domain: &Domain, op: NttOp) -> Result<(), BackendError> {
         let ctx = Ctx {
             op: Op::Ntt,
             handle: None,
@@ -533,5 +508,66 @@ impl Backend for SerialBackend {
         }
         values.copy_from_slice(&result);
         Ok(())
+    }
+}
+
+impl BackendHooks for SerialBackend {
+    fn name(&self) -> &str {
+        "serial"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(
+            self.peer.max_msm_len as usize,
+            self.peer.max_bases_len as usize,
+            u32::from(self.peer.bases_slots),
+            u32::from(self.peer.max_ntt_log_n),
+        )
+    }
+
+    /// The clock the peer announced (none if it announced 0), behind the line rate this port
+    /// was opened at.
+    fn device_timing(&self) -> Option<DeviceTiming> {
+        (self.peer.clock_mhz > 0).then(|| {
+            DeviceTiming::new(
+                u64::from(self.peer.clock_mhz) * 1_000_000,
+                Some(self.config.baud),
+            )
+        })
+    }
+
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.bases.get(&id).copied()
+    }
+
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        _config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        self.metered(meter, |s| s.load(bases))
+    }
+
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        self.metered(meter, |s| s.release(id))
+    }
+
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
+        self.metered(meter, |s| s.msm(job))
+    }
+
+    fn ntt_unchecked(
+        &mut self,
+        values: &mut [Fr],
+        domain: &Domain,
+        op: NttOp,
+        meter: &mut Meter,
+    ) -> Result<(), BackendError> {
+        self.metered(meter, |s| s.ntt(values, domain, op))
     }
 }

@@ -135,6 +135,7 @@ pub struct Server<B: Backend, E: Extension<B> = NoExtension> {
     extension: E,
     config: ServeConfig,
     job: Job,
+    /// Sets loaded through this server (their slots), by the id the wire names them with.
     live: BTreeSet<u32>,
     /// Bytes of the current job's frames so far, both directions.
     job_bytes: u64,
@@ -328,6 +329,14 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
         &out[..len]
     }
 
+    /// The backend's handle for the set the wire calls `id` (loaded through this server, or
+    /// by an extension).
+    fn wire_handle(&self, id: u32) -> Result<BasesHandle, Refusal> {
+        self.backend
+            .handle_for(id)
+            .ok_or(refuse(ErrorCode::UnknownBases, id))
+    }
+
     fn stats(&self, cycles: u64) -> Stats {
         let link_cycles = match self.config.link_baud {
             Some(baud) if baud > 0 => {
@@ -415,22 +424,23 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                     .backend
                     .load_bases(&points)
                     .map_err(|e| backend_error_to_wire(&e))?;
-                self.live.insert(handle.raw());
+                self.live.insert(handle.id());
                 let cycles = self.backend.counters().device_cycles - before;
                 Ok(Answer::BasesLoaded {
-                    handle: handle.raw(),
+                    handle: handle.id(),
                     stats: self.stats(cycles),
                 })
             }
             RequestBody::ReleaseBases { handle } => {
+                let h = self.wire_handle(handle)?;
                 self.backend
-                    .release_bases(BasesHandle::from_raw(handle))
+                    .release_bases(h)
                     .map_err(|e| backend_error_to_wire(&e))?;
                 self.live.remove(&handle);
                 Ok(Answer::Ok)
             }
             RequestBody::MsmBegin { handle, start, len } => {
-                let h = BasesHandle::from_raw(handle);
+                let h = self.wire_handle(handle)?;
                 let loaded = self
                     .backend
                     .bases_len(h)

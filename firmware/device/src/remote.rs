@@ -11,9 +11,9 @@
 use alloc::vec::Vec;
 
 use accel_backends::{
-    wire_error::wire_error_to_backend, Backend, BackendError, BasesHandle, Capabilities, Counters,
-    CpuBackend, DeviceFault, Domain, Fr, G1Affine, G1Projective, LinkError, MsmJob, NttDirection,
-    NttOp, Op, MAX_LOG_N,
+    wire_error::wire_error_to_backend, Backend, BackendError, BackendHooks, BasesConfig,
+    BasesHandle, Capabilities, Checked, CpuBackend, DeviceFault, Domain, Fr, G1Affine,
+    G1Projective, LinkError, Meter, MsmJob, NttDirection, NttOp, Op, MAX_LOG_N,
 };
 use accel_proto::{
     chunk_capacity,
@@ -33,23 +33,24 @@ pub struct Remote<L: Line> {
     bases: Vec<(u32, usize)>,
     ntt_min_log: u8,
     remote_ntts: u64,
-    counters: Counters,
+    /// The link bytes already reported to the front.
+    reported_bytes: u64,
     /// One chunk of encoded elements.
     scratch: Vec<u8>,
 }
 
 impl<L: Line> Remote<L> {
     /// A backend over a connected client; every NTT local until a session says otherwise.
-    pub fn new(client: Client<L>) -> Self {
-        Self {
+    pub fn new(client: Client<L>) -> Checked<Self> {
+        Checked::from_hooks(Self {
             client,
             local: CpuBackend::new(),
             bases: Vec::new(),
             ntt_min_log: NTT_NEVER,
             remote_ntts: 0,
-            counters: Counters::default(),
+            reported_bytes: 0,
             scratch: Vec::new(),
-        }
+        })
     }
 
     /// The client, for session messages.
@@ -73,13 +74,13 @@ impl<L: Line> Remote<L> {
     }
 
     /// Refers to bases the host loaded itself (the SRS of a session): `len` points under the
-    /// host's handle `raw`.
-    pub fn adopt_bases(&mut self, raw: u32, len: usize) -> BasesHandle {
+    /// host's handle `raw`, which is then this backend's set `raw`
+    /// ([`Checked::handle_for`] gives its handle).
+    pub fn adopt_bases(&mut self, raw: u32, len: usize) {
         match self.bases.iter_mut().find(|(h, _)| *h == raw) {
             Some(entry) => entry.1 = len,
             None => self.bases.push((raw, len)),
         }
-        BasesHandle::from_raw(raw)
     }
 
     /// NTTs of `2^log` points or more go to the host ([`NTT_NEVER`]: none).
@@ -87,9 +88,12 @@ impl<L: Line> Remote<L> {
         self.ntt_min_log = log;
     }
 
-    fn sync(&mut self) {
+    /// Reports the link bytes since the last report (session messages included).
+    fn sync(&mut self, meter: &mut Meter) {
         let s = self.client.stats();
-        self.counters.link_bytes = s.tx_bytes + s.rx_bytes;
+        let total = s.tx_bytes + s.rx_bytes;
+        meter.add_link_bytes(total.saturating_sub(self.reported_bytes));
+        self.reported_bytes = total;
     }
 
     fn remote_ntt(
@@ -190,7 +194,7 @@ fn backend_error(
     }
 }
 
-impl<L: Line> Backend for Remote<L> {
+impl<L: Line> BackendHooks for Remote<L> {
     fn name(&self) -> &str {
         "host-link"
     }
@@ -207,22 +211,19 @@ impl<L: Line> Backend for Remote<L> {
         Capabilities::new(msm, bases, sets, MAX_LOG_N)
     }
 
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
+    fn bases_len(&self, id: u32) -> Option<usize> {
         self.bases
             .iter()
-            .find(|(h, _)| *h == handle.raw())
+            .find(|(h, _)| *h == id)
             .map(|&(_, len)| len)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        _config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
         let Self {
             client, scratch, ..
         } = &mut *self;
@@ -251,25 +252,34 @@ impl<L: Line> Backend for Remote<L> {
                     _ => Err(CallError::Unexpected),
                 }
             })
-            .map_err(fail)?;
-        self.sync();
-        Ok(self.adopt_bases(handle, bases.len()))
+            .map_err(fail);
+        self.sync(meter);
+        let handle = handle?;
+        self.adopt_bases(handle, bases.len());
+        Ok(handle)
     }
 
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        if self.bases_len(handle).is_none() {
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        let handle = BasesHandle::detached(id);
+        if self.bases_len(id).is_none() {
             return Err(BackendError::UnknownBases(handle));
         }
         let t = self.client.config().timeouts;
-        let raw = handle.raw();
-        self.client
-            .job(|c| c.call_ok(RequestBody::ReleaseBases { handle: raw }, t.reply_ms))
-            .map_err(|e| backend_error(e, Op::LoadBases, Some(handle), 0, 0))?;
-        self.bases.retain(|(h, _)| *h != raw);
+        let done = self
+            .client
+            .job(|c| c.call_ok(RequestBody::ReleaseBases { handle: id }, t.reply_ms))
+            .map_err(|e| backend_error(e, Op::LoadBases, Some(handle), 0, 0));
+        self.sync(meter);
+        done?;
+        self.bases.retain(|(h, _)| *h != id);
         Ok(())
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
         if job.scalars.is_empty() {
             return Ok(G1Projective::zero());
         }
@@ -283,7 +293,7 @@ impl<L: Line> Backend for Remote<L> {
             offset(job.start).map_err(fail)?,
             offset(job.scalars.len()).map_err(fail)?,
         );
-        let handle = job.bases.raw();
+        let handle = job.bases.id();
         let sum = client
             .job(|c| {
                 c.call_ok(RequestBody::MsmBegin { handle, start, len }, t.reply_ms)?;
@@ -305,9 +315,9 @@ impl<L: Line> Backend for Remote<L> {
                     _ => Err(CallError::Unexpected),
                 }
             })
-            .map_err(fail)?;
-        self.sync();
-        Ok(sum.into())
+            .map_err(fail);
+        self.sync(meter);
+        Ok(sum?.into())
     }
 
     fn ntt_unchecked(
@@ -315,6 +325,7 @@ impl<L: Line> Backend for Remote<L> {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
         let offload = domain.log_n() >= u32::from(self.ntt_min_log)
             && self
@@ -327,7 +338,7 @@ impl<L: Line> Backend for Remote<L> {
         let result = self
             .remote_ntt(values, domain, op)
             .map_err(|e| backend_error(e, Op::Ntt, None, values.len(), domain.log_n()));
-        self.sync();
+        self.sync(meter);
         result
     }
 }

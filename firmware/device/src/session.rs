@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-use accel_backends::BasesHandle;
+use accel_backends::{Backend, BasesHandle, Checked};
 use accel_proto::{witness, MultiOpen, ReplyBody, RequestBody, SessionInfo};
 
 use crate::{CallError, Client, Line, Remote};
@@ -42,9 +42,12 @@ pub struct Proved {
 
 /// Opens a session for the model whose binary form hashes to `model`, and adopts the host's
 /// SRS handles and NTT policy into `remote`.
-pub fn open<L: Line>(remote: &mut Remote<L>, model: &[u8; 32]) -> Result<Session, CallError> {
-    let t = remote.client().config().timeouts;
-    let info = remote.client().job(|c| {
+pub fn open<L: Line>(
+    remote: &mut Checked<Remote<L>>,
+    model: &[u8; 32],
+) -> Result<Session, CallError> {
+    let t = remote.hooks_mut().client().config().timeouts;
+    let info = remote.hooks_mut().client().job(|c| {
         match c.call(RequestBody::Session { model: *model }, t.work_ms)? {
             ReplyBody::Session(info) => Ok(info),
             _ => Err(CallError::Unexpected),
@@ -54,9 +57,12 @@ pub fn open<L: Line>(remote: &mut Remote<L>, model: &[u8; 32]) -> Result<Session
         .checked_shl(u32::from(info.k))
         .filter(|_| info.k < 32)
         .ok_or(CallError::Unexpected)?;
-    let monomial = remote.adopt_bases(info.monomial, n);
-    let lagrange = remote.adopt_bases(info.lagrange, n);
-    remote.set_ntt_min_log(info.ntt_min_log);
+    let hooks = remote.hooks_mut();
+    hooks.adopt_bases(info.monomial, n);
+    hooks.adopt_bases(info.lagrange, n);
+    hooks.set_ntt_min_log(info.ntt_min_log);
+    let adopted = |id| remote.handle_for(id).ok_or(CallError::Unexpected);
+    let (monomial, lagrange) = (adopted(info.monomial)?, adopted(info.lagrange)?);
     Ok(Session {
         info,
         monomial,

@@ -271,7 +271,7 @@ impl DeviceService {
         self.session = true;
         self.upload = Upload::None;
         self.report.sessions += 1;
-        let raw = |h: BasesHandle| h.raw();
+        let raw = |h: BasesHandle| h.id();
         let info = SessionInfo {
             k: u8::try_from(self.prepared.key().k).unwrap_or(u8::MAX),
             monomial: raw(self.srs.monomial),

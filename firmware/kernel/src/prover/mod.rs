@@ -205,11 +205,7 @@ fn commit_lagrange<B: Backend + ?Sized>(
 ) -> Result<Vec<G1Affine>, ProveError> {
     let jobs: Vec<MsmJob<'_>> = columns
         .iter()
-        .map(|c| MsmJob {
-            bases: srs.lagrange,
-            start: 0,
-            scalars: c,
-        })
+        .map(|c| MsmJob::new(srs.lagrange, 0, c))
         .collect();
     let sums = backend.msm_batch(&jobs)?;
     Ok(G1Projective::normalize_batch(&sums))
@@ -223,11 +219,7 @@ fn commit_coeffs<B: Backend + ?Sized>(
 ) -> Result<Vec<G1Affine>, ProveError> {
     let jobs: Vec<MsmJob<'_>> = polys
         .iter()
-        .map(|c| MsmJob {
-            bases: srs.monomial,
-            start: 0,
-            scalars: c,
-        })
+        .map(|c| MsmJob::new(srs.monomial, 0, c))
         .collect();
     let sums = backend.msm_batch(&jobs)?;
     Ok(G1Projective::normalize_batch(&sums))
