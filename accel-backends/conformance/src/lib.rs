@@ -113,6 +113,7 @@ pub fn all_checks<B: accel_backends::Backend + ?Sized>(
     msm::edge_cases(backend, rng)?;
     msm::sub_ranges(backend, rng)?;
     msm::batches(backend, rng)?;
+    msm::precomputed(backend, rng)?;
     widths::scalar_widths(backend, rng)?;
     widths::wrong_hints(backend, rng)?;
     ntt::against_ark_poly(backend, rng, limits)?;
@@ -150,6 +151,12 @@ macro_rules! backend_conformance {
         #[test]
         fn msm_batches_and_counters() {
             $crate::run("msm_batches", |rng| $crate::msm::batches(&mut $make, rng));
+        }
+        #[test]
+        fn msm_precomputed_bases_give_the_same_sums() {
+            $crate::run("msm_precomputed", |rng| {
+                $crate::msm::precomputed(&mut $make, rng)
+            });
         }
         #[test]
         fn msm_scalar_width_hints_give_the_full_sum() {

@@ -7,6 +7,8 @@
 mod msm;
 mod ntt;
 
+use alloc::collections::BTreeMap;
+
 use crate::{
     BackendError, BackendHooks, BasesConfig, Capabilities, Checked, Domain, Fr, G1Affine,
     G1Projective, LoadedBases, Meter, MsmJob, NttOp, MAX_LOG_N,
@@ -30,9 +32,15 @@ impl Default for Checked<Cpu> {
     }
 }
 
-/// The CPU backend's hooks: loaded bases and a small cache of NTT twiddle tables.
+/// The most memory, in multiples of a set of bases, the CPU backend spends on precomputing
+/// for it ([`BasesConfig::precompute`]): 16 copies take windows of 16 bits to one bucket set.
+pub const MAX_PRECOMPUTE: u32 = 16;
+
+/// The CPU backend's hooks: loaded bases (with their precomputed multiples where asked for)
+/// and a small cache of NTT twiddle tables.
 pub struct Cpu {
     bases: LoadedBases,
+    tables: BTreeMap<u32, msm::Table>,
     twiddles: ntt::TwiddleCache,
 }
 
@@ -41,6 +49,7 @@ impl Cpu {
     pub fn new() -> Self {
         Self {
             bases: LoadedBases::new(),
+            tables: BTreeMap::new(),
             twiddles: ntt::TwiddleCache::default(),
         }
     }
@@ -70,6 +79,7 @@ impl BackendHooks for Cpu {
     fn capabilities(&self) -> Capabilities {
         // Bounded by memory alone; these are the protocol's and the field's limits.
         Capabilities::new(u32::MAX as usize, u32::MAX as usize, u32::MAX, MAX_LOG_N)
+            .with_max_precompute(MAX_PRECOMPUTE)
     }
 
     fn bases_len(&self, id: u32) -> Option<usize> {
@@ -79,13 +89,19 @@ impl BackendHooks for Cpu {
     fn load_bases_unchecked(
         &mut self,
         bases: &[G1Affine],
-        _config: BasesConfig,
+        config: BasesConfig,
         _meter: &mut Meter,
     ) -> Result<u32, BackendError> {
-        self.bases.load(bases)
+        let table = msm::Table::new(bases, config.precompute.min(MAX_PRECOMPUTE))?;
+        let id = self.bases.load(bases)?;
+        if let Some(table) = table {
+            self.tables.insert(id, table);
+        }
+        Ok(id)
     }
 
     fn release_bases_unchecked(&mut self, id: u32, _meter: &mut Meter) -> Result<(), BackendError> {
+        self.tables.remove(&id);
         self.bases.release(id)
     }
 
@@ -94,8 +110,23 @@ impl BackendHooks for Cpu {
         job: &MsmJob<'_>,
         _meter: &mut Meter,
     ) -> Result<G1Projective, BackendError> {
+        // Narrow jobs have few windows: the plain bases serve them best.
+        if !job.is_narrow() {
+            if let Some(sum) = self
+                .tables
+                .get(&job.bases.id())
+                .and_then(|t| t.msm(job.start, job.scalars))
+            {
+                return Ok(sum);
+            }
+        }
         let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
         Ok(msm::msm(bases, job.scalars, job.scalar_bits))
+    }
+
+    fn bases_memory_factor(&self, id: u32) -> Option<u32> {
+        self.bases_len(id)?;
+        Some(1 + self.tables.get(&id).map_or(0, |t| t.memory_factor() - 1))
     }
 
     fn ntt_unchecked(

@@ -28,7 +28,7 @@ use std::{
 
 use accel_backends::{
     wire::{Extension, ServeConfig, Server, FRAME},
-    Backend, BasesHandle, G1Affine,
+    Backend, BasesConfig, BasesHandle, G1Affine,
 };
 use accel_proto::{
     witness, ErrorCode, ErrorReply, FrameAccumulator, MultiOpen as WireMultiOpen, ReplyBody,
@@ -74,6 +74,9 @@ pub struct ServiceConfig {
     pub out_dir: Option<PathBuf>,
     /// Print one line per event on stderr.
     pub verbose: bool,
+    /// How the SRS is held by the backend: precomputed multiples pay off over the many MSMs
+    /// of a long-running service ([`BasesConfig::precompute`]).
+    pub bases: BasesConfig,
 }
 
 impl Default for ServiceConfig {
@@ -82,6 +85,7 @@ impl Default for ServiceConfig {
             ntt_min_log: accel_proto::NTT_NEVER,
             out_dir: None,
             verbose: false,
+            bases: BasesConfig::plain(),
         }
     }
 }
@@ -204,8 +208,12 @@ impl DeviceService {
         monomial.truncate(n);
         lagrange.truncate(n);
         let srs = Srs {
-            monomial: backend.load_bases(&monomial).map_err(ProveError::from)?,
-            lagrange: backend.load_bases(&lagrange).map_err(ProveError::from)?,
+            monomial: backend
+                .load_bases_with(&monomial, config.bases)
+                .map_err(ProveError::from)?,
+            lagrange: backend
+                .load_bases_with(&lagrange, config.bases)
+                .map_err(ProveError::from)?,
         };
         let prepared = Prepared::new(key, backend)?;
         Ok(Self {
@@ -251,10 +259,14 @@ impl DeviceService {
         let n = self.prepared.key().n();
         let device = |_| refuse(ErrorCode::Device, 0);
         if backend.bases_len(self.srs.monomial) != Some(n) {
-            self.srs.monomial = backend.load_bases(&self.monomial).map_err(device)?;
+            self.srs.monomial = backend
+                .load_bases_with(&self.monomial, self.config.bases)
+                .map_err(device)?;
         }
         if backend.bases_len(self.srs.lagrange) != Some(n) {
-            self.srs.lagrange = backend.load_bases(&self.lagrange).map_err(device)?;
+            self.srs.lagrange = backend
+                .load_bases_with(&self.lagrange, self.config.bases)
+                .map_err(device)?;
         }
         Ok(())
     }
