@@ -149,4 +149,47 @@ pub enum BackendError {
         /// The job's size in elements.
         elements: usize,
     },
+    /// The backend returned a result that failed its check (an MSM whose KZG opening does not
+    /// hold, an NTT whose output is not its input's evaluations): it computed wrongly or lied.
+    #[error("{op} result from {backend} failed its check: the backend computed wrongly")]
+    WrongResult {
+        /// The operation.
+        op: Op,
+        /// The backend's name.
+        backend: &'static str,
+    },
+}
+
+impl BackendError {
+    /// Whether another backend may do the job: the backend refused what it cannot do (size,
+    /// slots, memory, bases it does not hold), or failed (its link, its device, a wrong result).
+    /// `false` for errors in the job itself (a domain that does not match, an invalid root or
+    /// base, a range past the bases), which every backend would refuse alike.
+    pub const fn try_elsewhere(&self) -> bool {
+        matches!(
+            self,
+            BackendError::SizeUnsupported { .. }
+                | BackendError::NoBasesSlot { .. }
+                | BackendError::OutOfMemory { .. }
+                | BackendError::UnknownBases(_)
+                | BackendError::Link(_)
+                | BackendError::Device(_)
+                | BackendError::WrongResult { .. }
+        )
+    }
+
+    /// Whether the error speaks against the backend's health (its link or device failed, or
+    /// it computed wrongly), as opposed to a refusal of a job it cannot take: what a circuit
+    /// breaker counts.
+    pub const fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Link(_) | BackendError::Device(_) | BackendError::WrongResult { .. }
+        )
+    }
+
+    /// Whether the backend did not answer in time.
+    pub const fn is_timeout(&self) -> bool {
+        matches!(self, BackendError::Link(LinkError::Timeout))
+    }
 }

@@ -57,8 +57,9 @@ mod handle;
 mod hooks;
 mod job;
 mod par;
+pub mod router;
 pub mod width;
-#[cfg(feature = "wire")]
+#[cfg(feature = "proto")]
 pub mod wire;
 #[cfg(feature = "proto")]
 pub mod wire_error;
@@ -73,3 +74,4 @@ pub use error::{BackendError, DeviceFault, LinkError, Op};
 pub use handle::BasesHandle;
 pub use hooks::{BackendHooks, Meter};
 pub use job::{BasesConfig, MsmJob, NttDirection, NttOp, FULL_SCALAR_BITS};
+pub use router::{Policy, Router};

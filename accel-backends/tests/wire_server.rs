@@ -129,19 +129,35 @@ fn a_whole_session_over_the_cpu_backend() {
     let want = accel_backends::cpu::msm(&bases[60..], &scalars).into_affine();
     assert_eq!(h.ask(RequestBody::MsmEnd), Got::Sum(want));
 
-    // A chunk at the wrong offset abandons the job; its end is then out of sequence.
+    // Retransmissions (protocol version 2): a chunk the upload already holds, or one after a
+    // gap, is refused with the offset expected and the upload kept; a Fault leaves the job;
+    // a repeated end is answered with the same sum.
     assert_eq!(h.ask(begin), Got::Ok);
-    let got = h.ask(RequestBody::MsmChunk {
-        offset: 1,
-        scalars: &bytes,
-    });
-    assert_eq!(
-        got,
+    let (first, rest) = bytes.split_at(32 * 10);
+    let chunk = |offset, scalars| RequestBody::MsmChunk { offset, scalars };
+    let at = |detail| {
         Got::Err(ErrorReply {
             code: ErrorCode::BadOffset,
-            detail: 0
+            detail,
         })
-    );
+    };
+    assert_eq!(h.ask(chunk(0, first)), Got::Ok);
+    assert_eq!(h.ask(chunk(0, first)), at(10));
+    assert_eq!(h.ask(chunk(20, &rest[..320])), at(10));
+    let fault = RequestBody::Fault {
+        about: 3,
+        code: ErrorCode::BadCrc,
+        detail: 0,
+    };
+    assert_eq!(h.ask(fault), Got::Ok);
+    assert_eq!(h.ask(chunk(10, rest)), Got::Ok);
+    assert_eq!(h.ask(RequestBody::MsmEnd), Got::Sum(want));
+    assert_eq!(h.ask(RequestBody::MsmEnd), Got::Sum(want));
+    assert_eq!(h.server.faults(), 1);
+    // Any other refusal abandons the job: its end is then out of sequence.
+    assert_eq!(h.ask(begin), Got::Ok);
+    let got = h.ask(chunk(0, &[0xff; 32]));
+    assert!(matches!(got, Got::Err(e) if e.code == ErrorCode::NonCanonical));
     assert!(
         matches!(h.ask(RequestBody::MsmEnd), Got::Err(e) if e.code == ErrorCode::OutOfSequence)
     );
@@ -183,6 +199,8 @@ fn a_whole_session_over_the_cpu_backend() {
         }),
         Got::Ok
     );
+    assert_eq!(h.ask(RequestBody::NttRun), Got::Done);
+    // Its reply lost, the run is asked for again: the NTT is not run twice on its output.
     assert_eq!(h.ask(RequestBody::NttRun), Got::Done);
     let mut want = values.clone();
     let domain = accel_backends::Domain::new(3, omega).expect("domain");

@@ -98,7 +98,7 @@ fn synthetic_k16(c: &mut Criterion) {
         .iter()
         .map(|c| c.iter().map(fr).collect())
         .collect();
-    let key = ProvingKey::from_file(&export(&pk).expect("export")).expect("key");
+    let key = ProvingKey::from_file(export(&pk).expect("export")).expect("key");
     let mut prover = ZkProver::new(key, &params, CpuBackend::new()).expect("prover");
 
     let mut group = c.benchmark_group("synthetic-k16");

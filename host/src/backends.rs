@@ -43,6 +43,8 @@ struct Entry {
     name: String,
     help: String,
     factory: Factory,
+    /// The reference backend: its results need no checking, and it needs no router in front.
+    reference: bool,
 }
 
 /// Named backend constructors.
@@ -60,7 +62,7 @@ impl Registry {
     /// The backends every `zkedge` build has.
     pub fn with_defaults() -> Self {
         let mut r = Self::new();
-        r.register(
+        r.register_reference(
             "cpu",
             "the CPU reference backend (all cores)",
             Box::new(|_| Ok(Box::new(CpuBackend::new()))),
@@ -80,7 +82,7 @@ impl Registry {
                 if path.is_empty() {
                     return Err("give the port, e.g. serial:/dev/ttyUSB0".into());
                 }
-                let config = SerialConfig::new(3_000_000, Duration::from_secs(120));
+                let config = SerialConfig::new(3_000_000, Duration::from_millis(400));
                 Ok(Box::new(
                     SerialBackend::open(path, config).map_err(|e| e.to_string())?,
                 ))
@@ -91,12 +93,53 @@ impl Registry {
 
     /// Adds (or replaces) a backend.
     pub fn register(&mut self, name: &str, help: &str, factory: Factory) {
+        self.add(name, help, factory, false);
+    }
+
+    /// Adds (or replaces) the reference backend: the one whose results are trusted, that an
+    /// accelerator's jobs fall back to, and that needs no router in front of it.
+    pub fn register_reference(&mut self, name: &str, help: &str, factory: Factory) {
+        self.add(name, help, factory, true);
+    }
+
+    fn add(&mut self, name: &str, help: &str, factory: Factory, reference: bool) {
         self.entries.retain(|e| e.name != name);
         self.entries.push(Entry {
             name: name.into(),
             help: help.into(),
             factory,
+            reference,
         });
+    }
+
+    /// Whether `spec` names the reference backend.
+    pub fn is_reference(&self, spec: &str) -> bool {
+        let name = spec.split_once(':').map_or(spec, |(name, _)| name);
+        self.entries.iter().any(|e| e.name == name && e.reference)
+    }
+
+    /// Builds the reference backend.
+    pub fn reference(&self) -> Result<DynBackend, RegistryError> {
+        let entry =
+            self.entries
+                .iter()
+                .find(|e| e.reference)
+                .ok_or_else(|| RegistryError::Unknown {
+                    spec: "(the reference backend)".into(),
+                    known: self.names(),
+                })?;
+        (entry.factory)("").map_err(|reason| RegistryError::Create {
+            spec: entry.name.clone(),
+            reason,
+        })
+    }
+
+    fn names(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Builds the backend a spec names: `name` or `name:argument`.
@@ -108,12 +151,7 @@ impl Registry {
             .find(|e| e.name == name)
             .ok_or_else(|| RegistryError::Unknown {
                 spec: spec.into(),
-                known: self
-                    .entries
-                    .iter()
-                    .map(|e| e.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: self.names(),
             })?;
         (entry.factory)(arg).map_err(|reason| RegistryError::Create {
             spec: spec.into(),

@@ -1,28 +1,38 @@
 //! The halo2 circuit of a model, built from the kernel's layout (`zkedge_kernel::layout`).
 //!
-//! The constraint system is the same for every model; the model lives in the fixed columns
-//! (weights, folded biases, tags) and the lookup tables (requantisation thresholds), so the
-//! verifying key commits to it.
+//! The constraint system depends only on the layout's shape ([`Params`]: lanes, accumulators,
+//! rescale slots, limb width, rescale block), which the verifier re-derives from the model; the
+//! model itself lives in the fixed columns (weights, biases, rescale constants, limb widths)
+//! and the lookup tables, so the verifying key commits to it.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use halo2_proofs::{
     circuit::{Cell, Layouter, SimpleFloorPlanner, Value},
-    halo2curves::bn256::Fr,
+    halo2curves::{bn256::Fr, ff::PrimeField},
     plonk::{
-        Advice as AdviceColumn, Circuit, Column, ConstraintSystem, Error, Expression,
+        Advice as AdviceColumn, Any, Circuit, Column, ConstraintSystem, Error, Expression,
         Fixed as FixedColumn, Instance, TableColumn, VirtualCells,
     },
     poly::Rotation,
 };
 use zkedge_kernel::{
-    layout::{Advice, CopyColumn, Fixed, Layout, Witness, ADVICE, FIXED, LIMBS, RANGE_BITS},
+    layout::{
+        AdviceColumns, ArgmaxFixed, Cell as LayoutCell, FixedColumns, Layout, Params, Template,
+        Witness,
+    },
     model::Model,
 };
 
 /// An integer as a field element (negative values as their negation).
 pub fn field(v: i64) -> Fr {
-    let x = Fr::from(v.unsigned_abs());
+    field128(v.into())
+}
+
+/// A 128-bit integer as a field element.
+pub fn field128(v: i128) -> Fr {
+    let m = v.unsigned_abs();
+    let x = Fr::from_u128(m);
     if v < 0 {
         -x
     } else {
@@ -30,15 +40,34 @@ pub fn field(v: i64) -> Fr {
     }
 }
 
+/// The circuit's shape as halo2's configuration parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape(pub Params);
+
+impl Default for Shape {
+    /// The smallest valid shape (halo2 asks for a default; every real circuit passes its own).
+    fn default() -> Self {
+        Shape(Params {
+            lanes: 6,
+            accs: 1,
+            slots: 1,
+            limb_bits: 8,
+            template: Template::default(),
+        })
+    }
+}
+
 /// The columns of the circuit.
 #[derive(Clone, Debug)]
 pub struct Config {
-    advice: [Column<AdviceColumn>; ADVICE.len()],
-    fixed: [Column<FixedColumn>; FIXED.len()],
+    params: Params,
+    advice: Vec<Column<AdviceColumn>>,
+    fixed: Vec<Column<FixedColumn>>,
     instance: Column<Instance>,
-    /// Threshold table: tag, u, lo, hi.
-    thresholds: [TableColumn; 4],
-    range: TableColumn,
+    /// Range table: width, value.
+    range: [TableColumn; 2],
+    /// Function table: tag, input, output.
+    function: [TableColumn; 3],
 }
 
 /// The circuit of one model, with or without a witness.
@@ -74,22 +103,175 @@ pub fn instance(witness: &Witness) -> Vec<Fr> {
     witness.instance.iter().map(|&v| field(v)).collect()
 }
 
-fn advice(meta: &mut VirtualCells<'_, Fr>, c: &Config, column: Advice, rot: i32) -> Expression<Fr> {
-    meta.query_advice(c.advice[column as usize], Rotation(rot))
+fn constant(v: i128) -> Expression<Fr> {
+    Expression::Constant(field128(v))
 }
 
-fn fixed(meta: &mut VirtualCells<'_, Fr>, c: &Config, column: Fixed) -> Expression<Fr> {
-    meta.query_fixed(c.fixed[column as usize], Rotation::cur())
+/// Queries of one gate's rows.
+struct Q<'a, 'b> {
+    m: &'a mut VirtualCells<'b, Fr>,
+    c: &'a Config,
 }
 
-fn constant(v: i64) -> Expression<Fr> {
-    Expression::Constant(field(v))
+impl Q<'_, '_> {
+    fn advice(&mut self, column: usize, rot: i32) -> Expression<Fr> {
+        self.m.query_advice(self.c.advice[column], Rotation(rot))
+    }
+
+    fn fixed(&mut self, column: usize, rot: i32) -> Expression<Fr> {
+        self.m.query_fixed(self.c.fixed[column], Rotation(rot))
+    }
+}
+
+fn configure(meta: &mut ConstraintSystem<Fr>, params: Params) -> Config {
+    let ac = AdviceColumns::new(&params);
+    let fc = FixedColumns::new(&params);
+    let c = Config {
+        params,
+        advice: (0..ac.count()).map(|_| meta.advice_column()).collect(),
+        fixed: (0..fc.count()).map(|_| meta.fixed_column()).collect(),
+        instance: meta.instance_column(),
+        range: [(); 2].map(|_| meta.lookup_table_column()),
+        function: [(); 3].map(|_| meta.lookup_table_column()),
+    };
+    for (i, column) in c.advice.iter().enumerate() {
+        if ac.copies(i) {
+            meta.enable_equality(*column);
+        }
+    }
+    meta.enable_equality(c.instance);
+    let (w, b, p) = (
+        usize::from(params.lanes),
+        usize::from(params.accs),
+        usize::from(params.slots),
+    );
+
+    meta.create_gate("multiply-accumulate", |m| {
+        let mut q = Q { m, c: &c };
+        let sel = q.fixed(fc.mac(), 0);
+        let cont = q.fixed(fc.cont(), 0);
+        let x: Vec<_> = (0..w).map(|i| q.advice(ac.x(i), 0)).collect();
+        (0..b)
+            .map(|a| {
+                let dot = (0..w).fold(constant(0), |s, i| {
+                    s + x[i].clone() * q.fixed(fc.weight(a, i), 0)
+                });
+                sel.clone()
+                    * (q.advice(ac.acc(a), 0)
+                        - cont.clone() * q.advice(ac.acc(a), -1)
+                        - q.fixed(fc.bias(a), 0)
+                        - dot)
+            })
+            .collect::<Vec<_>>()
+    });
+
+    let o = params.template.offsets();
+    let base = 1i128 << params.limb_bits;
+    for slot in 0..p {
+        meta.create_gate("rescale", |m| {
+            let mut q = Q { m, c: &c };
+            let sel = q.fixed(fc.rescale(), 0);
+            let (vc, rc, kc) = (ac.v(slot), ac.r(slot), fc.k(slot));
+            let [a, sigma, v, out] = [0, 1, 2, 3].map(|j| q.advice(vc, j));
+            let k: Vec<_> = (0..10).map(|j| q.fixed(kc, j)).collect();
+            let mut limbs = |start: usize, end: usize| {
+                (start..end)
+                    .fold((constant(0), 1i128), |(sum, place), j| {
+                        (sum + q.advice(rc, j as i32) * constant(place), place * base)
+                    })
+                    .0
+            };
+            let rho = limbs(o.rho, o.sign);
+            let g = limbs(o.sign, o.above);
+            let above = limbs(o.above, o.below);
+            let below = limbs(o.below, o.out_lo);
+            let out_lo = limbs(o.out_lo, o.out_hi);
+            let out_hi = limbs(o.out_hi, o.upper);
+            let upper = limbs(o.upper, o.len);
+            let one = constant(1);
+            vec![
+                // ρ = a·m + c − σ·s − v·d.
+                a.clone() * k[0].clone() + k[1].clone()
+                    - sigma.clone() * k[2].clone()
+                    - v.clone() * k[3].clone()
+                    - rho.clone(),
+                sigma.clone() * (one.clone() - sigma.clone()),
+                // σ = [a < τ]: a − τ + σ·2^A ∈ [0, 2^A) when the sign matters, else σ = 0.
+                k[8].clone() * (a - k[4].clone() + sigma.clone() * k[5].clone() - g),
+                (one.clone() - k[8].clone()) * sigma,
+                // out = clamp(v, lo, hi).
+                v - out.clone() - above.clone() + below.clone(),
+                above * (k[7].clone() - out.clone()),
+                below * (out.clone() - k[6].clone()),
+                out.clone() - k[6].clone() - out_lo,
+                k[7].clone() - out - out_hi,
+                // ρ < d where d is not a power of two.
+                k[9].clone() * (k[3].clone() - one - rho - upper),
+            ]
+            .into_iter()
+            .map(|e| sel.clone() * e)
+            .collect::<Vec<_>>()
+        });
+        meta.lookup("range", |m| {
+            let mut q = Q { m, c: &c };
+            vec![
+                (q.fixed(fc.tag(slot), 0), c.range[0]),
+                (q.advice(ac.r(slot), 0), c.range[1]),
+            ]
+        });
+    }
+
+    meta.lookup("function", |m| {
+        let mut q = Q { m, c: &c };
+        let rel = q.fixed(fc.relative(), 0);
+        let prev = q.advice(ac.f(0), 0);
+        vec![
+            (q.fixed(fc.function(), 0), c.function[0]),
+            (
+                q.advice(ac.f(1), 0) - rel.clone() * prev.clone(),
+                c.function[1],
+            ),
+            (q.advice(ac.f(2), 0) - rel * prev, c.function[2]),
+        ]
+    });
+
+    meta.create_gate("argmax", |m| {
+        let mut q = Q { m, c: &c };
+        let row = q.fixed(fc.argmax(ArgmaxFixed::Row), 0);
+        let first = q.fixed(fc.argmax(ArgmaxFixed::First), 0);
+        let rest = q.fixed(fc.argmax(ArgmaxFixed::Rest), 0);
+        let last = q.fixed(fc.argmax(ArgmaxFixed::Last), 0);
+        let idx = q.fixed(fc.argmax(ArgmaxFixed::Index), 0);
+        let v = q.advice(ac.x(0), 0);
+        let bit = q.advice(ac.x(1), 0);
+        let (s, s_prev) = (q.advice(ac.x(2), 0), q.advice(ac.x(2), -1));
+        let (max, max_prev) = (q.advice(ac.x(3), 0), q.advice(ac.x(3), -1));
+        let (class, class_prev) = (q.advice(ac.x(4), 0), q.advice(ac.x(4), -1));
+        let margin = q.advice(ac.f(1), 0);
+        let one = constant(1);
+        vec![
+            // One-hot bits whose prefix sums end at 1: exactly one is set.
+            row.clone() * bit.clone() * (one.clone() - bit.clone()),
+            first.clone() * (s.clone() - bit.clone()),
+            rest.clone() * (s.clone() - s_prev - bit.clone()),
+            last * (s.clone() - one.clone()),
+            // The selected output is the maximum, strictly above those before it and at least
+            // those after (the margin is range-checked): the first index of the maximum.
+            row.clone() * bit.clone() * (max.clone() - v.clone()),
+            rest.clone() * (max.clone() - max_prev),
+            row * (margin - (max - v - one + s)),
+            // The class is Σ index · bit.
+            first * (class.clone() - idx.clone() * bit.clone()),
+            rest * (class - class_prev - idx * bit),
+        ]
+    });
+    c
 }
 
 impl Circuit<Fr> for ModelCircuit {
     type Config = Config;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = Shape;
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -98,176 +280,77 @@ impl Circuit<Fr> for ModelCircuit {
         }
     }
 
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
-        let c = Config {
-            advice: [(); ADVICE.len()].map(|_| meta.advice_column()),
-            fixed: [(); FIXED.len()].map(|_| meta.fixed_column()),
-            instance: meta.instance_column(),
-            thresholds: [(); 4].map(|_| meta.lookup_table_column()),
-            range: meta.lookup_table_column(),
-        };
-        for column in [Advice::A, Advice::R, Advice::E] {
-            meta.enable_equality(c.advice[column as usize]);
-        }
-        meta.enable_equality(c.instance);
+    fn params(&self) -> Shape {
+        Shape(*self.layout.params())
+    }
 
-        meta.create_gate("multiply-accumulate", |m| {
-            let q = fixed(m, &c, Fixed::Mac);
-            let (x, acc, next) = (
-                advice(m, &c, Advice::A, 0),
-                advice(m, &c, Advice::B, 0),
-                advice(m, &c, Advice::B, 1),
-            );
-            vec![q * (next - acc - x * fixed(m, &c, Fixed::W))]
-        });
-        meta.create_gate("folded bias", |m| {
-            let q = fixed(m, &c, Fixed::Start);
-            vec![q * (advice(m, &c, Advice::B, 0) - fixed(m, &c, Fixed::Bias))]
-        });
-        meta.create_gate("requantisation distances", |m| {
-            let q = fixed(m, &c, Fixed::Requant);
-            let acc = advice(m, &c, Advice::B, 0);
-            let (lo, hi) = (advice(m, &c, Advice::C, 0), advice(m, &c, Advice::D, 0));
-            let mut limbs = |first: usize| {
-                (0..LIMBS).fold(constant(0), |sum, k| {
-                    sum + advice(m, &c, Advice::R, (first + k) as i32)
-                        * constant(1 << (RANGE_BITS as usize * k))
-                })
-            };
-            let (below, above) = (limbs(0), limbs(LIMBS));
-            vec![
-                q.clone() * (acc.clone() - lo - below),
-                q * (hi - constant(1) - acc - above),
-            ]
-        });
-        meta.create_gate("argmax", |m| {
-            let q = fixed(m, &c, Fixed::Argmax);
-            let first = fixed(m, &c, Fixed::ArgmaxFirst);
-            let rest = fixed(m, &c, Fixed::ArgmaxRest);
-            let last = fixed(m, &c, Fixed::ArgmaxLast);
-            let idx = fixed(m, &c, Fixed::Idx);
-            let v = advice(m, &c, Advice::A, 0);
-            let bit = advice(m, &c, Advice::B, 0);
-            let (s, s_prev) = (advice(m, &c, Advice::C, 0), advice(m, &c, Advice::C, -1));
-            let (max, max_prev) = (advice(m, &c, Advice::D, 0), advice(m, &c, Advice::D, -1));
-            let margin = advice(m, &c, Advice::R, 0);
-            let (class, class_prev) = (advice(m, &c, Advice::E, 0), advice(m, &c, Advice::E, -1));
-            vec![
-                // One-hot bits whose prefix sums end at 1: exactly one is set.
-                q.clone() * bit.clone() * (constant(1) - bit.clone()),
-                first.clone() * (s.clone() - bit.clone()),
-                rest.clone() * (s.clone() - s_prev - bit.clone()),
-                last * (s.clone() - constant(1)),
-                // The selected output is the maximum, strictly above those before it and at least
-                // those after (the margin is range-checked): the first index of the maximum.
-                q.clone() * bit.clone() * (max.clone() - v.clone()),
-                rest.clone() * (max.clone() - max_prev),
-                q * (margin - (max - v - constant(1) + s)),
-                // The class is Σ index · bit.
-                first * (class.clone() - idx.clone() * bit.clone()),
-                rest * (class - class_prev - idx * bit),
-            ]
-        });
-        meta.lookup("requantisation thresholds", |m| {
-            let q = fixed(m, &c, Fixed::Requant);
-            let inputs = [
-                fixed(m, &c, Fixed::Tag),
-                advice(m, &c, Advice::A, 0),
-                advice(m, &c, Advice::C, 0),
-                advice(m, &c, Advice::D, 0),
-            ];
-            inputs
-                .into_iter()
-                .zip(c.thresholds)
-                .map(|(x, t)| (q.clone() * x, t))
-                .collect()
-        });
-        meta.lookup("range", |m| {
-            vec![(
-                fixed(m, &c, Fixed::Range) * advice(m, &c, Advice::R, 0),
-                c.range,
-            )]
-        });
-        c
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: Shape) -> Config {
+        configure(meta, params.0)
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
+        configure(meta, Shape::default().0)
     }
 
     fn synthesize(&self, config: Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let table = self.layout.threshold_table();
+        if config.params != *self.layout.params() {
+            return Err(Error::Synthesis);
+        }
+        let range = self.layout.range_table();
         layouter.assign_table(
-            || "requantisation thresholds",
+            || "range",
             |mut t| {
-                for (i, row) in table.iter().enumerate() {
-                    let values = [i64::from(row.tag), i64::from(row.u), row.lo, row.hi];
-                    for (column, v) in config.thresholds.iter().zip(values) {
-                        t.assign_cell(|| "threshold", *column, i, || Value::known(field(v)))?;
+                for (i, row) in range.iter().enumerate() {
+                    for (column, &v) in config.range.iter().zip(row) {
+                        t.assign_cell(|| "range", *column, i, || Value::known(field(v)))?;
                     }
                 }
                 Ok(())
             },
         )?;
+        let function = self.layout.function_table(&self.model);
         layouter.assign_table(
-            || "range",
+            || "function",
             |mut t| {
-                for v in 0..1u64 << RANGE_BITS {
-                    t.assign_cell(
-                        || "range",
-                        config.range,
-                        v as usize,
-                        || Value::known(Fr::from(v)),
-                    )?;
+                for (i, row) in function.iter().enumerate() {
+                    for (column, &v) in config.function.iter().zip(row) {
+                        t.assign_cell(|| "function", *column, i, || Value::known(field(v)))?;
+                    }
                 }
                 Ok(())
             },
         )?;
 
+        let rows = self.layout.rows();
         let to_instance = layouter.assign_region(
             || "model",
             |mut region| {
-                for column in FIXED {
-                    for (row, v) in self
-                        .layout
-                        .fixed(&self.model, column)
-                        .into_iter()
-                        .enumerate()
-                    {
+                for (column, values) in self.layout.fixed(&self.model).into_iter().enumerate() {
+                    for (row, v) in values.into_iter().enumerate() {
                         if v != 0 {
-                            region.assign_fixed(config.fixed[column as usize], row, field(v));
+                            region.assign_fixed(config.fixed[column], row, field128(v));
                         }
                     }
                 }
-                let mut cells: HashMap<(CopyColumn, usize), Cell> = HashMap::new();
-                for column in ADVICE {
-                    let copy = match column {
-                        Advice::A => Some(CopyColumn::A),
-                        Advice::R => Some(CopyColumn::R),
-                        Advice::E => Some(CopyColumn::E),
-                        _ => None,
-                    };
-                    for row in 0..self.layout.rows() {
+                for (column, &c) in config.advice.iter().enumerate() {
+                    for row in 0..rows {
                         let value = match &self.witness {
                             Some(w) => Value::known(field(w.get(column, row))),
                             None => Value::unknown(),
                         };
-                        let cell = region
-                            .assign_advice(config.advice[column as usize], row, value)
-                            .cell();
-                        if let Some(copy) = copy {
-                            cells.insert((copy, row), cell);
-                        }
+                        region.assign_advice(c, row, value);
                     }
                 }
+                let cell = |c: LayoutCell| Cell {
+                    row_offset: c.row as usize,
+                    column: Column::<Any>::from(config.advice[c.column as usize]),
+                };
                 let mut to_instance = Vec::new();
                 for (x, y) in self.layout.copies(&self.model) {
-                    let cell = |c: zkedge_kernel::layout::Cell| {
-                        cells
-                            .get(&(c.column, c.row))
-                            .copied()
-                            .ok_or(Error::Synthesis)
-                    };
-                    if y.column == CopyColumn::Instance {
-                        to_instance.push((cell(x)?, y.row));
+                    if y.column == LayoutCell::INSTANCE {
+                        to_instance.push((cell(x), y.row as usize));
                     } else {
-                        region.constrain_equal(cell(x)?, cell(y)?);
+                        region.constrain_equal(cell(x), cell(y));
                     }
                 }
                 Ok(to_instance)

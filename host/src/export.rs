@@ -10,11 +10,12 @@ use halo2_proofs::{
         bn256::{Fr as H2Fr, G1Affine},
         ff::{PrimeField, WithSmallOrderMulGroup},
     },
-    plonk::{Any, ConstraintSystem, Expression as H2Expression, ProvingKey},
+    plonk::{Any, ConstraintSystem, Expression as H2Expression, ProvingKey, VerifyingKey},
 };
 use thiserror::Error;
 use zkedge_kernel::prover::{
-    Bytes32, Column, ColumnKind, ExpressionFile, KeyFile, LookupFile, Node, Query, KEY_VERSION,
+    Bytes32, Column, ColumnKind, ColumnValues, ExpressionFile, KeyFile, LookupFile, Node, Query,
+    KEY_VERSION,
 };
 
 /// Why a proving key cannot be exported.
@@ -116,7 +117,25 @@ fn expression(
 
 /// Exports halo2's proving key for the zkedge prover.
 pub fn export(pk: &ProvingKey<G1Affine>) -> Result<KeyFile, ExportError> {
-    let vk = pk.get_vk();
+    let mut file = describe(pk.get_vk())?;
+    let column = |values: &[H2Fr]| ColumnValues(values.iter().map(crate::zk::fr).collect());
+    file.fixed = pk
+        .fixed_values()
+        .iter()
+        .map(|p| column(p.values()))
+        .collect();
+    file.sigmas = pk
+        .permutation()
+        .permutations()
+        .iter()
+        .map(|p| column(p.values()))
+        .collect();
+    Ok(file)
+}
+
+/// The zkedge key's description of the circuit, from halo2's verifying key: everything but the
+/// fixed and σ columns' values (left empty, for the caller to fill in).
+pub fn describe(vk: &VerifyingKey<G1Affine>) -> Result<KeyFile, ExportError> {
     let cs = vk.cs();
     let domain = vk.get_domain();
     if cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p != 0) {
@@ -192,7 +211,6 @@ pub fn export(pk: &ProvingKey<G1Affine>) -> Result<KeyFile, ExportError> {
             index: c.index() as u32,
         })
         .collect();
-    let column = |values: &[H2Fr]| values.iter().map(fe).collect::<Vec<_>>();
     Ok(KeyFile {
         version: KEY_VERSION,
         k: domain.k(),
@@ -228,16 +246,7 @@ pub fn export(pk: &ProvingKey<G1Affine>) -> Result<KeyFile, ExportError> {
         gates,
         lookups,
         permutation,
-        fixed: pk
-            .fixed_values()
-            .iter()
-            .map(|p| column(p.values()))
-            .collect(),
-        sigmas: pk
-            .permutation()
-            .permutations()
-            .iter()
-            .map(|p| column(p.values()))
-            .collect(),
+        fixed: Vec::new(),
+        sigmas: Vec::new(),
     })
 }

@@ -1,20 +1,22 @@
-//! A keys directory: the model, the SRS, halo2's verifying and proving keys, and a manifest
-//! that binds them together with BLAKE2b hashes.
+//! A keys directory: the model, the SRS, halo2's verifying and proving keys, the verifier bundle,
+//! and a manifest that binds them together with BLAKE2b hashes.
 //!
 //! halo2's key readers trust their input (a damaged proving key panics inside halo2), so every
-//! file is size-bounded and hash-checked against the manifest before halo2 sees it.
+//! file is size-bounded and hash-checked against the manifest before halo2 sees it. The manifest
+//! guards against damage and mix-ups, not against whoever wrote the directory: `zkedge verify`
+//! does not read it (it reads `verifier.zkv`, [`crate::bundle`]), and nothing in it is trusted
+//! because it says so.
 
 use std::{
     collections::BTreeMap,
     fs,
-    panic::{catch_unwind, AssertUnwindSafe},
     path::{Path, PathBuf},
     sync::Arc,
 };
 
 use halo2_proofs::{
     halo2curves::bn256::G1Affine,
-    plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey},
+    plonk::{keygen_pk, ProvingKey, VerifyingKey},
     SerdeFormat,
 };
 use serde::{Deserialize, Serialize};
@@ -24,16 +26,18 @@ use zkedge_kernel::{
     model::{Model, ModelError, MAX_FILE_BYTES},
 };
 
+pub use crate::keygen::{Halo2Key, SetupStep, VkSource};
 use crate::{
-    circuit::ModelCircuit,
+    circuit::{ModelCircuit, Shape},
     files::{hash_hex, read_bounded, FileError},
-    srs::{self, Srs, SrsError},
+    srs::{self, Srs, SrsError, SrsId},
 };
 
 /// The manifest's format tag.
 const FORMAT: &str = "zkedge-keys";
-/// The keys format version this build reads and writes.
-pub const KEYS_VERSION: u32 = 1;
+/// The keys format version this build reads and writes (2: compressed `vk.bin`, the SRS's
+/// identity, `verifier.zkv`).
+pub const KEYS_VERSION: u32 = 2;
 
 const MANIFEST: &str = "manifest.json";
 const MODEL: &str = "model.zkm";
@@ -41,8 +45,11 @@ const PARAMS: &str = "params.srs";
 const VK: &str = "vk.bin";
 const PK: &str = "pk.bin";
 const ZPK: &str = "zkedge.zpk";
+/// The verifier bundle's name in a keys directory.
+pub const BUNDLE: &str = "verifier.zkv";
 
-/// Where the SRS came from.
+/// Where the SRS came from, as given at setup: for people reading the manifest. Nothing trusts
+/// it: the SRS is known by its points ([`SrsId`], [`srs::known_secret`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SrsOrigin {
@@ -64,8 +71,10 @@ pub struct Manifest {
     pub model: String,
     /// log2 of the circuit's rows.
     pub k: u32,
-    /// Where the SRS came from.
+    /// Where the SRS came from (information only).
     pub srs: SrsOrigin,
+    /// The SRS's identity: [`SrsId::tau`] in hex.
+    pub srs_id: String,
     /// BLAKE2b-256 (hex) of each file.
     pub files: BTreeMap<String, String>,
 }
@@ -103,6 +112,15 @@ pub enum KeysError {
     /// halo2 rejected something.
     #[error("halo2: {0}")]
     Halo2(String),
+    /// halo2's proving key was not made at setup.
+    #[error(
+        "{dir} holds no halo2 proving key (pk.bin) for --prover halo2; re-run `zkedge setup` \
+         with --halo2-key always, or prove with the zkedge prover"
+    )]
+    NoHalo2Key {
+        /// The keys directory.
+        dir: String,
+    },
     /// Writing failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -125,14 +143,17 @@ pub struct Keys {
     pub srs: Srs,
     /// halo2's verifying key.
     pub vk: VerifyingKey<G1Affine>,
-    /// halo2's proving key (loaded only when asked for: [`Parts`]).
+    /// halo2's proving key (loaded only when asked for: [`Parts`]; made at setup as
+    /// [`Halo2Key`] says).
     pub pk: Option<ProvingKey<G1Affine>>,
-    /// The zkedge prover's key, exported from `pk` (loaded only when asked for: [`Parts`]).
+    /// The zkedge prover's key (loaded only when asked for: [`Parts`]).
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
-    /// BLAKE2b-256 of the verifying key's bytes.
+    /// BLAKE2b-256 of the verifying key's bytes (`vk.bin`: halo2's compressed format).
     pub vk_hash: [u8; 32],
+    /// The SRS's identity.
+    pub srs_id: SrsId,
 }
 
 /// Which proving keys [`Keys::load`] reads besides what verification needs.
@@ -152,25 +173,50 @@ fn halo2<E: std::fmt::Debug>(e: E) -> KeysError {
     KeysError::Halo2(format!("{e:?}"))
 }
 
-/// Generates keys for `model` over `srs` (already sized to the model's `k`).
+/// Generates keys for `model` over `srs` (already sized to the model's `k`): the verifying key
+/// and halo2's proving key chosen automatically ([`VkSource::Auto`], [`Halo2Key::Auto`]).
 pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysError> {
+    generate_with(
+        model,
+        srs,
+        origin,
+        VkSource::Auto,
+        Halo2Key::Auto,
+        &mut |_| {},
+    )
+}
+
+/// [`generate`] with the choices made, telling `step` what it starts.
+pub fn generate_with(
+    model: Model,
+    srs: Srs,
+    origin: SrsOrigin,
+    vk_source: VkSource,
+    halo2_key: Halo2Key,
+    step: &mut dyn FnMut(SetupStep),
+) -> Result<Keys, KeysError> {
     let layout = Arc::new(Layout::new(&model)?);
     let model = Arc::new(model);
     let circuit = ModelCircuit::keygen(model.clone(), layout.clone());
-    let vk = keygen_vk(&srs, &circuit).map_err(halo2)?;
-    let pk = keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?;
-    let zk = Some(
-        zkedge_kernel::prover::ProvingKey::from_file(&crate::export::export(&pk).map_err(halo2)?)
-            .map_err(halo2)?,
-    );
+    // The zkedge key without halo2's keygen_pk (crate::keygen).
+    let (vk, zk, _) = crate::keygen::keys(&srs, &circuit, vk_source, step).map_err(halo2)?;
+    let zk = Some(zk);
+    let pk = if halo2_key.wanted(&vk) {
+        step(SetupStep::Halo2ProvingKey);
+        Some(keygen_pk(&srs, vk.clone(), &circuit).map_err(halo2)?)
+    } else {
+        None
+    };
     let model_hash = crate::files::hash(&model.to_bytes());
     let vk_hash = crate::files::hash(&vk_bytes(&vk));
+    let srs_id = SrsId::of(&srs);
     let manifest = Manifest {
         format: FORMAT.into(),
         version: KEYS_VERSION,
         model: model.file().name.clone(),
         k: layout.k(),
         srs: origin,
+        srs_id: srs::hex(&srs_id.tau),
         files: BTreeMap::new(),
     };
     Ok(Keys {
@@ -179,16 +225,19 @@ pub fn generate(model: Model, srs: Srs, origin: SrsOrigin) -> Result<Keys, KeysE
         layout,
         srs,
         vk,
-        pk: Some(pk),
+        pk,
         zk,
         model_hash,
         vk_hash,
+        srs_id,
     })
 }
 
-fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
+/// The verifying key's bytes: halo2's compressed format (every point decompressed and so
+/// checked on reading; one encoding per key, so its hash names it).
+pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
     let mut out = Vec::new();
-    vk.write(&mut out, SerdeFormat::RawBytes)
+    vk.write(&mut out, SerdeFormat::Processed)
         .unwrap_or_default();
     out
 }
@@ -207,24 +256,32 @@ impl Keys {
             path: dir.display().to_string(),
             source,
         })?;
-        let mut pk_bytes = Vec::new();
-        let mut zpk_bytes = Vec::new();
-        if let Some(pk) = &self.pk {
-            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
-                .map_err(halo2)?;
-            zpk_bytes = zkedge_kernel::prover::to_bytes(&crate::export::export(pk).map_err(halo2)?);
-        }
-        let files = [
+        self.manifest.files.clear();
+        let mut files = vec![
             (MODEL, self.model.to_bytes()),
             (PARAMS, srs::to_bytes(&self.srs)),
             (VK, vk_bytes(&self.vk)),
-            (PK, pk_bytes),
-            (ZPK, zpk_bytes),
+            (BUNDLE, crate::bundle::Bundle::of(self).to_bytes()),
         ];
-        self.manifest.files.clear();
+        if let Some(pk) = &self.pk {
+            let mut pk_bytes = Vec::new();
+            pk.write(&mut pk_bytes, SerdeFormat::RawBytes)
+                .map_err(halo2)?;
+            files.push((PK, pk_bytes));
+        } else {
+            // A pk.bin of earlier keys in this directory would not match these.
+            let _ = fs::remove_file(dir.join(PK));
+        }
         for (name, bytes) in &files {
             write(name, bytes)?;
             self.manifest.files.insert((*name).into(), hash_hex(bytes));
+        }
+        drop(files);
+        // The largest file last, alone in memory beside the key it is written from.
+        if let Some(zk) = &self.zk {
+            let bytes = zk.to_bytes();
+            write(ZPK, &bytes)?;
+            self.manifest.files.insert(ZPK.into(), hash_hex(&bytes));
         }
         let manifest = serde_json::to_string_pretty(&self.manifest).unwrap_or_default();
         write(MANIFEST, manifest.as_bytes())
@@ -277,21 +334,21 @@ impl Keys {
             )));
         }
         let srs = srs::from_bytes(&checked(PARAMS, 4 + 64 * n + 128)?, manifest.k)?;
-        let vk_raw = checked(VK, 64 * 1024 * 1024)?;
+        let vk_raw = checked(VK, crate::bundle::MAX_BUNDLE_FILE)?;
         let (model, layout) = (Arc::new(model), Arc::new(layout));
-        let vk = guarded("the verifying key", || {
-            VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
-                &mut vk_raw.as_slice(),
-                SerdeFormat::RawBytes,
-                (),
-            )
-        })?;
+        let vk = crate::bundle::read_vk(&vk_raw, Some(manifest.k), Shape(*layout.params()))
+            .map_err(|e| KeysError::Halo2(e.to_string()))?;
         let zk = if matches!(parts, Parts::Zkedge | Parts::All) {
             let raw = checked(ZPK, 32 * n * 512 + (1 << 20))?;
             Some(zkedge_kernel::prover::ProvingKey::from_bytes(&raw).map_err(halo2)?)
         } else {
             None
         };
+        if matches!(parts, Parts::Halo2 | Parts::All) && !manifest.files.contains_key(PK) {
+            return Err(KeysError::NoHalo2Key {
+                dir: dir.display().to_string(),
+            });
+        }
         let pk = if matches!(parts, Parts::Halo2 | Parts::All) {
             // Fixed and Lagrange polynomials, permutation polynomials and their cosets: a
             // generous bound per row.
@@ -300,7 +357,7 @@ impl Keys {
                 ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
                     &mut pk_raw.as_slice(),
                     SerdeFormat::RawBytes,
-                    (),
+                    Shape(*layout.params()),
                 )
             })?)
         } else {
@@ -308,6 +365,7 @@ impl Keys {
         };
         let model_hash = crate::files::hash(&model.to_bytes());
         let vk_hash = crate::files::hash(&vk_raw);
+        let srs_id = SrsId::of(&srs);
         Ok(Keys {
             manifest,
             model,
@@ -318,6 +376,7 @@ impl Keys {
             zk,
             model_hash,
             vk_hash,
+            srs_id,
         })
     }
 }
@@ -325,9 +384,11 @@ impl Keys {
 /// Runs a halo2 reader, turning an error or a panic into a [`KeysError`]. The files were hash
 /// checked first, so this only fires for keys that were wrong when they were written.
 fn guarded<T>(what: &str, read: impl FnOnce() -> std::io::Result<T>) -> Result<T, KeysError> {
-    match catch_unwind(AssertUnwindSafe(read)) {
+    match crate::quiet::catch(read) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(KeysError::Halo2(format!("reading {what}: {e}"))),
-        Err(_) => Err(KeysError::Halo2(format!("reading {what}: malformed"))),
+        Err(panic) => Err(KeysError::Halo2(format!(
+            "reading {what}: malformed ({panic})"
+        ))),
     }
 }

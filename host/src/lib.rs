@@ -2,13 +2,17 @@
 
 pub mod backends;
 pub mod bench;
+pub mod bundle;
 pub mod bundled;
 pub mod circuit;
 pub mod cli;
 pub mod export;
 pub mod files;
+pub mod keygen;
 pub mod keys;
 pub mod proof;
+pub mod ptau;
+pub mod quiet;
 pub mod router;
 pub mod routing;
 pub mod serve;

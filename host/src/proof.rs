@@ -1,9 +1,15 @@
 //! Proof files, and proving and verifying with stock halo2-axiom.
 //!
 //! A proof file carries the public output it proves, and nothing that is not checked: every
-//! field either selects the keys (model and verifying-key hashes), the verifier (multi-open
-//! scheme), or enters verification (output and class as the instance, the proof bytes, which
-//! must be consumed exactly). So changing any byte makes verification fail.
+//! field either selects the keys (model, verifying-key and SRS hashes, each compared with the
+//! verifier's), the verifier (multi-open scheme), or enters verification (output and class as
+//! the instance, the proof bytes, which must be consumed exactly).
+//!
+//! Files are canonical: each proof has exactly one encoding. The header must be the one this
+//! build writes (no overlong integers), and every point and scalar of the transcript must be the
+//! canonical encoding of its value — checked here before halo2 reads it, because
+//! halo2curves-axiom 0.7.3 decodes a compressed point ignoring its infinity flag when x ≠ 0. So
+//! changing any bit of a file makes verification fail, and a proof's digest names it.
 
 use std::{
     cell::Cell,
@@ -27,6 +33,10 @@ use halo2_proofs::{
         Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
     },
 };
+use halo2_proofs::{
+    halo2curves::{ff::PrimeField, group::GroupEncoding},
+    transcript::{Transcript, TranscriptRead},
+};
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -39,8 +49,9 @@ use crate::{
 
 /// The first four bytes of a proof file.
 pub const MAGIC: [u8; 4] = *b"ZKP1";
-/// The proof file version this build reads and writes.
-pub const PROOF_VERSION: u16 = 1;
+/// The proof file version this build reads and writes (2: the SRS's identity in the header,
+/// canonical encodings only).
+pub const PROOF_VERSION: u16 = 2;
 /// Largest proof file accepted.
 pub const MAX_PROOF_FILE: u64 = 4 << 20;
 
@@ -87,8 +98,10 @@ pub struct ProofFile {
     pub version: u16,
     /// BLAKE2b-256 of the model's binary form.
     pub model_hash: [u8; 32],
-    /// BLAKE2b-256 of the verifying key.
+    /// BLAKE2b-256 of the verifying key (halo2's compressed serialisation).
     pub vk_hash: [u8; 32],
+    /// The SRS's identity: [`SrsId::tau`](crate::srs::SrsId) of the SRS the keys were made with.
+    pub srs: [u8; 32],
     /// The multi-open scheme the proof uses.
     pub multiopen: MultiOpen,
     /// The model's output (int8 logits).
@@ -121,6 +134,17 @@ pub enum ProofError {
     /// Made with other keys.
     #[error("the proof was made with other keys (verifying key differs)")]
     WrongKeys,
+    /// Made over another SRS.
+    #[error("the proof was made over another SRS than these keys' ({proof} ≠ {keys})")]
+    WrongSrs {
+        /// The SRS the proof names.
+        proof: String,
+        /// The keys' SRS.
+        keys: String,
+    },
+    /// Not the one encoding this build writes.
+    #[error("proof file is not canonical: {0}")]
+    NonCanonical(&'static str),
     /// The output does not fit the model.
     #[error("the proof claims {found} outputs; the model has {expected}")]
     OutputShape {
@@ -170,7 +194,18 @@ impl ProofFile {
         if file.version != PROOF_VERSION {
             return Err(ProofError::Version(file.version));
         }
+        // postcard reads overlong varints; the one encoding is the one we write.
+        if file.to_bytes() != bytes {
+            return Err(ProofError::NonCanonical(
+                "the header is not encoded as this build writes it",
+            ));
+        }
         Ok(file)
+    }
+
+    /// BLAKE2b-256 of the file's bytes: its name. Files are canonical, so one proof has one.
+    pub fn digest(&self) -> [u8; 32] {
+        crate::files::hash(&self.to_bytes())
     }
 
     /// The instance column the proof is checked against.
@@ -231,6 +266,7 @@ pub fn prove_halo2(
         version: PROOF_VERSION,
         model_hash: keys.model_hash,
         vk_hash: keys.vk_hash,
+        srs: keys.srs_id.tau,
         multiopen,
         output: trace.output().to_vec(),
         class: trace.class() as u32,
@@ -282,6 +318,7 @@ pub fn prove_zkedge_with<B: accel_backends::Backend>(
         version: PROOF_VERSION,
         model_hash: keys.model_hash,
         vk_hash: keys.vk_hash,
+        srs: keys.srs_id.tau,
         multiopen,
         output: trace.output().to_vec(),
         class: trace.class() as u32,
@@ -304,31 +341,136 @@ impl Read for Counted<'_> {
     }
 }
 
-/// Checks `proof` with halo2-axiom's verifier against `keys`.
-pub fn verify(keys: &Keys, proof: &ProofFile) -> Result<(), ProofError> {
-    if proof.model_hash != keys.model_hash {
+/// What a proof's header must match: the verifier's model, verifying key, SRS and output size.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected {
+    /// BLAKE2b-256 of the model.
+    pub model_hash: [u8; 32],
+    /// BLAKE2b-256 of the verifying key.
+    pub vk_hash: [u8; 32],
+    /// The SRS's [`SrsId::tau`](crate::srs::SrsId).
+    pub srs: [u8; 32],
+    /// The model's outputs.
+    pub outputs: usize,
+}
+
+/// Checks `proof`'s header against `expected`, then its transcript with halo2-axiom's verifier
+/// over `params` (a full SRS, or [`crate::srs::verifier_params`]) and `vk`.
+pub fn verify_with(
+    params: &crate::srs::Srs,
+    vk: &halo2_proofs::plonk::VerifyingKey<G1Affine>,
+    expected: &Expected,
+    proof: &ProofFile,
+) -> Result<(), ProofError> {
+    if proof.model_hash != expected.model_hash {
         return Err(ProofError::WrongModel);
     }
-    if proof.vk_hash != keys.vk_hash {
+    if proof.vk_hash != expected.vk_hash {
         return Err(ProofError::WrongKeys);
     }
-    if proof.output.len() != keys.model.output_len() {
+    if proof.srs != expected.srs {
+        return Err(ProofError::WrongSrs {
+            proof: crate::srs::hex(&proof.srs),
+            keys: crate::srs::hex(&expected.srs),
+        });
+    }
+    if proof.output.len() != expected.outputs {
         return Err(ProofError::OutputShape {
-            expected: keys.model.output_len(),
+            expected: expected.outputs,
             found: proof.output.len(),
         });
     }
     let inst = proof.instance();
-    verify_transcript(&keys.srs, &keys.vk, &[&inst], &proof.proof, proof.multiopen).map_err(
-        |reason| ProofError::Invalid {
+    verify_transcript(params, vk, &[&inst], &proof.proof, proof.multiopen).map_err(|reason| {
+        ProofError::Invalid {
             class: proof.class,
             reason,
-        },
-    )
+        }
+    })
 }
 
-/// Checks a halo2 transcript with halo2-axiom's `verify_proof` and a single strategy, and that
-/// the verifier read every byte of it.
+/// Checks `proof` with halo2-axiom's verifier against `keys`. This checks the proof, not the
+/// keys: whoever made the keys chose the model and the SRS (see `docs/trust.md`).
+pub fn verify(keys: &Keys, proof: &ProofFile) -> Result<(), ProofError> {
+    let expected = Expected {
+        model_hash: keys.model_hash,
+        vk_hash: keys.vk_hash,
+        srs: keys.srs_id.tau,
+        outputs: keys.model.output_len(),
+    };
+    verify_with(&keys.srs, &keys.vk, &expected, proof)
+}
+
+/// halo2's Blake2b transcript reader that first refuses any point or scalar whose bytes are not
+/// the canonical encoding of the value they decode to (halo2 would accept some of them).
+struct Canonical<'a> {
+    inner: Blake2bRead<Counted<'a>, G1Affine, Challenge255<G1Affine>>,
+    proof: &'a [u8],
+    read: Rc<Cell<usize>>,
+    /// What was refused, and where: halo2 replaces some transcript errors with its own.
+    refused: Option<String>,
+}
+
+impl Canonical<'_> {
+    /// The next `N` bytes, not yet consumed.
+    fn peek<const N: usize>(&self) -> io::Result<[u8; N]> {
+        let at = self.read.get();
+        self.proof
+            .get(at..at + N)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))
+    }
+}
+
+impl Canonical<'_> {
+    fn refuse(&mut self, what: &str) -> io::Error {
+        let reason = format!(
+            "non-canonical {what} at byte {} of the proof",
+            self.read.get()
+        );
+        self.refused = Some(reason.clone());
+        io::Error::new(io::ErrorKind::InvalidData, reason)
+    }
+}
+
+impl Transcript<G1Affine, Challenge255<G1Affine>> for Canonical<'_> {
+    fn squeeze_challenge(&mut self) -> Challenge255<G1Affine> {
+        self.inner.squeeze_challenge()
+    }
+
+    fn common_point(&mut self, point: G1Affine) -> io::Result<()> {
+        self.inner.common_point(point)
+    }
+
+    fn common_scalar(&mut self, scalar: Fr) -> io::Result<()> {
+        self.inner.common_scalar(scalar)
+    }
+}
+
+impl TranscriptRead<G1Affine, Challenge255<G1Affine>> for Canonical<'_> {
+    fn read_point(&mut self) -> io::Result<G1Affine> {
+        let bytes: [u8; 32] = self.peek()?;
+        let mut repr = <G1Affine as GroupEncoding>::Repr::default();
+        repr.as_mut().copy_from_slice(&bytes);
+        let point: Option<G1Affine> = G1Affine::from_bytes(&repr).into();
+        if point.map(|p| p.to_bytes().as_ref() == bytes) != Some(true) {
+            return Err(self.refuse("point encoding"));
+        }
+        self.inner.read_point()
+    }
+
+    fn read_scalar(&mut self) -> io::Result<Fr> {
+        let bytes: [u8; 32] = self.peek()?;
+        let scalar: Option<Fr> = Fr::from_repr(bytes).into();
+        if scalar.map(|s| s.to_repr() == bytes) != Some(true) {
+            return Err(self.refuse("scalar"));
+        }
+        self.inner.read_scalar()
+    }
+}
+
+/// Checks a halo2 transcript with halo2-axiom's `verify_proof` and a single strategy, that every
+/// point and scalar in it is canonically encoded, and that the verifier read every byte of it.
 pub fn verify_transcript(
     srs: &crate::srs::Srs,
     vk: &halo2_proofs::plonk::VerifyingKey<G1Affine>,
@@ -341,7 +483,12 @@ pub fn verify_transcript(
         bytes: proof,
         read: read.clone(),
     };
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(reader);
+    let mut transcript = Canonical {
+        inner: Blake2bRead::<_, G1Affine, Challenge255<_>>::init(reader),
+        proof,
+        read: read.clone(),
+        refused: None,
+    };
     let strategy = SingleStrategy::new(srs);
     let params = srs.verifier_params();
     let result =
@@ -361,6 +508,9 @@ pub fn verify_transcript(
                 _,
             >(params, vk, strategy, &[instance], &mut transcript),
         };
+    if let Some(refused) = transcript.refused {
+        return Err(refused);
+    }
     result.map_err(|e| format!("{e:?}"))?;
     if read.get() != proof.len() {
         return Err(format!(

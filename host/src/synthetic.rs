@@ -16,6 +16,8 @@ use halo2_proofs::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+pub mod wide;
+
 /// The circuit's columns.
 #[derive(Clone, Debug)]
 pub struct Config {

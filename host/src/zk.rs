@@ -16,7 +16,8 @@ use rand::{CryptoRng, RngCore};
 use zkedge_kernel::{
     layout::Witness,
     prover::{
-        self, KeyError, MultiOpen, Prepared, Proof, ProveError, ProvingKey, Srs as BackendSrs,
+        self, KeyError, MultiOpen, Options, Prepared, Progress, Proof, ProveError, ProvingKey,
+        Srs as BackendSrs,
     },
 };
 
@@ -24,7 +25,14 @@ use crate::srs::Srs;
 
 /// A halo2curves scalar in arkworks.
 pub fn fr(x: &H2Fr) -> Fr {
-    Fr::from_le_bytes_mod_order(x.to_repr().as_ref())
+    let repr = x.to_repr();
+    let mut limbs = [0u64; 4];
+    for (limb, bytes) in limbs.iter_mut().zip(repr.as_ref().chunks_exact(8)) {
+        *limb = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
+    }
+    // halo2curves' representation is canonical, so this is the same element (one Montgomery
+    // multiplication instead of a reduction from bytes).
+    Fr::from_bigint(ark_ff::BigInt(limbs)).unwrap_or_default()
 }
 
 fn fq(x: &H2Fq) -> ark_bn254::Fq {
@@ -68,6 +76,7 @@ pub struct ZkProver<B: Backend> {
     backend: B,
     srs: BackendSrs,
     prepared: Prepared,
+    progress: Option<Box<dyn Progress + Send>>,
 }
 
 /// Why the zkedge prover could not be set up.
@@ -112,7 +121,18 @@ impl<B: Backend> ZkProver<B> {
             backend,
             srs: BackendSrs { monomial, lagrange },
             prepared,
+            progress: None,
         })
+    }
+
+    /// Tells `progress` of each step of the proofs this prover makes from now on.
+    pub fn set_progress(&mut self, progress: Box<dyn Progress + Send>) {
+        self.progress = Some(progress);
+    }
+
+    /// The prepared key (its quotient plan, the circuit's description).
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
     }
 
     /// Proves with the given advice columns and instance columns.
@@ -123,14 +143,18 @@ impl<B: Backend> ZkProver<B> {
         multiopen: MultiOpen,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Proof, ProveError> {
-        prover::prove(
+        let mut options = Options::new(multiopen);
+        if let Some(p) = self.progress.as_mut() {
+            options = options.progress(p.as_mut());
+        }
+        prover::prove_with(
             &self.prepared,
             &mut self.backend,
             &self.srs,
             advice,
             instance,
-            multiopen,
             rng,
+            options,
         )
     }
 

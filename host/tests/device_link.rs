@@ -17,16 +17,25 @@ use rand::{Rng, SeedableRng};
 use zkedge::{
     bundled,
     keys::{self, Keys, SrsOrigin},
+    router::{Policy, Router, RouterStats},
     serve::{self, port, Mode, Report, ServiceConfig},
     srs,
 };
-use zkedge_device::{session, CallError, Client, ClientConfig, Line, LineError, Remote, Timeouts};
+use zkedge_device::{
+    session, CallError, Client, ClientConfig, Line, LineError, Remote, Timeouts, Wait,
+};
 use zkedge_kernel::{
     infer::infer,
     layout::{Layout, Witness},
     model::Model,
     prover::{self, Prepared, Srs},
 };
+
+/// The device's clock for its router's breaker.
+fn millis() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
 
 fn keys() -> Keys {
     let model = Model::from_json(bundled::MODEL_JSON).unwrap();
@@ -103,13 +112,24 @@ impl Line for SocketLine {
 }
 
 /// The host driver on one end of a socket pair, in a thread; the device's line on the other.
-fn host(keys: Keys, config: ServiceConfig) -> (SocketLine, JoinHandle<(Report, u64)>) {
+fn host(keys: Keys, config: ServiceConfig) -> (SocketLine, JoinHandle<(Report, u64, RouterStats)>) {
+    let cpu_only = Router::new(Box::new(CpuBackend::new()), Policy::NONE);
+    host_with(keys, cpu_only, config)
+}
+
+/// The host driver over `router`; its thread returns the report and the NTTs it did.
+fn host_with(
+    keys: Keys,
+    router: Checked<Router>,
+    config: ServiceConfig,
+) -> (SocketLine, JoinHandle<(Report, u64, RouterStats)>) {
     let (device, mut host) = UnixStream::pair().unwrap();
-    let mut server = serve::server(keys, CpuBackend::new(), config).unwrap();
+    let mut server = serve::server(keys, router, config).unwrap();
     let handle = thread::spawn(move || {
         serve::serve_link(&mut server, &mut host).unwrap();
         let ntts = server.backend().counters().ntt_calls;
-        (server.extension().report().clone(), ntts)
+        let stats = server.backend().stats();
+        (server.extension().report().clone(), ntts, stats)
     });
     (SocketLine::new(device), handle)
 }
@@ -125,12 +145,13 @@ fn quick() -> ClientConfig {
 fn witness_mode_proves_on_the_host() {
     let keys = keys();
     let model_hash = keys.model_hash;
+    let k = keys.layout.k();
     let (witness, output, class) = observe(&keys, 0);
     let (line, host) = host(keys, ServiceConfig::default());
-    let mut remote = Remote::new(Client::new(line, quick()));
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
     remote.hooks_mut().client().connect(3).unwrap();
     let s = session::open(&mut remote, &model_hash).unwrap();
-    assert_eq!(s.info.k, 12);
+    assert_eq!(u32::from(s.info.k), k);
     assert_eq!(s.info.ntt_min_log, accel_proto::NTT_NEVER);
     let mut client = remote.into_hooks().into_client();
     let proved =
@@ -138,7 +159,7 @@ fn witness_mode_proves_on_the_host() {
             .unwrap();
     let stats = client.stats();
     drop(client);
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     assert_eq!(report.proofs.len(), 1);
     let p = &report.proofs[0];
     assert_eq!(p.mode, Mode::Witness);
@@ -191,7 +212,7 @@ fn device_proving(config: ServiceConfig) -> (Report, u64, u64, u64) {
     let key = keys.zk.clone().unwrap();
     let (witness, output, class) = observe(&keys, 3);
     let (line, host) = host(keys, config);
-    let mut remote = Remote::new(Client::new(line, quick()));
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
     remote.hooks_mut().client().connect(3).unwrap();
     let s = session::open(&mut remote, &model_hash).unwrap();
     let prepared = Prepared::new(key, &mut remote).unwrap();
@@ -210,11 +231,66 @@ fn device_proving(config: ServiceConfig) -> (Report, u64, u64, u64) {
     let sent = remote.remote_ntts();
     let msms = remote.counters().msm_calls;
     drop(remote);
-    let (report, host_ntts) = host.join().unwrap();
+    let (report, host_ntts, _) = host.join().unwrap();
     assert_eq!(report.proofs.len(), 1);
     assert_eq!(report.proofs[0].mode, Mode::DeviceProving);
     assert!(msms > 0);
     (report, local, sent, host_ntts)
+}
+
+#[test]
+fn serve_checks_its_accelerators_msms_before_relaying_them_to_the_device() {
+    use accel_backends::wire::{
+        faults::Faults, loopback::Loopback, ClientConfig as WireConfig, ServeConfig, Server,
+        WireBackend,
+    };
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let key = keys.zk.clone().unwrap();
+    let (witness, output, class) = observe(&keys, 2);
+    // The host's accelerator answers its fifth MSM with the negated sum, a sound frame.
+    let faults = Faults {
+        lie_msm: Some(4),
+        ..Faults::default()
+    };
+    let line = Loopback::with_faults(
+        Server::new(CpuBackend::new(), ServeConfig::default()),
+        faults,
+    );
+    let mut accel = WireBackend::new(
+        zkedge_device::Client::new(line, WireConfig::default()),
+        "lying",
+    );
+    accel.connect(1).unwrap();
+    let mut router = Router::new(Box::new(accel.checked()), Policy::ALL);
+    zkedge::router::check_results(&mut router, &keys.srs);
+    let (line, host) = host_with(keys, router, ServiceConfig::default());
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    let s = session::open(&mut remote, &model_hash).unwrap();
+    let prepared = Prepared::new(key, &mut remote).unwrap();
+    let proof = prove_on_device(&mut remote, &s, &prepared, (&witness, &output, class));
+    // The device's proof, made with every MSM relayed from the host, verifies.
+    let proved = session::submit_proof(
+        remote.hooks_mut().client(),
+        &proof,
+        &output,
+        class,
+        MultiOpen::Gwc,
+    )
+    .unwrap();
+    assert_eq!(proved.digest, session::digest(&proof));
+    drop(remote);
+    let (report, _, stats) = host.join().unwrap();
+    assert_eq!(report.proofs.len(), 1);
+    assert_eq!(
+        stats.wrong, 1,
+        "the lie was caught by the router's check: {stats:?}"
+    );
+    assert!(
+        stats.reference_jobs >= 1,
+        "and the MSM redone on the CPU: {stats:?}"
+    );
 }
 
 #[test]
@@ -226,10 +302,12 @@ fn device_proofs_verify_on_the_host_with_ntts_kept_on_the_device() {
 
 #[test]
 fn the_host_policy_can_take_the_large_ntts() {
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
+    let k = Layout::new(&model).unwrap().k();
     let mut config = ServiceConfig::default();
-    config.ntt_min_log = 13;
+    config.ntt_min_log = (k + 1) as u8;
     let (_, local, sent, host_ntts) = device_proving(config);
-    // The extended-domain NTT (2^15) goes to the host, the 2^12 ones stay.
+    // The extended-domain NTT (2^(k+2)) goes to the host, the 2^k ones stay.
     assert!(sent >= 1, "no NTT went to the host");
     assert!(local > 0);
     assert!(host_ntts >= sent);
@@ -241,8 +319,12 @@ fn damaged_replies_are_refused_and_the_job_retried() {
     let model_hash = keys.model_hash;
     let (witness, output, class) = observe(&keys, 1);
     let (mut line, host) = host(keys, ServiceConfig::default());
-    line.damage = Some(150);
-    let mut remote = Remote::new(Client::new(line, ClientConfig::new(quick().timeouts, 8)));
+    // One byte in 400: the packed circuit's witness is about twice the first one's bytes.
+    line.damage = Some(400);
+    let mut remote = Remote::new(
+        Client::new(line, ClientConfig::new(quick().timeouts, 8)),
+        millis,
+    );
     remote.hooks_mut().client().connect(10).unwrap();
     let mut proved = None;
     // Each layer retries: the client its jobs, the caller (as the firmware does) the session.
@@ -265,10 +347,15 @@ fn damaged_replies_are_refused_and_the_job_retried() {
         }
     }
     let proved = proved.expect("the witness got through");
-    let stats = remote.hooks_mut().client().stats();
-    assert!(stats.faults >= 1 && stats.retries >= 1, "{stats:?}");
+    let stats = remote.client_ref().stats();
+    // Each damaged reply is refused with a Fault and its request sent again: the frame is
+    // retransmitted, not the job.
+    assert!(
+        stats.faults >= 1 && stats.retransmits >= stats.faults,
+        "{stats:?}"
+    );
     drop(remote);
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     assert!(report.faults >= 1);
     assert!(report
         .proofs
@@ -355,14 +442,17 @@ fn hostile_replies_are_errors_not_panics() {
         t.work_ms = 100;
         t.prove_ms = 100;
         t.quiet_ms = 5;
-        let mut remote = Remote::new(Client::new(line, ClientConfig::new(t, 1)));
+        // Stale and garbled replies make the client wait out its reply window and send again:
+        // two attempts a request keep the test short.
+        let mut config = ClientConfig::new(t, 1);
+        config.attempts = 2;
+        let mut remote = Remote::new(Client::new(line, config), millis);
         let _ = remote.hooks_mut().client().connect(2);
-        remote.hooks_mut().adopt_bases(0, 16);
-        for _ in 0..20 {
+        let adopted = remote.hooks_mut().adopt_bases(0, 16).unwrap();
+        let h = remote.handle_for(adopted).unwrap();
+        for _ in 0..10 {
             let scalars = [Fr::from(3u64); 5];
-            if let Some(h) = remote.handle_for(0) {
-                let _ = remote.msm(h, 0, &scalars);
-            }
+            let _ = remote.msm(h, 0, &scalars);
             let _ = session::open(&mut remote, &[0; 32]);
             let _ = session::submit_proof(
                 remote.hooks_mut().client(),
@@ -386,7 +476,8 @@ fn hostile_replies_are_errors_not_panics() {
 
 /// Sends one request and returns the host's error code, if it refused.
 fn refusal<L: Line>(client: &mut Client<L>, body: RequestBody<'_>) -> Option<ErrorCode> {
-    match client.call(body, 5_000) {
+    let deadline = client.now_ms() + 5_000;
+    match client.call(body, Wait::Reply(16), deadline) {
         Err(CallError::Refused(r)) => Some(r.code),
         Ok(_) => None,
         Err(e) => panic!("{e}"),
@@ -398,6 +489,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     let keys = keys();
     let model_hash = keys.model_hash;
     let rows = keys.layout.rows() as u32;
+    let columns = keys.layout.advice_columns().count() as u16;
     let (line, host) = host(keys, ServiceConfig::default());
     let mut client = Client::new(line, quick());
     client.connect(3).unwrap();
@@ -409,7 +501,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     };
     // Nothing before a session; no session for another model.
     assert_eq!(
-        refusal(&mut client, begin(6, rows, &[0, 0])),
+        refusal(&mut client, begin(columns, rows, &[0, 0])),
         Some(ErrorCode::NoSession)
     );
     assert_eq!(
@@ -422,7 +514,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     );
     // Shapes are the keys', not the peer's.
     assert_eq!(
-        refusal(&mut client, begin(6, u32::MAX, &[0, 0])),
+        refusal(&mut client, begin(columns, u32::MAX, &[0, 0])),
         Some(ErrorCode::BadLength)
     );
     assert_eq!(
@@ -430,31 +522,33 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
         Some(ErrorCode::BadLength)
     );
     assert_eq!(
-        refusal(&mut client, begin(6, rows, &[0, 0, 0])),
+        refusal(&mut client, begin(columns, rows, &[0, 0, 0])),
         Some(ErrorCode::BadLength)
     );
     // Chunks: in order, within the rows, well-formed.
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     let chunk = |column, offset, values: &'static [u8]| RequestBody::WitnessChunk {
         column,
         offset,
         values,
     };
+    // A chunk past where the upload stands is refused with that place (protocol v2: the
+    // upload is kept, for a client that lost a chunk to resume).
     assert_eq!(
         refusal(&mut client, chunk(1, 0, &[2])),
-        Some(ErrorCode::OutOfSequence)
+        Some(ErrorCode::BadOffset)
     );
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     assert_eq!(
         refusal(&mut client, chunk(0, 5, &[2])),
         Some(ErrorCode::BadOffset)
     );
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     assert_eq!(
         refusal(&mut client, chunk(0, 0, &[0x80])),
         Some(ErrorCode::Malformed)
     );
-    assert_eq!(refusal(&mut client, begin(6, rows, &[0, 0])), None);
+    assert_eq!(refusal(&mut client, begin(columns, rows, &[0, 0])), None);
     assert_eq!(
         refusal(
             &mut client,
@@ -465,7 +559,7 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
         Some(ErrorCode::Incomplete)
     );
     // A witness of the right shape that does not satisfy the circuit.
-    let zeros = vec![vec![5i64; rows as usize]; 6];
+    let zeros = vec![vec![5i64; rows as usize]; usize::from(columns)];
     let e = session::send_witness(&mut client, &zeros, &[0, 0], 1, MultiOpen::Gwc).unwrap_err();
     assert_eq!(
         e,
@@ -480,6 +574,17 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
         matches!(e, CallError::Refused(r) if r.code == ErrorCode::InvalidProof),
         "{e}"
     );
+    // The session keeps NTTs on the device (the default policy): an NTT the device sends
+    // anyway is refused, not computed.
+    let ntt = RequestBody::NttBegin {
+        log_n: 12,
+        omega: accel_proto::elem::encode_fr(
+            &accel_backends::Domain::with_halo2_root(12).unwrap().omega(),
+        ),
+        direction: accel_proto::Direction::Forward,
+        coset: None,
+    };
+    assert_eq!(refusal(&mut client, ntt), Some(ErrorCode::Forbidden));
     let huge = RequestBody::ProofBegin {
         len: u32::MAX,
         output: &[0, 0],
@@ -488,9 +593,51 @@ fn the_host_refuses_what_does_not_fit_the_keys() {
     };
     assert_eq!(refusal(&mut client, huge), Some(ErrorCode::SizeUnsupported));
     drop(client);
-    let (report, _) = host.join().unwrap();
+    let (report, _, _) = host.join().unwrap();
     assert!(report.proofs.is_empty());
     assert!(report.refused.len() >= 10);
+}
+
+#[test]
+fn a_device_that_stops_reading_loses_its_session_and_the_host_serves_on() {
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let rows = keys.layout.rows() as u32;
+    let (line, host) = host(keys, ServiceConfig::default());
+    let mut raw = line.stream.try_clone().unwrap();
+    let mut client = Client::new(line, quick());
+    client.connect(3).unwrap();
+    assert_eq!(
+        refusal(&mut client, RequestBody::Session { model: model_hash }),
+        None
+    );
+    // Requests, and never a reply read: far more replies than the host will hold.
+    let mut out = vec![0u8; FRAME + 1];
+    for id in 1_000..41_000u32 {
+        let hello = RequestBody::Hello {
+            version: accel_proto::VERSION,
+            max_frame: FRAME as u32,
+        };
+        let frame = accel_proto::encode_request(id, hello, &mut out, FRAME).unwrap();
+        raw.write_all(frame).unwrap();
+    }
+    // Reading again: the host still answers, and the session is gone.
+    client.resync().unwrap();
+    let begin = RequestBody::WitnessBegin {
+        columns: 6,
+        rows,
+        output: &[0, 0],
+        class: 0,
+    };
+    assert_eq!(refusal(&mut client, begin), Some(ErrorCode::NoSession));
+    assert_eq!(
+        refusal(&mut client, RequestBody::Session { model: model_hash }),
+        None
+    );
+    drop((client, raw));
+    let (report, _, _) = host.join().unwrap();
+    // One session, dropped once (the replies that piled up after it are discarded quietly).
+    assert_eq!(report.dropped_sessions, 1);
 }
 
 #[test]

@@ -21,7 +21,7 @@ use zkedge::{
 };
 use zkedge_kernel::{
     infer::infer,
-    layout::{Layout, ADVICE},
+    layout::Layout,
     model::Model,
     prover::{MultiOpen, ProvingKey},
 };
@@ -90,7 +90,7 @@ fn hinted_proofs_equal_full_width_proofs_and_verify() {
     let input = bundled::samples().unwrap().inputs.swap_remove(2);
     let k = Layout::new(&model).unwrap().k();
     let keys = keys::generate(model, srs::dev(k), SrsOrigin::InsecureDev).unwrap();
-    let key = || ProvingKey::from_file(&export(keys.pk.as_ref().unwrap()).unwrap()).unwrap();
+    let key = || ProvingKey::from_file(export(keys.pk.as_ref().unwrap()).unwrap()).unwrap();
     let trace = infer(&keys.model, &input).unwrap();
     let witness = Arc::new(keys.layout.witness(&keys.model, &trace).unwrap());
 
@@ -120,6 +120,7 @@ fn hinted_proofs_equal_full_width_proofs_and_verify() {
             version: PROOF_VERSION,
             model_hash: keys.model_hash,
             vk_hash: keys.vk_hash,
+            srs: keys.srs_id.tau,
             multiopen: file_multiopen,
             output: trace.output().to_vec(),
             class: trace.class() as u32,
@@ -135,8 +136,9 @@ fn hinted_proofs_equal_full_width_proofs_and_verify() {
         hints.len(),
         narrow.len()
     );
+    let advice = keys.layout.advice_columns().count();
     assert!(
-        narrow.len() >= 2 * ADVICE.len(),
+        narrow.len() >= 2 * advice,
         "expected every advice column (twice: GWC and SHPLONK) as a narrow job"
     );
     assert!(narrow.iter().all(|(_, bits)| *bits <= 64));

@@ -25,7 +25,7 @@ fn demo_model_proofs_verify_with_the_stock_verifier() {
     let input = bundled::samples().unwrap().inputs.swap_remove(3);
     let k = Layout::new(&model).unwrap().k();
     let keys = keys::generate(model, srs::dev(k), SrsOrigin::InsecureDev).unwrap();
-    let key = ProvingKey::from_file(&export(keys.pk.as_ref().unwrap()).unwrap()).unwrap();
+    let key = ProvingKey::from_file(export(keys.pk.as_ref().unwrap()).unwrap()).unwrap();
     let mut prover = ZkProver::new(key, &keys.srs, CpuBackend::new()).unwrap();
     let trace = infer(&keys.model, &input).unwrap();
     let witness = Arc::new(keys.layout.witness(&keys.model, &trace).unwrap());
@@ -42,6 +42,7 @@ fn demo_model_proofs_verify_with_the_stock_verifier() {
             version: PROOF_VERSION,
             model_hash: keys.model_hash,
             vk_hash: keys.vk_hash,
+            srs: keys.srs_id.tau,
             multiopen: file_multiopen,
             output: trace.output().to_vec(),
             class: trace.class() as u32,
@@ -122,7 +123,7 @@ mod synthetic_circuits {
             .iter()
             .map(|c| c.iter().map(fr).collect())
             .collect();
-        let key = ProvingKey::from_file(&export(&pk).unwrap()).unwrap();
+        let key = ProvingKey::from_file(export(&pk).unwrap()).unwrap();
         assert!(
             key.permutation.len() > key.degree - 2,
             "the permutation should span several chunks"
@@ -193,5 +194,97 @@ mod synthetic_circuits {
     #[test]
     fn k16() {
         round(16, &[MultiOpen::Shplonk], &mut rng());
+    }
+}
+
+/// The prover's threads (the kernel's `parallel` feature, which the host enables) change
+/// nothing: a one-thread pool runs the kernel's serial code — the code the no_std firmware
+/// builds — and must give the same bytes as a pool of four from the same RNG. Also the
+/// progress reports count every step.
+mod threads {
+    use std::sync::{Arc, Mutex};
+
+    use accel_backends::CpuBackend;
+    use halo2_proofs::halo2curves::bn256::Fr as H2Fr;
+    use rand::{rngs::StdRng, SeedableRng};
+    use zkedge::{
+        keygen::{self, VkSource},
+        proof::{verify_transcript, MultiOpen as FileMultiOpen},
+        srs,
+        synthetic::wide::{Shape, Wide},
+        zk::{fr, ZkProver},
+    };
+    use zkedge_kernel::prover::{MultiOpen, Phase};
+
+    #[test]
+    fn one_thread_and_four_make_the_same_proof() {
+        let (k, seed) = (10, accel_conformance::test_seed("zk_prover threads"));
+        let shape = Shape {
+            advice: 14,
+            fixed: 20,
+            lookups: 2,
+            equality: 6,
+        };
+        let params = srs::dev(k);
+        let keygen_circuit = Wide {
+            k,
+            shape,
+            seed: 0,
+            witness: false,
+        };
+        let (vk, key, _) =
+            keygen::keys(&params, &keygen_circuit, VkSource::Zkedge, &mut |_| {}).unwrap();
+        let (advice, instances) = Wide::new(k, shape, seed).witness_columns();
+        let refs: Vec<&[H2Fr]> = instances.iter().map(Vec::as_slice).collect();
+        let advice: Vec<Vec<_>> = advice.iter().map(|c| c.iter().map(fr).collect()).collect();
+        let instances: Vec<Vec<_>> = instances
+            .iter()
+            .map(|c| c.iter().map(fr).collect())
+            .collect();
+        let mut prover = ZkProver::new(key, &params, CpuBackend::new()).unwrap();
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let log = reports.clone();
+        prover.set_progress(Box::new(move |phase: Phase, done: u32, total: u32| {
+            log.lock().unwrap().push((phase, done, total));
+        }));
+        for (m, file) in [
+            (MultiOpen::Gwc, FileMultiOpen::Gwc),
+            (MultiOpen::Shplonk, FileMultiOpen::Shplonk),
+        ] {
+            let mut prove = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    prover
+                        .prove(
+                            advice.clone(),
+                            &instances,
+                            m,
+                            &mut StdRng::seed_from_u64(seed),
+                        )
+                        .unwrap()
+                })
+            };
+            let one = prove(1);
+            let four = prove(4);
+            assert!(one.bytes == four.bytes, "{m:?}: threads changed the proof");
+            verify_transcript(&params, &vk, &refs, &one.bytes, file).unwrap();
+        }
+        // Four proofs, each reporting steps 0, 1, … and then Done at its total.
+        let reports = reports.lock().unwrap();
+        let total = reports[0].2;
+        assert!(total > 10);
+        let proofs: Vec<&[(Phase, u32, u32)]> =
+            reports.split_inclusive(|r| r.0 == Phase::Done).collect();
+        assert_eq!(proofs.len(), 4);
+        for p in proofs {
+            assert_eq!(p.len() as u32, total + 1);
+            assert_eq!(p[0].0, Phase::Advice);
+            for (i, r) in p.iter().enumerate() {
+                assert_eq!((r.1, r.2), (i as u32, total));
+            }
+        }
     }
 }

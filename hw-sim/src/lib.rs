@@ -10,7 +10,9 @@
 //! - [`HwSim`]: all of it as a [`Backend`](accel_backends::Backend), whose counters carry the
 //!   simulated cycles;
 //! - [`serve`]: the accelerator behind a pseudo-terminal or a serial device, speaking the
-//!   wire protocol (`accel-proto`), with a link-time model.
+//!   wire protocol (`accel-proto`), with a link-time model;
+//! - [`relay`]: a fault-injecting relay in front of a served accelerator (bit flips, drops,
+//!   duplicates, stalls, silence, lies), the project's tool for testing links.
 //!
 //! Results are exact (the engines compute them with arkworks as the schedule issues each
 //! operation) and equal the CPU backend's; cycle counts come from simulating the schedule.
@@ -22,6 +24,7 @@ mod backend;
 pub mod config;
 pub mod msm;
 pub mod ntt;
+pub mod relay;
 pub mod sched;
 pub mod serve;
 pub mod units;

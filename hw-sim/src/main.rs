@@ -2,12 +2,13 @@
 
 use std::{io::Write, path::PathBuf, time::Instant};
 
+use accel_backends::wire::faults::Faults;
 use accel_backends::{Backend, Domain, Fr, G1Affine, G1Projective, NttOp};
 use anyhow::{bail, Context, Result};
 use ark_ec::{CurveGroup, PrimeGroup};
 use ark_ff::UniformRand;
 use clap::{Args, Parser, Subcommand};
-use zkedge_hwsim::{serve, HwConfig, HwSim};
+use zkedge_hwsim::{relay, serve, HwConfig, HwSim};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,16 @@ enum Command {
         #[command(flatten)]
         hw: HwArgs,
     },
+    /// Relays a client's line to a served accelerator, injecting faults: prints
+    /// `pty: /dev/pts/N` (the line to give the client) as its first line, then relays until
+    /// killed.
+    Relay {
+        /// The accelerator's line (the path `zkedge-hwsim serve --pty` printed).
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        faults: FaultArgs,
+    },
     /// Simulates one random MSM and one random NTT per size and prints their cycle breakdown.
     Report {
         /// log2 of the smallest size.
@@ -44,6 +55,68 @@ enum Command {
         #[command(flatten)]
         hw: HwArgs,
     },
+}
+
+/// What the relay does to frames (numbers count frames from 0, each direction apart).
+#[derive(Args)]
+struct FaultArgs {
+    /// Probability that a byte is damaged (one bit flipped), both directions.
+    #[arg(long, default_value_t = 0.0)]
+    flip: f64,
+    /// Drop request N (client → accelerator); repeatable.
+    #[arg(long, value_name = "N")]
+    drop_up: Vec<u64>,
+    /// Drop reply N (accelerator → client); repeatable.
+    #[arg(long, value_name = "N")]
+    drop_down: Vec<u64>,
+    /// Deliver every N-th frame twice.
+    #[arg(long, value_name = "N")]
+    duplicate_every: Option<u64>,
+    /// Hold reply N for MS milliseconds: `N:MS`.
+    #[arg(long, value_name = "N:MS")]
+    stall: Option<String>,
+    /// After N requests, carry nothing more either way.
+    #[arg(long, value_name = "N")]
+    silent_after: Option<u64>,
+    /// The N-th MsmDone reply carries the negated sum (CRC recomputed).
+    #[arg(long, value_name = "N")]
+    lie_msm: Option<u64>,
+    /// The N-th NttValues reply carries its first value plus one (CRC recomputed).
+    #[arg(long, value_name = "N")]
+    lie_ntt: Option<u64>,
+    /// Seed of the random damage.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl FaultArgs {
+    fn resolve(&self) -> Result<Faults> {
+        let stall = match &self.stall {
+            Some(s) => {
+                let (n, ms) = s.split_once(':').context("--stall takes N:MS")?;
+                Some((
+                    n.parse().context("--stall N")?,
+                    ms.parse().context("--stall MS")?,
+                ))
+            }
+            None => None,
+        };
+        if !(0.0..=1.0).contains(&self.flip) {
+            bail!("--flip is a probability in [0, 1]");
+        }
+        Ok(Faults {
+            flip_up: self.flip,
+            flip_down: self.flip,
+            drop_up: self.drop_up.iter().copied().collect(),
+            drop_down: self.drop_down.iter().copied().collect(),
+            duplicate_every: self.duplicate_every,
+            stall,
+            silent_after: self.silent_after,
+            lie_msm: self.lie_msm,
+            lie_ntt: self.lie_ntt,
+            seed: self.seed,
+        })
+    }
 }
 
 /// Accelerator parameters: a TOML file, then flags on top.
@@ -133,6 +206,20 @@ fn main() -> Result<()> {
             }
             tracing::info!("the line closed; exiting");
             Ok(())
+        }
+        Command::Relay { to, faults } => {
+            let faults = faults.resolve()?;
+            let relay = relay::Relay::start(&to, faults.clone())
+                .with_context(|| format!("relaying to {}", to.display()))?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "pty: {}", relay.path.display())?;
+            out.flush()?;
+            drop(out);
+            tracing::info!(to = %to.display(), ?faults, "relaying");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                tracing::debug!(injected = ?relay.injected(), "relay");
+            }
         }
         Command::Report { from, to, hw } => report(hw.resolve()?, from, to),
     }

@@ -1,8 +1,10 @@
 //! `cargo xtask …`: the project's automation, in Rust so that it runs wherever cargo does.
 
 mod bench_summary;
+mod faults;
 mod firmware;
 mod fuzz;
+mod prover_scale;
 mod rtl;
 mod sh;
 mod test;
@@ -25,12 +27,25 @@ enum Command {
     /// The Cortex-M firmware: build, run in QEMU against `zkedge serve`, test.
     #[command(subcommand)]
     Firmware(firmware::FirmwareCommand),
+    /// `zkedge prove` through the fault-injecting relay, setting by setting: asserts each
+    /// outcome and prints docs/reliability.md's table.
+    Faults {
+        /// One proof per setting, MSMs and large NTTs on the accelerator (what `test` runs).
+        #[arg(long)]
+        short: bool,
+        /// Proofs per setting (without --short).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Fuzzes the wire protocol's receive path (nightly + cargo-fuzz, installed if missing).
     Fuzz {
         /// Total seconds, shared between the targets.
         #[arg(long, default_value_t = 120)]
         seconds: u64,
     },
+    /// Key generation and proving on the wide synthetic circuit over a range of k, zkedge beside
+    /// halo2, peak RSS per step (long: minutes per k from 18 up).
+    ProverScale(prover_scale::Args),
     /// The RTL units (Verilator) against arkworks and hw-sim; installs Verilator/yosys if missing.
     Rtl {
         /// Also write VCD waveforms of each unit to target/rtl-testbench/vcd/.
@@ -50,11 +65,13 @@ fn main() -> anyhow::Result<()> {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
         Command::Fuzz { seconds } => fuzz::run(seconds),
+        Command::Faults { short, runs } => faults::run(short, runs),
         Command::Rtl {
             vcd,
             synth,
             vectors,
         } => rtl::run(vcd, synth, vectors),
         Command::Firmware(command) => firmware::run(command),
+        Command::ProverScale(args) => prover_scale::run(&args),
     }
 }

@@ -10,6 +10,8 @@ use crate::{
 pub fn run() -> Result<()> {
     // The RTL tests (rtl-testbench) simulate in Verilator and synthesise with yosys.
     sh::ensure_apt(rtl::APT_PACKAGES)?;
+    // host/tests/ptau.rs makes its .ptau files with snarkjs, installed from npm into target/.
+    sh::ensure_apt(&["nodejs", "npm"])?;
     sh::run("cargo", &["fmt", "--all", "--", "--check"])?;
     sh::run(
         "cargo",
@@ -36,7 +38,11 @@ pub fn run() -> Result<()> {
             "--lib",
         ],
     )?;
-    onnxruntime_parity()?;
+    let python = test_venv()?;
+    onnxruntime_parity(&python)?;
+    tflm_parity(&python)?;
+    // Each fault scenario once, through the project's relay (a few minutes).
+    crate::faults::run(true, 1)?;
     // The firmware for the AN500 in QEMU, both modes, against the host driver.
     let board = crate::firmware::BuildArgs {
         board: crate::firmware::Board::An500,
@@ -50,9 +56,9 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// zkedge's int8 inference against onnxruntime, run live on every test sample of the bundled
-/// models and on random inputs (Python only as the reference's host, in a venv under target/).
-fn onnxruntime_parity() -> Result<()> {
+/// The venv under target/ holding the references (onnxruntime, TensorFlow Lite Micro): Python
+/// only as the references' host, never a dependency of zkedge.
+fn test_venv() -> Result<String> {
     let root = root();
     let venv = root.join("target/py-venv");
     let python = venv.join("bin/python");
@@ -72,10 +78,44 @@ fn onnxruntime_parity() -> Result<()> {
             &requirements.to_string_lossy(),
         ],
     )?;
+    Ok(python.to_string_lossy().into_owned())
+}
+
+/// zkedge's importer and inference against the TensorFlow Lite Micro interpreter, run live on
+/// every committed .tflite model: 1,000 random inputs each plus the all −128 and all 127 inputs.
+fn tflm_parity(python: &str) -> Result<()> {
+    let root = root();
+    // The dev profile optimises the kernel (and every dependency) already.
+    sh::run(
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "zkedge-import",
+            "--bin",
+            "zkedge-import-parity",
+        ],
+    )?;
+    let parity = root.join("target/debug/zkedge-import-parity");
+    sh::run(
+        python,
+        &[
+            "firmware/models/tools/check_tflm_parity.py",
+            "--zkedge",
+            &parity.to_string_lossy(),
+        ],
+    )
+}
+
+/// zkedge's int8 inference against onnxruntime, run live on every test sample of the bundled
+/// models and on random inputs.
+fn onnxruntime_parity(python: &str) -> Result<()> {
+    let root = root();
     sh::run("cargo", &["build", "--quiet", "-p", "zkedge"])?;
     let zkedge = root.join("target/debug/zkedge");
     sh::run(
-        &python.to_string_lossy(),
+        python,
         &[
             "firmware/models/tools/check_ort_parity.py",
             "--zkedge",

@@ -68,7 +68,13 @@ pub use msg::{
 /// The protocol version this crate speaks. Peers of different versions refuse each other at
 /// the handshake ([`ErrorCode::VersionMismatch`]); additions that old peers can ignore (new
 /// message kinds answered with `UnknownKind`) do not bump it.
-pub const VERSION: u16 = 1;
+///
+/// Version 2 made uploads resumable and their ends repeatable, so that a client retransmits a
+/// lost or damaged chunk instead of starting its job over: a chunk at the wrong offset is
+/// refused with `BadOffset` (detail = the offset expected) *without* abandoning the upload,
+/// and a repeated `BasesEnd`, `MsmEnd`, `NttRun`, `WitnessEnd` or `ProofEnd` is answered with
+/// the job's result again instead of `OutOfSequence`.
+pub const VERSION: u16 = 2;
 
 #[cfg(test)]
 mod wire_numbering {
@@ -305,6 +311,7 @@ mod wire_numbering {
             Unsatisfied,
             InvalidProof,
             NoSession,
+            Forbidden,
         ];
         for (n, code) in codes.into_iter().enumerate() {
             let bytes = postcard::to_slice(&code, &mut [0u8; 8])

@@ -398,6 +398,10 @@ pub enum ErrorCode {
     InvalidProof,
     /// 23 — a session message arrived with no session open.
     NoSession,
+    /// 24 — the server's policy for this session does not take this job (e.g. an NTT from a
+    /// device whose session keeps NTTs on the device; `detail` = the smallest `log_n` it takes,
+    /// [`NTT_NEVER`] for none).
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -428,6 +432,7 @@ impl ErrorCode {
             ErrorCode::Unsatisfied => "the witness does not satisfy the circuit",
             ErrorCode::InvalidProof => "the proof did not verify",
             ErrorCode::NoSession => "no proving session is open",
+            ErrorCode::Forbidden => "the peer's policy does not take this job",
         }
     }
 }

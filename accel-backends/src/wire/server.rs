@@ -6,6 +6,11 @@
 //! out-of-place frame gets an error reply and the server takes the next frame: nothing a peer
 //! sends can stop it, make it panic, or make it allocate more than the limits it announced.
 //!
+//! Retransmissions are expected (protocol version 2): a chunk the upload already holds is
+//! refused with `BadOffset` and the upload kept ([`Upload`]), a repeated `BasesEnd`/`MsmEnd`
+//! is answered with the finished job's result, a repeated `NttRun` with the finished NTT's
+//! statistics, and a `Fault` is counted without touching the job.
+//!
 //! An application that speaks more of the protocol than MSMs and NTTs (the host driver answers
 //! a device's proving-session messages) plugs in an [`Extension`]: it sees every request
 //! first, with the backend, and answers the ones it serves.
@@ -16,12 +21,16 @@ use std::{
 };
 
 use accel_proto::{
-    elem::{self, ElemError, FE_BYTES, POINT_BYTES},
+    elem::{self, FE_BYTES, POINT_BYTES},
     encode_reply, parse_request, Capabilities, Direction, ErrorCode, ErrorReply, Feed,
     FrameAccumulator, ReplyBody, RequestBody, RequestId, Stats, WireFe, UNATTRIBUTED, VERSION,
 };
 
-use super::{backend_error_to_wire, FRAME};
+use super::{
+    backend_error_to_wire,
+    upload::{element_refusal, Upload},
+    FRAME,
+};
 use crate::{Backend, BasesHandle, Domain, Fr, G1Affine, NttOp};
 
 /// How a server presents itself.
@@ -65,6 +74,12 @@ pub trait Extension<B: Backend> {
         backend: &mut B,
         body: &RequestBody<'_>,
     ) -> Option<Result<ReplyBody<'static>, ErrorReply>>;
+
+    /// The client refused our reply to request `about` (a `Fault` frame); the server has
+    /// counted it and answers it. For logs.
+    fn fault(&mut self, about: RequestId, code: ErrorCode, detail: u32) {
+        let _ = (about, code, detail);
+    }
 }
 
 /// No extension: the server answers everything itself.
@@ -84,24 +99,28 @@ impl<B: Backend> Extension<B> for NoExtension {
 /// The job in progress.
 enum Job {
     Idle,
-    Bases {
-        len: usize,
-        points: Vec<G1Affine>,
-    },
+    Bases(Upload<G1Affine>),
     Msm {
         handle: BasesHandle,
         start: usize,
-        len: usize,
-        scalars: Vec<Fr>,
+        scalars: Upload<Fr>,
     },
     NttLoading {
         domain: Domain,
         op: NttOp,
-        values: Vec<Fr>,
+        values: Upload<Fr>,
     },
     NttDone {
         values: Vec<Fr>,
+        stats: Stats,
     },
+}
+
+/// The result of the last finished upload job, answered again to a repeated end.
+#[derive(Clone, Copy)]
+enum Finished {
+    Bases { handle: u32, stats: Stats },
+    Msm { sum: G1Affine, stats: Stats },
 }
 
 /// What went wrong with a request: the error reply to send.
@@ -115,26 +134,14 @@ fn sat(x: usize) -> u32 {
     u32::try_from(x).unwrap_or(u32::MAX)
 }
 
-fn element_refusal(index: usize, e: ElemError) -> Refusal {
-    match e {
-        ElemError::NonCanonical => refuse(ErrorCode::NonCanonical, sat(index)),
-        ElemError::NotOnCurve => refuse(ErrorCode::NotOnCurve, sat(index)),
-    }
-}
-
-fn try_vec<T>(len: usize) -> Result<Vec<T>, Refusal> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len)
-        .map_err(|_| refuse(ErrorCode::OutOfMemory, sat(len)))?;
-    Ok(v)
-}
-
 /// A wire server over one backend, with an optional [`Extension`].
 pub struct Server<B: Backend, E: Extension<B> = NoExtension> {
     backend: B,
     extension: E,
     config: ServeConfig,
     job: Job,
+    finished: Option<Finished>,
+    faults: u64,
     /// Sets loaded through this server (their slots), by the id the wire names them with.
     live: BTreeSet<u32>,
     /// Bytes of the current job's frames so far, both directions.
@@ -155,6 +162,8 @@ impl<B: Backend> Server<B> {
             extension: NoExtension,
             config,
             job: Job::Idle,
+            finished: None,
+            faults: 0,
             live: BTreeSet::new(),
             job_bytes: 0,
             pending_rx: 0,
@@ -171,6 +180,8 @@ impl<B: Backend> Server<B> {
             extension,
             config: self.config,
             job: self.job,
+            finished: self.finished,
+            faults: self.faults,
             live: self.live,
             job_bytes: self.job_bytes,
             pending_rx: self.pending_rx,
@@ -200,6 +211,17 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
     /// How many frames (sound or not) the server has answered.
     pub fn frames_answered(&self) -> u64 {
         self.total_frames
+    }
+
+    /// How many of our replies clients refused (`Fault` frames).
+    pub fn faults(&self) -> u64 {
+        self.faults
+    }
+
+    /// Forgets the job in progress and any finished result (a client that left).
+    pub fn reset_job(&mut self) {
+        self.job = Job::Idle;
+        self.finished = None;
     }
 
     /// What the handshake announces.
@@ -294,7 +316,7 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
             Ok(Answer::NttValues { offset, count }) => {
                 // `dispatch` checked the job and the range just now.
                 let src = match job {
-                    Job::NttDone { values } => values.get(offset..offset + count),
+                    Job::NttDone { values, .. } => values.get(offset..offset + count),
                     _ => None,
                 };
                 let (Some(src), Some(bytes)) = (src, scratch.get_mut(..count * FE_BYTES)) else {
@@ -356,19 +378,37 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
 
     fn begin_job(&mut self, job: Job) {
         self.job = job;
+        self.finished = None;
         self.job_bytes = 0;
     }
 
     fn handle(&mut self, body: RequestBody<'_>) -> Result<Answer, Refusal> {
+        if let RequestBody::Fault {
+            about,
+            code,
+            detail,
+        } = body
+        {
+            // The client will retransmit the request it was waiting on: keep the job.
+            self.faults += 1;
+            tracing::debug!(about, ?code, detail, "the client refused a reply");
+            self.extension.fault(about, code, detail);
+            return Ok(Answer::Ok);
+        }
         if let Some(answer) = self.extension.answer(&mut self.backend, &body) {
-            // Requests the extension serves end any MSM or NTT job in progress.
-            self.job = Job::Idle;
+            // Requests the extension serves end any MSM or NTT job in progress; a refusal
+            // (e.g. a job the session's policy forbids) too.
+            self.reset_job();
             return answer.map(Answer::Extension);
         }
         let result = self.dispatch(body);
-        if result.is_err() {
-            // A refused step abandons its job: the client starts over with a fresh *Begin.
-            self.job = Job::Idle;
+        match &result {
+            // A chunk the upload already holds, or one after a lost chunk: the upload stays
+            // and the client resumes from the offset given.
+            Err(e) if e.code == ErrorCode::BadOffset => {}
+            // Any other refused step abandons its job: the client starts over with a *Begin.
+            Err(_) => self.reset_job(),
+            Ok(_) => {}
         }
         result
     }
@@ -376,14 +416,14 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
     fn dispatch(&mut self, body: RequestBody<'_>) -> Result<Answer, Refusal> {
         match body {
             RequestBody::Hello { version, .. } => {
-                self.job = Job::Idle;
+                self.reset_job();
                 if version != VERSION {
                     return Err(refuse(ErrorCode::VersionMismatch, u32::from(VERSION)));
                 }
                 Ok(Answer::Hello(self.capabilities()))
             }
             RequestBody::Abort => {
-                self.job = Job::Idle;
+                self.reset_job();
                 Ok(Answer::Ok)
             }
             RequestBody::BasesBegin { len } => {
@@ -394,31 +434,28 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                 if self.live.len() >= usize::from(caps.bases_slots) {
                     return Err(refuse(ErrorCode::NoBasesSlot, u32::from(caps.bases_slots)));
                 }
-                let len = len as usize;
-                self.begin_job(Job::Bases {
-                    len,
-                    points: try_vec(len)?,
-                });
+                self.begin_job(Job::Bases(Upload::new(len as usize)?));
                 Ok(Answer::Ok)
             }
-            RequestBody::BasesChunk { offset, points: b } => {
-                let Job::Bases { len, points } = &mut self.job else {
+            RequestBody::BasesChunk { offset, points } => {
+                let Job::Bases(upload) = &mut self.job else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                let n = chunk_len(b, POINT_BYTES, offset, points.len(), *len)?;
-                let base = points.len();
-                elem::decode_point_chunk(b, |_, p| points.push(p))
-                    .map_err(|(i, e)| element_refusal(base + i, e))?;
-                debug_assert_eq!(points.len(), base + n);
+                upload.accept(offset, points, POINT_BYTES, |b, sink| {
+                    elem::decode_point_chunk(b, sink)
+                })?;
                 Ok(Answer::Ok)
             }
             RequestBody::BasesEnd => {
-                let Job::Bases { len, points } = std::mem::replace(&mut self.job, Job::Idle) else {
+                if let (Job::Idle, Some(Finished::Bases { handle, stats })) =
+                    (&self.job, self.finished)
+                {
+                    return Ok(Answer::BasesLoaded { handle, stats });
+                }
+                let Job::Bases(upload) = std::mem::replace(&mut self.job, Job::Idle) else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                if points.len() != len {
-                    return Err(refuse(ErrorCode::Incomplete, sat(points.len())));
-                }
+                let points = upload.finish()?;
                 let before = self.backend.counters().device_cycles;
                 let handle = self
                     .backend
@@ -426,10 +463,9 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                     .map_err(|e| backend_error_to_wire(&e))?;
                 self.live.insert(handle.id());
                 let cycles = self.backend.counters().device_cycles - before;
-                Ok(Answer::BasesLoaded {
-                    handle: handle.id(),
-                    stats: self.stats(cycles),
-                })
+                let (handle, stats) = (handle.id(), self.stats(cycles));
+                self.finished = Some(Finished::Bases { handle, stats });
+                Ok(Answer::BasesLoaded { handle, stats })
             }
             RequestBody::ReleaseBases { handle } => {
                 let h = self.wire_handle(handle)?;
@@ -437,6 +473,7 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                     .release_bases(h)
                     .map_err(|e| backend_error_to_wire(&e))?;
                 self.live.remove(&handle);
+                self.finished = None;
                 Ok(Answer::Ok)
             }
             RequestBody::MsmBegin { handle, start, len } => {
@@ -456,47 +493,45 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                 self.begin_job(Job::Msm {
                     handle: h,
                     start,
-                    len,
-                    scalars: try_vec(len)?,
+                    scalars: Upload::new(len)?,
                 });
                 Ok(Answer::Ok)
             }
             RequestBody::MsmChunk { offset, scalars } => {
                 let Job::Msm {
-                    len, scalars: s, ..
+                    scalars: upload, ..
                 } = &mut self.job
                 else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                chunk_len(scalars, FE_BYTES, offset, s.len(), *len)?;
-                let base = s.len();
-                elem::decode_fr_chunk(scalars, |_, x| s.push(x))
-                    .map_err(|(i, e)| element_refusal(base + i, e))?;
+                upload.accept(offset, scalars, FE_BYTES, |b, sink| {
+                    elem::decode_fr_chunk(b, sink)
+                })?;
                 Ok(Answer::Ok)
             }
             RequestBody::MsmEnd => {
+                if let (Job::Idle, Some(Finished::Msm { sum, stats })) = (&self.job, self.finished)
+                {
+                    return Ok(Answer::MsmDone { sum, stats });
+                }
                 let Job::Msm {
                     handle,
                     start,
-                    len,
                     scalars,
                 } = std::mem::replace(&mut self.job, Job::Idle)
                 else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                if scalars.len() != len {
-                    return Err(refuse(ErrorCode::Incomplete, sat(scalars.len())));
-                }
+                let scalars = scalars.finish()?;
                 let before = self.backend.counters().device_cycles;
                 let sum = self
                     .backend
                     .msm(handle, start, &scalars)
                     .map_err(|e| backend_error_to_wire(&e))?;
                 let cycles = self.backend.counters().device_cycles - before;
-                Ok(Answer::MsmDone {
-                    sum: sum.into(),
-                    stats: self.stats(cycles),
-                })
+                let (sum, stats) = (sum.into(), self.stats(cycles));
+                self.finished = Some(Finished::Msm { sum, stats });
+                Ok(Answer::MsmDone { sum, stats })
             }
             RequestBody::NttBegin {
                 log_n,
@@ -522,47 +557,40 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                     },
                     coset,
                 };
-                let values = try_vec(domain.size())?;
+                let values = Upload::new(domain.size())?;
                 self.begin_job(Job::NttLoading { domain, op, values });
                 Ok(Answer::Ok)
             }
             RequestBody::NttChunk { offset, values } => {
-                let Job::NttLoading {
-                    domain, values: v, ..
-                } = &mut self.job
-                else {
+                let Job::NttLoading { values: upload, .. } = &mut self.job else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                chunk_len(values, FE_BYTES, offset, v.len(), domain.size())?;
-                let base = v.len();
-                elem::decode_fr_chunk(values, |_, x| v.push(x))
-                    .map_err(|(i, e)| element_refusal(base + i, e))?;
+                upload.accept(offset, values, FE_BYTES, |b, sink| {
+                    elem::decode_fr_chunk(b, sink)
+                })?;
                 Ok(Answer::Ok)
             }
             RequestBody::NttRun => {
-                let Job::NttLoading {
-                    domain,
-                    op,
-                    mut values,
-                } = std::mem::replace(&mut self.job, Job::Idle)
+                if let Job::NttDone { stats, .. } = &self.job {
+                    return Ok(Answer::NttDone { stats: *stats });
+                }
+                let Job::NttLoading { domain, op, values } =
+                    std::mem::replace(&mut self.job, Job::Idle)
                 else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                if values.len() != domain.size() {
-                    return Err(refuse(ErrorCode::Incomplete, sat(values.len())));
-                }
+                let mut values = values.finish()?;
                 let before = self.backend.counters().device_cycles;
                 self.backend
                     .ntt(&mut values, &domain, op)
                     .map_err(|e| backend_error_to_wire(&e))?;
                 let cycles = self.backend.counters().device_cycles - before;
-                self.job = Job::NttDone { values };
-                Ok(Answer::NttDone {
-                    stats: self.stats(cycles),
-                })
+                let stats = self.stats(cycles);
+                self.job = Job::NttDone { values, stats };
+                Ok(Answer::NttDone { stats })
             }
             RequestBody::NttRead { offset, count } => {
-                let Job::NttDone { values } = &self.job else {
+                let Job::NttDone { values, .. } = &self.job else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
                 let cap = accel_proto::chunk_capacity(FRAME, FE_BYTES);
@@ -579,24 +607,6 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
 
 fn decode_scalar(w: &WireFe) -> Result<Fr, Refusal> {
     elem::decode_fr(w).map_err(|e| element_refusal(0, e))
-}
-
-/// Checks a chunk against its job: whole elements, at the expected offset, within the length.
-fn chunk_len(
-    bytes: &[u8],
-    size: usize,
-    offset: u32,
-    have: usize,
-    len: usize,
-) -> Result<usize, Refusal> {
-    if offset as usize != have {
-        return Err(refuse(ErrorCode::BadOffset, sat(have)));
-    }
-    let n = elem::whole_elements(bytes, size).ok_or(refuse(ErrorCode::BadLength, 0))?;
-    if have + n > len {
-        return Err(refuse(ErrorCode::BadLength, sat(len)));
-    }
-    Ok(n)
 }
 
 /// A successful answer, before encoding (NTT values are encoded straight from the job).

@@ -10,9 +10,9 @@
 use alloc::vec::Vec;
 
 use accel_backends::{Backend, BasesHandle, Checked};
-use accel_proto::{witness, MultiOpen, ReplyBody, RequestBody, SessionInfo};
+use accel_proto::{witness, ErrorCode, MultiOpen, ReplyBody, RequestBody, SessionInfo};
 
-use crate::{CallError, Client, Line, Remote};
+use crate::{CallError, Client, Line, Remote, Wait, Work};
 
 pub use accel_proto::digest;
 
@@ -46,9 +46,11 @@ pub fn open<L: Line>(
     remote: &mut Checked<Remote<L>>,
     model: &[u8; 32],
 ) -> Result<Session, CallError> {
-    let t = remote.hooks_mut().client().config().timeouts;
     let info = remote.hooks_mut().client().job(|c| {
-        match c.call(RequestBody::Session { model: *model }, t.work_ms)? {
+        // The host may have to load its SRS into its backend again: a computing request.
+        let deadline = c.job_deadline(0, Work::LoadBases, 0);
+        let wait = Wait::Work(Work::LoadBases, 0);
+        match c.call(RequestBody::Session { model: *model }, wait, deadline)? {
             ReplyBody::Session(info) => Ok(info),
             _ => Err(CallError::Unexpected),
         }
@@ -58,11 +60,13 @@ pub fn open<L: Line>(
         .filter(|_| info.k < 32)
         .ok_or(CallError::Unexpected)?;
     let hooks = remote.hooks_mut();
-    hooks.adopt_bases(info.monomial, n);
-    hooks.adopt_bases(info.lagrange, n);
+    // The host's handles as this backend's: only an exhausted id counter refuses them.
+    let adopt = |h: &mut Remote<L>, raw| h.adopt_bases(raw, n).map_err(|_| CallError::Unexpected);
+    let monomial = adopt(hooks, info.monomial)?;
+    let lagrange = adopt(hooks, info.lagrange)?;
     hooks.set_ntt_min_log(info.ntt_min_log);
     let adopted = |id| remote.handle_for(id).ok_or(CallError::Unexpected);
-    let (monomial, lagrange) = (adopted(info.monomial)?, adopted(info.lagrange)?);
+    let (monomial, lagrange) = (adopted(monomial)?, adopted(lagrange)?);
     Ok(Session {
         info,
         monomial,
@@ -92,6 +96,10 @@ fn output_bytes(output: &[i8]) -> Vec<u8> {
 /// Witness mode: sends the public `output` and `class` and the private witness (`advice`,
 /// one column per advice column of the circuit, all of the same length), and waits while the
 /// host proves and verifies. Needs an open session.
+///
+/// Values are numbered across columns (column `c`, row `r` is value `c·rows + r`); a chunk the
+/// host already holds is answered with `BadOffset` naming that number, and the upload resumes
+/// from it.
 pub fn send_witness<L: Line>(
     client: &mut Client<L>,
     advice: &[Vec<i64>],
@@ -104,58 +112,71 @@ pub fn send_witness<L: Line>(
         return Err(CallError::BadRequest);
     }
     let columns = u16::try_from(advice.len()).map_err(|_| CallError::BadRequest)?;
-    let rows = u32::try_from(rows).map_err(|_| CallError::BadRequest)?;
+    let rows32 = u32::try_from(rows).map_err(|_| CallError::BadRequest)?;
+    let total = rows * advice.len();
     let output = output_bytes(output);
     let budget = witness::chunk_bytes(client.max_frame());
     let mut chunk = Vec::with_capacity(budget);
-    let t = client.config().timeouts;
+    // At most MAX_VARINT_BYTES a value on the wire.
+    let bytes = total * witness::MAX_VARINT_BYTES;
     client.job(|c| {
+        let deadline = c.job_deadline(bytes, Work::Verify, 0);
         let begin = RequestBody::WitnessBegin {
             columns,
-            rows,
+            rows: rows32,
             output: &output,
             class,
         };
-        c.call_ok(begin, t.reply_ms)?;
-        for (column, values) in (0u16..).zip(advice) {
-            let mut offset = 0u32;
-            let mut pending = 0u32;
+        c.call_ok(begin, Wait::Reply(16), deadline)?;
+        let mut at = 0;
+        while at < total {
+            let (column, row) = (at / rows, at % rows);
             chunk.clear();
-            for &v in values {
+            let mut count = 0;
+            for &v in &advice[column][row..] {
                 if chunk.len() + witness::encoded_len(v) > budget {
-                    send_chunk(c, column, offset, &chunk, t.reply_ms)?;
-                    offset += pending;
-                    pending = 0;
-                    chunk.clear();
+                    break;
                 }
                 let mut bytes = [0u8; witness::MAX_VARINT_BYTES];
                 let len = witness::encode(v, &mut bytes).ok_or(CallError::BadRequest)?;
                 chunk.extend_from_slice(&bytes[..len]);
-                pending += 1;
+                count += 1;
             }
-            if !chunk.is_empty() {
-                send_chunk(c, column, offset, &chunk, t.reply_ms)?;
+            let body = RequestBody::WitnessChunk {
+                column: u16::try_from(column).map_err(|_| CallError::BadRequest)?,
+                offset: u32::try_from(row).map_err(|_| CallError::BadRequest)?,
+                values: &chunk,
+            };
+            match c.call_ok(body, Wait::Reply(16), deadline) {
+                Ok(()) => at += count.max(1),
+                Err(e) => at = resume(c, e, at, total)?,
             }
         }
-        proved(c.call(RequestBody::WitnessEnd { multiopen }, t.prove_ms)?)
+        // The host proves: its own budget, on top of the upload's.
+        let deadline = deadline.saturating_add(u64::from(c.config().timeouts.prove_ms));
+        proved(c.call(RequestBody::WitnessEnd { multiopen }, Wait::Prove, deadline)?)
     })
 }
 
-fn send_chunk<L: Line>(
+/// Where an upload resumes after a chunk was refused: the offset the host names in a
+/// `BadOffset` (it holds that chunk already, or missed one), or the refusal stands.
+fn resume<L: Line>(
     c: &mut Client<L>,
-    column: u16,
-    offset: u32,
-    values: &[u8],
-    timeout_ms: u32,
-) -> Result<(), CallError> {
-    c.call_ok(
-        RequestBody::WitnessChunk {
-            column,
-            offset,
-            values,
-        },
-        timeout_ms,
-    )
+    e: CallError,
+    at: usize,
+    total: usize,
+) -> Result<usize, CallError> {
+    match e {
+        CallError::Refused(r)
+            if r.code == ErrorCode::BadOffset
+                && (r.detail as usize) <= total
+                && r.detail as usize != at =>
+        {
+            c.note_resumed();
+            Ok(r.detail as usize)
+        }
+        e => Err(e),
+    }
 }
 
 /// Device-proving mode: sends a proof made here, with the public output it proves, and waits
@@ -170,19 +191,26 @@ pub fn submit_proof<L: Line>(
     let len = u32::try_from(proof.len()).map_err(|_| CallError::BadRequest)?;
     let output = output_bytes(output);
     let cap = witness::proof_chunk_bytes(client.max_frame()).max(1);
-    let t = client.config().timeouts;
     client.job(|c| {
+        let deadline = c.job_deadline(proof.len(), Work::Verify, proof.len());
         let begin = RequestBody::ProofBegin {
             len,
             output: &output,
             class,
             multiopen,
         };
-        c.call_ok(begin, t.reply_ms)?;
-        for (i, bytes) in proof.chunks(cap).enumerate() {
-            let offset = u32::try_from(i * cap).map_err(|_| CallError::BadRequest)?;
-            c.call_ok(RequestBody::ProofChunk { offset, bytes }, t.reply_ms)?;
+        c.call_ok(begin, Wait::Reply(16), deadline)?;
+        let mut at = 0;
+        while at < proof.len() {
+            let bytes = &proof[at..proof.len().min(at + cap)];
+            let offset = u32::try_from(at).map_err(|_| CallError::BadRequest)?;
+            let body = RequestBody::ProofChunk { offset, bytes };
+            match c.call_ok(body, Wait::Reply(16), deadline) {
+                Ok(()) => at += bytes.len(),
+                Err(e) => at = resume(c, e, at, proof.len())?,
+            }
         }
-        proved(c.call(RequestBody::ProofEnd, t.work_ms)?)
+        let wait = Wait::Work(Work::Verify, proof.len());
+        proved(c.call(RequestBody::ProofEnd, wait, deadline)?)
     })
 }

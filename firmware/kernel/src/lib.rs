@@ -2,6 +2,7 @@
 //!
 //! - [`model`]: the model format (`docs/model-format.md`) and its validation;
 //! - [`infer`]: int8 inference with TFLite/CMSIS-NN arithmetic ([`quant`]), keeping the trace;
+//! - [`softmax`]: TFLite Micro's int8 softmax, applied to the proven logits (never proven);
 //! - [`layout`]: the circuit's layout and witness, derived from the model — the one source of
 //!   truth from which the host's halo2 circuit and the device's witness are both built;
 //! - [`prover`]: halo2-compatible KZG proofs with every MSM and NTT on a
@@ -17,3 +18,4 @@ pub mod layout;
 pub mod model;
 pub mod prover;
 pub mod quant;
+pub mod softmax;

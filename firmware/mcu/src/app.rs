@@ -231,7 +231,9 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
 
     let config = ClientConfig::new(Timeouts::default(), JOB_RETRIES);
     let mut host = Host {
-        remote: Remote::new(Client::new(UartLine::new(uart), config)),
+        remote: Remote::new(Client::new(UartLine::new(uart), config), || {
+            u64::from(clock::millis())
+        }),
         session: None,
         model: model_hash,
     };
@@ -294,19 +296,28 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
 
     let s = host.remote.hooks_mut().client().stats();
     defmt::info!(
-        "link: {} B up, {} B down, {} requests, {} timeouts, {} faults, {} retries",
+        "link: {} B up, {} B down, {} requests, {} timeouts, {} faults, {} retransmits, {} retries",
         s.tx_bytes,
         s.rx_bytes,
         s.requests,
         s.timeouts,
         s.faults,
+        s.retransmits,
         s.retries
     );
     report.line(
         "link",
         format_args!(
-            "tx={} rx={} requests={} timeouts={} faults={} retries={} stale={}",
-            s.tx_bytes, s.rx_bytes, s.requests, s.timeouts, s.faults, s.retries, s.stale
+            "tx={} rx={} requests={} timeouts={} faults={} retransmits={} resumed={} retries={} stale={}",
+            s.tx_bytes,
+            s.rx_bytes,
+            s.requests,
+            s.timeouts,
+            s.faults,
+            s.retransmits,
+            s.resumed,
+            s.retries,
+            s.stale
         ),
     );
     Ok(())

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use accel_backends::{Backend, BackendError, BasesHandle, Domain, Fr, G1Projective, NttOp};
+use accel_backends::{Backend, BackendError, BasesHandle, Domain, Fr, NttOp};
 use ark_ec::CurveGroup;
 
 use super::{
@@ -354,8 +354,6 @@ fn time(
     let mut walls = Vec::new();
     let mut cycles = Vec::new();
     let mut links = Vec::new();
-    let mut last_msm = G1Projective::default();
-    let mut last_ntt = Vec::new();
     for i in 0..repeat {
         progress.step(&format!(
             "timing {} on {} ({}/{repeat})",
@@ -370,7 +368,7 @@ fn time(
                     .bases
                     .ok_or(fail(BackendError::UnknownBases(BasesHandle::detached(0))))?;
                 let start = Instant::now();
-                last_msm = c.backend.msm(h, 0, input).map_err(fail)?;
+                let _sum = c.backend.msm(h, 0, input).map_err(fail)?;
                 start.elapsed()
             }
             _ => {
@@ -379,9 +377,7 @@ fn time(
                 c.backend
                     .ntt(&mut v, domain, NttOp::forward())
                     .map_err(fail)?;
-                let wall = start.elapsed();
-                last_ntt = v;
-                wall
+                start.elapsed()
             }
         };
         let spent = c.backend.counters().since(&before);
@@ -399,10 +395,9 @@ fn time(
     let (link_bytes, link_modelled) = match timing.and_then(|t| t.link_baud) {
         _ if counted > 0 => (Some(counted), false),
         Some(_) => {
-            let cycles = device_cycles.unwrap_or(0);
             let modelled = match op {
-                OpKind::Msm => msm_wire_bytes(input, &last_msm, cycles),
-                _ => ntt_wire_bytes(input, &last_ntt, domain, NttOp::forward(), cycles),
+                OpKind::Msm => msm_wire_bytes(input),
+                _ => ntt_wire_bytes(input, domain, NttOp::forward()),
             };
             (Some(modelled), true)
         }

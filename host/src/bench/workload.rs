@@ -1,11 +1,9 @@
 //! Inputs (seeded, so every backend gets the same ones and `--seed` repeats a run) and the
 //! bytes a job would put on a wire-protocol link.
 
-use accel_backends::{wire::FRAME, Domain, Fr, G1Affine, G1Projective, NttDirection, NttOp};
-use accel_proto::{
-    chunk_capacity,
-    elem::{self, FE_BYTES},
-    encode_reply, encode_request, Direction, ReplyBody, RequestBody, Stats,
+use accel_backends::{
+    wire::{loopback::Loopback, Client, ClientConfig, ServeConfig, Server, WireBackend},
+    Backend, BasesHandle, Checked, CpuBackend, Domain, Fr, G1Affine, G1Projective, NttOp,
 };
 use ark_ec::{CurveGroup, PrimeGroup, ScalarMul};
 use ark_ff::UniformRand;
@@ -40,130 +38,50 @@ pub(super) fn coset_generator() -> Fr {
     Fr::from(7u64)
 }
 
-/// Frame lengths (delimiter included) as a `SerialBackend` and a wire server would send them.
-struct Wire {
-    buf: Vec<u8>,
-    id: u32,
-    bytes: u64,
-}
-
-impl Wire {
-    fn new() -> Self {
-        Self {
-            buf: vec![0; FRAME + 1],
-            // A session some way in: ids are 2-byte varints.
-            id: 1000,
-            bytes: 0,
-        }
-    }
-
-    /// One request and its reply.
-    fn exchange(&mut self, request: RequestBody<'_>, reply: ReplyBody<'_>) {
-        self.id += 1;
-        self.bytes +=
-            encode_request(self.id, request, &mut self.buf, FRAME).map_or(0, |f| f.len()) as u64;
-        self.bytes +=
-            encode_reply(self.id, reply, &mut self.buf, FRAME).map_or(0, |f| f.len()) as u64;
-    }
-
-    fn upload(&mut self, values: &[Fr], chunk: impl Fn(u32, &[u8]) -> RequestBody<'_>) {
-        let cap = chunk_capacity(FRAME, FE_BYTES);
-        let mut raw = vec![0u8; cap * FE_BYTES];
-        for (i, part) in values.chunks(cap).enumerate() {
-            let raw = &mut raw[..part.len() * FE_BYTES];
-            for (dst, x) in raw.chunks_exact_mut(FE_BYTES).zip(part) {
-                dst.copy_from_slice(&elem::encode_fr(x));
-            }
-            let offset = (i * cap) as u32;
-            let request = chunk(offset, raw);
-            self.id += 1;
-            self.bytes += encode_request(self.id, request, &mut self.buf, FRAME)
-                .map_or(0, |f| f.len()) as u64;
-            self.bytes += encode_reply(self.id, ReplyBody::Ok, &mut self.buf, FRAME)
-                .map_or(0, |f| f.len()) as u64;
-        }
-    }
-}
-
-/// Bytes on the line, both directions, for one MSM of `scalars` whose result was `sum` and
-/// which took `cycles`: `MsmBegin`, the scalar chunks, `MsmEnd` and their replies, framed with
-/// the frame size the host uses ([`FRAME`]). Bases are loaded once and not counted.
-pub fn msm_wire_bytes(scalars: &[Fr], sum: &G1Projective, cycles: u64) -> u64 {
-    let mut w = Wire::new();
-    let len = scalars.len() as u32;
-    w.exchange(
-        RequestBody::MsmBegin {
-            handle: 0,
-            start: 0,
-            len,
-        },
-        ReplyBody::Ok,
-    );
-    w.upload(scalars, |offset, scalars| RequestBody::MsmChunk {
-        offset,
-        scalars,
-    });
-    let stats = Stats {
-        compute_cycles: cycles,
-        link_bytes: w.bytes,
-        link_cycles: 0,
+/// The bytes one job puts on a wire link, counted where they cross it: the very client every
+/// link uses ([`WireBackend`]) sends the job to the real wire server (over the CPU backend) on
+/// an in-process [`Loopback`] line, and the line counts both directions. Bases are loaded on
+/// the server beforehand and not counted (they cross once per SRS, not per job).
+fn wire_bytes(
+    bases_len: usize,
+    job: impl FnOnce(&mut Checked<WireBackend<Loopback<CpuBackend>>>, BasesHandle),
+) -> u64 {
+    let mut cpu = CpuBackend::new();
+    let g = G1Projective::generator().into_affine();
+    let Ok(raw) = cpu.load_bases(&vec![g; bases_len]) else {
+        return 0;
     };
-    w.exchange(
-        RequestBody::MsmEnd,
-        ReplyBody::MsmDone {
-            sum: elem::encode_point(&sum.into_affine()),
-            stats,
-        },
-    );
-    w.bytes
+    let line = Loopback::new(Server::new(cpu, ServeConfig::default()));
+    let mut wire = WireBackend::new(Client::new(line, ClientConfig::default()), "count");
+    if wire.connect(1).is_err() {
+        return 0;
+    }
+    wire.adopt_bases(raw.id(), bases_len);
+    let mut wire = wire.checked();
+    let Some(handle) = wire.handle_for(raw.id()) else {
+        return 0;
+    };
+    let before = wire.client_ref().stats();
+    job(&mut wire, handle);
+    let after = wire.client_ref().stats();
+    (after.tx_bytes + after.rx_bytes) - (before.tx_bytes + before.rx_bytes)
 }
 
-/// Bytes on the line, both directions, for one NTT that turned `input` into `output`:
-/// `NttBegin`, the input chunks, `NttRun`, the `NttRead`s of the results and their replies.
-pub fn ntt_wire_bytes(input: &[Fr], output: &[Fr], domain: &Domain, op: NttOp, cycles: u64) -> u64 {
-    let mut w = Wire::new();
-    w.exchange(
-        RequestBody::NttBegin {
-            log_n: domain.log_n() as u8,
-            omega: elem::encode_fr(&domain.omega()),
-            direction: match op.direction {
-                NttDirection::Forward => Direction::Forward,
-                NttDirection::Inverse => Direction::Inverse,
-            },
-            coset: op.coset.as_ref().map(elem::encode_fr),
-        },
-        ReplyBody::Ok,
-    );
-    w.upload(input, |offset, values| RequestBody::NttChunk {
-        offset,
-        values,
-    });
-    let stats = Stats {
-        compute_cycles: cycles,
-        link_bytes: w.bytes,
-        link_cycles: 0,
-    };
-    w.exchange(RequestBody::NttRun, ReplyBody::NttDone { stats });
-    let cap = chunk_capacity(FRAME, FE_BYTES);
-    let mut raw = vec![0u8; cap * FE_BYTES];
-    for (i, part) in output.chunks(cap).enumerate() {
-        let raw = &mut raw[..part.len() * FE_BYTES];
-        for (dst, x) in raw.chunks_exact_mut(FE_BYTES).zip(part) {
-            dst.copy_from_slice(&elem::encode_fr(x));
-        }
-        let offset = (i * cap) as u32;
-        w.exchange(
-            RequestBody::NttRead {
-                offset,
-                count: part.len() as u32,
-            },
-            ReplyBody::NttValues {
-                offset,
-                values: raw,
-            },
-        );
-    }
-    w.bytes
+/// Bytes on the line, both directions, for one MSM of `scalars`: `MsmBegin`, the scalar
+/// chunks, `MsmEnd` and their replies, as the wire client frames them.
+pub fn msm_wire_bytes(scalars: &[Fr]) -> u64 {
+    wire_bytes(scalars.len(), |wire, h| {
+        let _ = wire.msm(h, 0, scalars);
+    })
+}
+
+/// Bytes on the line, both directions, for one NTT of `input`: `NttBegin`, the input chunks,
+/// `NttRun`, the `NttRead`s of the results and their replies.
+pub fn ntt_wire_bytes(input: &[Fr], domain: &Domain, op: NttOp) -> u64 {
+    wire_bytes(0, |wire, _| {
+        let mut values = input.to_vec();
+        let _ = wire.ntt(&mut values, domain, op);
+    })
 }
 
 #[cfg(test)]
@@ -175,10 +93,10 @@ mod tests {
         // docs/protocol.md measures 32.25 bytes per scalar for an MSM of 2^12 and 64.51 bytes
         // per value for an NTT of 2^12 over a real pty.
         let s = scalars(1, OpKind::Msm, 12);
-        let per = msm_wire_bytes(&s, &G1Projective::generator(), 123_456) as f64 / 4096.0;
+        let per = msm_wire_bytes(&s) as f64 / 4096.0;
         assert!((per - 32.25).abs() < 0.1, "{per}");
         let d = Domain::with_halo2_root(12).unwrap();
-        let per = ntt_wire_bytes(&s, &s, &d, NttOp::forward(), 1000) as f64 / 4096.0;
+        let per = ntt_wire_bytes(&s, &d, NttOp::forward()) as f64 / 4096.0;
         assert!((per - 64.51).abs() < 0.2, "{per}");
         assert_eq!(scalars(1, OpKind::Msm, 3), scalars(1, OpKind::Msm, 3));
         assert_ne!(

@@ -1,44 +1,52 @@
 //! One function per subcommand.
 
-use std::{fs, path::Path};
+use std::{fs, io::Write, path::Path};
 
 use anyhow::{bail, Context, Result};
 use rand::rngs::OsRng;
-use zkedge_kernel::{
-    infer::{infer as run_model, Trace},
-    layout::Layout,
-    model::Model,
-};
+use zkedge_kernel::{infer::infer as run_model, layout::Layout, model::Model};
 
 use super::{
     input,
-    ui::{bytes, human, step},
+    ui::{self, bytes, human, proving, step, steps},
 };
 use accel_backends::{Backend, Counters};
 
-use super::RouteArgs;
+use super::{RouteArgs, VerifyArgs};
 use crate::{
-    backends::Registry,
+    backends::{Registry, RegistryError},
+    bundle::{self, Bundle, Pins},
     bundled,
     files::{hash, read_bounded},
     keys::{self, Keys, Parts, SrsOrigin},
     proof::{self, MultiOpen, ProofFile, Proved, ProverKind, MAX_PROOF_FILE},
     router::Router,
-    srs::{self, DEV_WARNING},
+    srs::{self, hex, SrsId, DEV_WARNING},
 };
 
-/// Proves with the chosen prover, behind a spinner; returns the proof and a line about how it
-/// was made. A backend other than the CPU goes behind the router, which keeps small jobs (per
-/// `route`) and refused ones on the CPU.
+/// How a proof was made: by whom, for the report line and for blame.
+enum Maker {
+    /// Stock halo2-axiom.
+    Halo2,
+    /// The zkedge prover on the reference backend.
+    Reference,
+    /// The zkedge prover with jobs on this accelerator (its spec).
+    Accelerator(String),
+}
+
+/// Proves with the chosen prover, behind a spinner; returns the proof, who made it and a line
+/// about how. A backend other than the reference goes behind the router, which keeps small jobs
+/// (per `route`), refused and failed ones, and those its checks reject on the CPU. A backend
+/// that cannot be opened (its handshake fails) leaves the proof to the CPU, with a warning.
 fn prove_with(
     keys: &Keys,
     input: &[i8],
     multiopen: MultiOpen,
     prover: ProverKind,
     backend: &str,
-    route: RouteArgs,
+    route: &RouteArgs,
     registry: &Registry,
-) -> Result<(Proved, String)> {
+) -> Result<(Proved, Maker, String)> {
     let ms = |ns: u64| format!("{:.0} ms", ns as f64 / 1e6);
     let work = |c: &Counters| {
         format!(
@@ -49,46 +57,67 @@ fn prove_with(
             ms(c.ntt_nanos)
         )
     };
+    let on_reference = |note: &str| -> Result<(Proved, Maker, String)> {
+        let b = registry.reference()?;
+        let name = b.name().to_string();
+        let (proved, t) = proving(&format!("proving (zkedge prover on {name})"), |bar| {
+            let mut prover = proof::zk_prover(keys, b)?;
+            prover.set_progress(Box::new(bar));
+            let (proved, times) =
+                proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+            Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
+        });
+        let (proved, times, b) = proved?;
+        ui::record("prove_s", t.as_secs_f64());
+        let how = format!(
+            "zkedge prover on {name}, {multiopen}: {} — {}, constraint evaluation {}{note}",
+            human(t),
+            work(b.counters()),
+            ms(times.quotient_evaluation)
+        );
+        Ok((proved, Maker::Reference, how))
+    };
     match prover {
         ProverKind::Halo2 => {
             let (proved, t) = step("proving (stock halo2-axiom)", || {
                 proof::prove_halo2(keys, input, multiopen, OsRng)
             });
-            Ok((
-                proved?,
-                format!("stock halo2-axiom, {multiopen}: {}", human(t)),
-            ))
+            ui::record("prove_s", t.as_secs_f64());
+            let how = format!("stock halo2-axiom, {multiopen}: {}", human(t));
+            Ok((proved?, Maker::Halo2, how))
         }
-        ProverKind::Zkedge if backend == "cpu" => {
-            let b = registry.create(backend)?;
-            let (proved, t) = step("proving (zkedge prover on the CPU)", || {
-                proof::prove_zkedge(keys, input, multiopen, b, &mut OsRng)
-            });
-            let (proved, times, b) = proved?;
-            let how = format!(
-                "zkedge prover on cpu, {multiopen}: {} — {}, constraint evaluation {}",
-                human(t),
-                work(b.counters()),
-                ms(times.quotient_evaluation)
-            );
-            Ok((proved, how))
-        }
+        ProverKind::Zkedge if registry.is_reference(backend) => on_reference(""),
         ProverKind::Zkedge => {
-            let accel = registry.create(backend)?;
+            let accel = match registry.create(backend) {
+                Ok(a) => a,
+                Err(e @ RegistryError::Create { .. }) => {
+                    eprintln!("warning: {e}; proving on the CPU instead");
+                    return on_reference(&format!("; {backend} could not be opened"));
+                }
+                Err(e) => return Err(e.into()),
+            };
             let name = accel.name().to_string();
             let (policy, policy_from) = route.resolve(backend)?;
-            let router = Router::new(accel, policy);
-            let (proved, t) = step(
+            let mut router = Router::new(accel, policy);
+            crate::router::check_results(&mut router, &keys.srs);
+            let (proved, t) = proving(
                 &format!("proving (zkedge prover, MSMs and NTTs to {name})"),
-                || proof::prove_zkedge(keys, input, multiopen, router, &mut OsRng),
+                |bar| {
+                    let mut prover = proof::zk_prover(keys, router)?;
+                    prover.set_progress(Box::new(bar));
+                    let (proved, times) =
+                        proof::prove_zkedge_with(keys, &mut prover, input, multiopen, &mut OsRng)?;
+                    Ok::<_, proof::ProofError>((proved, times, prover.into_backend()))
+                },
             );
             let (proved, times, router) = proved?;
+            ui::record("prove_s", t.as_secs_f64());
             let a = router.accelerator().counters();
             let mut how = format!(
                 "zkedge prover, {multiopen}: {} — on {name}: {}; on the CPU: {}; constraint evaluation {}",
                 human(t),
                 work(a),
-                work(router.cpu().counters()),
+                work(router.reference().counters()),
                 ms(times.quotient_evaluation)
             );
             how += &format!(
@@ -101,33 +130,124 @@ fn prove_with(
             if a.link_bytes > 0 {
                 how += &format!(", {} over its link", bytes(a.link_bytes as usize));
             }
-            if router.fallbacks() > 0 {
-                how += &format!(
-                    "; {} jobs refused by {name} ran on the CPU",
-                    router.fallbacks()
-                );
-            }
-            Ok((proved, how))
+            how += &crate::router::describe_faults(&router, &name);
+            Ok((proved, Maker::Accelerator(backend.to_string()), how))
         }
     }
 }
 
-fn label(model: &Model, class: usize) -> &str {
-    model.file().classes.get(class).map_or("?", String::as_str)
+/// [`prove_with`], then halo2-axiom's verifier on the proof before anyone sees it. A proof
+/// made with an accelerator that does not verify is blamed on it: the accelerator is suspect
+/// for the rest of the run and the proof is made again on the CPU. A proof the CPU (or stock
+/// halo2) made that does not verify means the keys are inconsistent: an error.
+fn prove_verified(
+    keys: &Keys,
+    input: &[i8],
+    multiopen: MultiOpen,
+    prover: ProverKind,
+    backend: &str,
+    route: &RouteArgs,
+    registry: &Registry,
+) -> Result<(Proved, String)> {
+    let (proved, maker, how) =
+        prove_with(keys, input, multiopen, prover, backend, route, registry)?;
+    let (verified, t) = step("verifying the proof (halo2-axiom)", || {
+        proof::verify(keys, &proved.file)
+    });
+    let e = match verified {
+        Ok(()) => {
+            return Ok((
+                proved,
+                format!("{how}; verified before writing ({})", human(t)),
+            ))
+        }
+        Err(e) => e,
+    };
+    let Maker::Accelerator(spec) = maker else {
+        let by = match maker {
+            Maker::Halo2 => "stock halo2-axiom",
+            _ => "the zkedge prover on the CPU",
+        };
+        bail!(
+            "the proof {by} made does not verify ({e}); the keys are inconsistent (a damaged \
+             zkedge.zpk, pk.bin or params.srs); run `zkedge setup` again"
+        );
+    };
+    eprintln!(
+        "warning: the proof made with {spec} does not verify ({e}); {spec} is suspect for \
+         this run; proving again on the CPU"
+    );
+    let reference = registry
+        .list()
+        .find(|(name, _)| registry.is_reference(name))
+        .map_or("cpu", |(name, _)| name)
+        .to_string();
+    let (proved, _, how) = prove_with(
+        keys,
+        input,
+        multiopen,
+        ProverKind::Zkedge,
+        &reference,
+        route,
+        registry,
+    )?;
+    proof::verify(keys, &proved.file).context(
+        "the CPU's proof does not verify either: the keys are inconsistent; run `zkedge setup` again",
+    )?;
+    Ok((
+        proved,
+        format!(
+            "{how}; re-proved on the CPU and verified, after {spec}'s proof failed verification"
+        ),
+    ))
+}
+
+fn label(model: &Model, class: usize) -> String {
+    model
+        .classes()
+        .get(class)
+        .cloned()
+        .unwrap_or_else(|| format!("#{class}"))
 }
 
 fn describe(model: &Model) -> String {
-    let layers: Vec<String> = model
-        .layers()
+    let ops: Vec<String> = model
+        .ops()
         .iter()
         .enumerate()
-        .map(|(i, l)| {
-            let [c, h, w] = model.layer_output_shape(i);
-            format!("{} → {c}×{h}×{w}", l.kind())
+        .map(|(i, op)| {
+            let [c, h, w] = model.shape(i + 1);
+            format!("{} → {c}×{h}×{w}", op.kind())
         })
         .collect();
     let [c, h, w] = model.input_shape();
-    format!("{c}×{h}×{w} → {}", layers.join(" → "))
+    format!("{c}×{h}×{w} → {}", ops.join(" → "))
+}
+
+/// The layout's shape and size, as `setup` and `demo` print it.
+pub(crate) fn describe_layout(layout: &Layout) -> String {
+    let p = layout.params();
+    let e = layout.estimate();
+    format!(
+        "k = {} ({} rows; {} used: {} multiply-accumulate, {} rescales in {} slots of {} rows, {} function rows); \
+         {} lanes × {} accumulators, {}-bit limbs; {} advice + {} fixed columns, {} lookups; \
+         estimated proving time {:.1} s on the CPU",
+        layout.k(),
+        1usize << layout.k(),
+        layout.rows(),
+        layout.mac_rows(),
+        layout.rescales(),
+        p.slots,
+        p.template.offsets().len,
+        layout.function_rows(),
+        p.lanes,
+        p.accs,
+        p.limb_bits,
+        e.advice,
+        e.fixed,
+        e.lookups,
+        e.seconds
+    )
 }
 
 pub fn demo(
@@ -169,12 +289,7 @@ pub fn demo(
     );
     let layout = Layout::new(&model)?;
     let k = layout.k();
-    println!(
-        "  circuit: k = {k} ({} rows; {} used, threshold table {} rows)",
-        1usize << k,
-        layout.rows(),
-        layout.threshold_table().len()
-    );
+    println!("  circuit: {}", describe_layout(&layout));
     eprintln!("{DEV_WARNING}");
     let (srs, t_srs) = step("generating the development SRS", || srs::dev(k));
     let (keys, t_keys) = step("generating keys", || {
@@ -187,7 +302,7 @@ pub fn demo(
         human(t_keys),
         human(t_srs + t_keys)
     );
-    let (proved, how) = prove_with(&keys, input, multiopen, prover, backend, route, registry)?;
+    let (proved, how) = prove_verified(&keys, input, multiopen, prover, backend, &route, registry)?;
     let proof_bytes = proved.file.to_bytes();
     println!("  prove: {how}; proof file {}", bytes(proof_bytes.len()));
     let (verified, t_verify) = step("verifying", || {
@@ -205,14 +320,13 @@ pub fn demo(
     Ok(())
 }
 
-pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<()> {
-    let model = input::model(model_path)?;
-    let k = Layout::new(&model)?.k();
-    let (srs, origin) = match srs_path {
+/// The SRS for circuits of `2^k` rows: read from `path`, else the development SRS (announced).
+fn srs_for(path: Option<&Path>, k: u32) -> Result<(srs::Srs, SrsOrigin)> {
+    Ok(match path {
         Some(p) => {
-            let (srs, t) = step("reading the SRS", || srs::load(p, k));
+            let (srs, t) = step("reading and checking the SRS", || srs::load(p, k));
             let srs = srs?;
-            println!("SRS {} read in {}", p.display(), human(t));
+            println!("SRS {} read and checked in {}", p.display(), human(t));
             (srs, SrsOrigin::File(p.display().to_string()))
         }
         None => {
@@ -222,24 +336,88 @@ pub fn setup(model_path: &Path, out: &Path, srs_path: Option<&Path>) -> Result<(
                 SrsOrigin::InsecureDev,
             )
         }
-    };
+    })
+}
+
+pub fn setup(
+    model_path: &Path,
+    out: &Path,
+    srs_path: Option<&Path>,
+    vk: keys::VkSource,
+    halo2_key: keys::Halo2Key,
+) -> Result<()> {
+    let model = input::model(model_path)?;
+    let layout = Layout::new(&model)?;
+    let k = layout.k();
+    println!(
+        "{}: {} multiply-accumulates; circuit {}",
+        model.file().name,
+        model.mac_count(),
+        describe_layout(&layout)
+    );
+    let (srs, origin) = srs_for(srs_path, k)?;
     let name = model.file().name.clone();
-    let (keys, t) = step("generating keys", || keys::generate(model, srs, origin));
-    let mut keys = keys?;
-    keys.save(out)?;
+    let (keys, t) = steps(|say| {
+        let mut keys =
+            keys::generate_with(model, srs, origin, vk, halo2_key, &mut |s| say(s.label()))?;
+        say(keys::SetupStep::Writing.label());
+        keys.save(out)?;
+        Ok::<_, keys::KeysError>(keys)
+    });
+    let keys = keys?;
+    ui::record("keygen_s", t.as_secs_f64());
+    if keys.pk.is_none() {
+        println!(
+            "no halo2 proving key written (pk.bin, only `--prover halo2` reads it); \
+             `--halo2-key always` writes one"
+        );
+    }
     println!(
         "keys for {name} (k = {k}) written to {} in {}",
         out.display(),
         human(t)
     );
+    println!(
+        "  verifying key {}\n  SRS {}\n  verifiers pin them with `zkedge verify --vk-hash {} --srs-id {}` \
+         (or derive the key themselves with --model)",
+        hex(&keys.vk_hash),
+        keys.srs_id,
+        hex(&keys.vk_hash),
+        hex(&keys.srs_id.tau)
+    );
+    Ok(())
+}
+
+pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>) -> Result<()> {
+    let model = input::model(model_path)?;
+    let k = Layout::new(&model)?.k();
+    let (srs, _) = srs_for(srs_path, k)?;
+    let (vk_hash, t) = step("deriving the verifying key", || {
+        bundle::derive_vk_hash(&model, &srs)
+    });
+    let vk_hash = vk_hash?;
+    let id = SrsId::of(&srs);
+    println!(
+        "model {} ({})",
+        hex(&hash(&model.to_bytes())),
+        model.file().name
+    );
+    println!("verifying key {}  (derived in {})", hex(&vk_hash), human(t));
+    println!("SRS {id}");
+    if let Some(reason) = srs::known_secret(&srs.s_g2()) {
+        println!("  the SRS is INSECURE ({reason}): its proofs show nothing");
+    }
+    println!(
+        "pin with: zkedge verify --vk-hash {} --srs-id {} …",
+        hex(&vk_hash),
+        hex(&id.tau)
+    );
     Ok(())
 }
 
 fn warn_if_dev(keys: &Keys) {
-    if keys.manifest.srs == SrsOrigin::InsecureDev {
-        eprintln!(
-            "note: these keys use the INSECURE development SRS; their proofs convince no one"
-        );
+    if let Some(reason) = srs::known_secret(&keys.srs.s_g2()) {
+        eprintln!("note: these keys use an INSECURE SRS ({reason}); their proofs convince no one");
     }
 }
 
@@ -272,8 +450,10 @@ pub fn prove(
     }
     warn_if_dev(&keys);
     let input = input::input(input_path, &keys.model)?;
-    let (proved, how) = prove_with(&keys, &input, multiopen, prover, backend, route, registry)?;
+    let (proved, how) =
+        prove_verified(&keys, &input, multiopen, prover, backend, &route, registry)?;
     let file_bytes = proved.file.to_bytes();
+    ui::record("proof_bytes", file_bytes.len() as f64);
     fs::write(out, &file_bytes).with_context(|| format!("cannot write {}", out.display()))?;
     let class = proved.trace.class();
     println!(
@@ -286,20 +466,94 @@ pub fn prove(
     Ok(())
 }
 
-pub fn verify(keys_dir: &Path, proof_path: &Path) -> Result<()> {
-    let keys = Keys::load(keys_dir, Parts::Verify)?;
-    let raw = read_bounded(proof_path, MAX_PROOF_FILE)?;
-    let file = ProofFile::from_bytes(&raw).with_context(|| proof_path.display().to_string())?;
-    proof::verify(&keys, &file)
-        .with_context(|| format!("{} is not a valid proof", proof_path.display()))?;
+/// A 32-byte hash given in hex on the command line.
+fn hash_arg(flag: &str, text: &str) -> Result<[u8; 32]> {
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+                .collect()
+        })
+        .flatten();
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("{flag} takes 64 hex digits (a BLAKE2b-256 hash), not {text:?}"))
+}
+
+pub fn verify(args: &VerifyArgs) -> Result<()> {
+    let (source, bundle_path) = match (&args.bundle, &args.keys) {
+        (Some(b), _) => (b.display().to_string(), b.clone()),
+        (None, Some(dir)) => (dir.display().to_string(), dir.join(keys::BUNDLE)),
+        (None, None) => bail!("give --keys DIR or --bundle FILE"),
+    };
+    let bundle = Bundle::load(&bundle_path)?;
+    let raw = read_bounded(&args.proof, MAX_PROOF_FILE)?;
+    let file = ProofFile::from_bytes(&raw).with_context(|| args.proof.display().to_string())?;
+    let pins = Pins {
+        vk_hash: args
+            .vk_hash
+            .as_deref()
+            .map(|h| hash_arg("--vk-hash", h))
+            .transpose()?,
+        srs: args
+            .srs_id
+            .as_deref()
+            .map(|h| hash_arg("--srs-id", h))
+            .transpose()?,
+        allow_insecure_srs: args.allow_insecure_dev_srs,
+    };
+    bundle
+        .check_pins(&pins)
+        .with_context(|| format!("{} is not trusted", args.proof.display()))?;
+    let derived_from = match &args.model {
+        Some(model_path) => {
+            let model = input::model(model_path)?;
+            let srs_path = match (&args.srs, &args.keys) {
+                (Some(p), _) => p.clone(),
+                (None, Some(dir)) => dir.join("params.srs"),
+                (None, None) => {
+                    bail!("--model needs the SRS to derive the key over: give --srs FILE")
+                }
+            };
+            let srs = srs::load(&srs_path, bundle.srs_id.k)?;
+            bundle
+                .check_model(&model, &srs)
+                .with_context(|| format!("{} is not trusted", args.proof.display()))?;
+            Some(model_path.display().to_string())
+        }
+        None => None,
+    };
+    let (checked, t) = step("verifying", || bundle.verify(&file));
+    checked.with_context(|| format!("{} is not a valid proof", args.proof.display()))?;
+    ui::record("verify_s", t.as_secs_f64());
     println!(
         "valid: class {} \"{}\", logits {:?} (model {})",
         file.class,
-        label(&keys.model, file.class as usize),
+        bundle.label(file.class),
         file.output,
-        keys.manifest.model
+        bundle.file.model.name
     );
-    warn_if_dev(&keys);
+    let vk = hex(&bundle.vk_hash);
+    match (&derived_from, pins.vk_hash) {
+        (Some(m), _) => println!("  verifying key {vk}: derived here from {m}"),
+        (None, Some(_)) => println!("  verifying key {vk}: the pinned one (--vk-hash)"),
+        (None, None) => println!(
+            "  verifying key {vk}: as {source} says, for model {}; NOT checked — pin it with \
+             --vk-hash or --model to know which model this proof is about",
+            hex(&bundle.file.model.hash)
+        ),
+    }
+    match (bundle.insecure_srs(), pins.srs) {
+        (Some(reason), _) => {
+            println!("  SRS {}: INSECURE ({reason}); allowed by --allow-insecure-dev-srs: this proof shows nothing", bundle.srs_id);
+        }
+        (None, Some(_)) => println!("  SRS {}: the pinned one (--srs-id)", bundle.srs_id),
+        (None, None) => println!(
+            "  SRS {}: not pinned — pin the ceremony you trust with --srs-id",
+            bundle.srs_id
+        ),
+    }
     Ok(())
 }
 
@@ -315,27 +569,90 @@ pub fn infer(
         (None, Some(b)) => input::batch(b, &model)?,
         (None, None) => bail!("give --input or --batch"),
     };
-    let traces: Vec<Trace> = inputs
-        .iter()
-        .map(|x| run_model(&model, x))
-        .collect::<Result<_, _>>()?;
-    if json {
-        let outputs: Vec<&[i8]> = traces.iter().map(Trace::output).collect();
-        let classes: Vec<usize> = traces.iter().map(Trace::class).collect();
-        println!(
-            "{}",
-            serde_json::json!({ "outputs": outputs, "classes": classes })
-        );
-    } else {
-        for t in &traces {
+    // One input at a time: a trace holds every value the model computed, and a batch may
+    // hold a million inputs. TFLite Micro's softmax, where the model ends in one, is computed
+    // from the logits, never proven.
+    let has_softmax = model.file().softmax.is_some();
+    let mut outputs: Vec<Vec<i8>> = Vec::new();
+    let mut classes = Vec::new();
+    let mut softmaxes: Vec<Vec<i8>> = Vec::new();
+    for x in &inputs {
+        let t = run_model(&model, x)?;
+        let softmax = zkedge_kernel::softmax::apply(&model, t.output()).transpose()?;
+        if json {
+            outputs.push(t.output().to_vec());
+            classes.push(t.class());
+            softmaxes.extend(softmax);
+        } else {
+            let probabilities = softmax
+                .as_ref()
+                .map(|s| format!(", softmax {s:?} (from the logits, not proven)"))
+                .unwrap_or_default();
             println!(
-                "class {} \"{}\", logits {:?}",
+                "class {} \"{}\", logits {:?}{probabilities}",
                 t.class(),
                 label(&model, t.class()),
                 t.output()
             );
         }
     }
+    if json {
+        #[derive(serde::Serialize)]
+        struct Inferred {
+            outputs: Vec<Vec<i8>>,
+            classes: Vec<usize>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            softmax: Option<Vec<Vec<i8>>>,
+        }
+        let softmax = has_softmax.then_some(softmaxes);
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(
+            &mut out,
+            &Inferred {
+                outputs,
+                classes,
+                softmax,
+            },
+        )?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+pub fn import(
+    model_path: &Path,
+    out: &Path,
+    classes: Vec<String>,
+    name: Option<String>,
+) -> Result<()> {
+    let mut options = zkedge_import::Options::default().classes(classes);
+    if let Some(name) = name {
+        options = options.name(name);
+    }
+    let model = zkedge_import::read(model_path, &options)
+        .with_context(|| format!("cannot import {}", model_path.display()))?;
+    let data = if out.extension().is_some_and(|e| e == "json") {
+        model.to_json().into_bytes()
+    } else {
+        model.to_bytes()
+    };
+    fs::write(out, &data).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("imported \"{}\": {}", model.file().name, describe(&model));
+    println!(
+        "{} weights, {} multiply-accumulates; input in {} order; {}",
+        model.weight_count(),
+        model.mac_count(),
+        match model.file().input.order {
+            zkedge_kernel::model::Order::Hwc => "channels-last (HWC)",
+            zkedge_kernel::model::Order::Chw => "channels-first (CHW)",
+        },
+        if model.file().softmax.is_some() {
+            "the softmax is computed from the proven logits, not proven"
+        } else {
+            "no softmax"
+        }
+    );
+    println!("{} written ({})", out.display(), bytes(data.len()));
     Ok(())
 }
 

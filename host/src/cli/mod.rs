@@ -2,6 +2,7 @@
 //! same CLI with more backends registered.
 
 mod bench;
+mod bench_models;
 mod commands;
 mod input;
 mod serve;
@@ -51,6 +52,39 @@ impl RouteArgs {
     }
 }
 
+/// What `zkedge verify` reads and what the verifier pins.
+#[derive(clap::Args, Clone, Debug)]
+#[command(group(clap::ArgGroup::new("verifier").required(true).args(["keys", "bundle"])))]
+pub struct VerifyArgs {
+    /// Keys directory from `zkedge setup` (only its verifier.zkv is read, and its params.srs
+    /// with --model).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// A verifier bundle (verifier.zkv) instead of a keys directory.
+    #[arg(long, conflicts_with = "keys")]
+    pub bundle: Option<PathBuf>,
+    /// The proof file.
+    #[arg(long)]
+    pub proof: PathBuf,
+    /// The model you trust (`.json` or `.zkm`): its verifying key is derived here and must be
+    /// the keys' (costs a keygen: seconds at large k; needs the SRS: --srs or the keys' params.srs).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The SRS to derive --model's key over (default: the keys directory's params.srs).
+    #[arg(long, requires = "model")]
+    pub srs: Option<PathBuf>,
+    /// The verifying-key hash you trust (from `zkedge vk-hash`, published by the model's owner).
+    #[arg(long, value_name = "HEX")]
+    pub vk_hash: Option<String>,
+    /// The SRS identity you trust (from `zkedge vk-hash`).
+    #[arg(long, value_name = "HEX")]
+    pub srs_id: Option<String>,
+    /// Check proofs over an SRS whose secret is public (the development SRS) instead of refusing
+    /// them. Such a proof shows nothing: anyone can make one for any output.
+    #[arg(long)]
+    pub allow_insecure_dev_srs: bool,
+}
+
 /// zkedge: prove that an output came from a given int8 model on a given input.
 #[derive(Parser)]
 #[command(name = "zkedge", version, about, long_about = None)]
@@ -80,25 +114,39 @@ enum Command {
     },
     /// Generate proving and verifying keys for a model.
     Setup {
-        /// The model (`.json` or `.zkm`).
+        /// The model (`.json`, `.zkm`, or `.tflite`, imported on the fly).
         #[arg(long)]
         model: PathBuf,
         /// Directory to write the keys to.
         #[arg(long)]
         out: PathBuf,
-        /// A halo2 ParamsKZG file from a trusted setup; without it, the insecure development SRS.
+        /// The SRS: a `.ptau` file from a powers-of-tau ceremony (snarkjs, Perpetual Powers of
+        /// Tau) or a halo2 ParamsKZG file; without it, the insecure development SRS (whose
+        /// proofs `verify` refuses).
         #[arg(long)]
         srs: Option<PathBuf>,
+        /// Where the verifying key comes from: halo2's keygen_vk (the zkedge key is then checked
+        /// against it), or the zkedge key's own commitments, read back by halo2 (for circuits
+        /// whose keygen_vk needs too much memory: it holds about 144 bytes per fixed cell).
+        /// `auto` takes keygen_vk when its estimated peak is at most 4 GiB.
+        #[arg(long, value_enum, default_value_t = crate::keys::VkSource::Auto)]
+        vk: crate::keys::VkSource,
+        /// halo2's proving key (pk.bin), which only `prove --prover halo2` reads: `auto` writes
+        /// it when it is at most 512 MiB (every fixed and σ column twice), `always` whatever
+        /// its size (halo2's keygen_pk is slow and large from k ≈ 18), `never` not at all.
+        #[arg(long, value_enum, default_value_t = crate::keys::Halo2Key::Auto)]
+        halo2_key: crate::keys::Halo2Key,
     },
     /// Run the model on an input and prove the result.
     Prove {
-        /// The model (`.json` or `.zkm`); must be the one the keys were made for.
+        /// The model (`.json`, `.zkm` or `.tflite`); must be the one the keys were made for.
         #[arg(long)]
         model: PathBuf,
         /// Keys directory from `zkedge setup`.
         #[arg(long)]
         keys: PathBuf,
-        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`.
+        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`, flat or nested, in the
+        /// model's own order (NHWC for a TFLite model).
         #[arg(long)]
         input: PathBuf,
         /// Where to write the proof.
@@ -116,21 +164,26 @@ enum Command {
         #[command(flatten)]
         route: RouteArgs,
     },
-    /// Check a proof; prints the proven output and exits 0 if it is valid, exits 1 if not.
-    Verify {
-        /// Keys directory from `zkedge setup`.
-        #[arg(long)]
-        keys: PathBuf,
-        /// The proof file.
-        #[arg(long)]
-        proof: PathBuf,
-    },
-    /// Run the model (no proof).
-    Infer {
+    /// Check a proof; prints the proven output and what it rests on, exits 0 if it is valid,
+    /// 1 if not.
+    Verify(VerifyArgs),
+    /// Print the hashes a verifier pins: the model's, its verifying key's (derived here) and the
+    /// SRS's identity.
+    VkHash {
         /// The model (`.json` or `.zkm`).
         #[arg(long)]
         model: PathBuf,
-        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`.
+        /// The SRS the keys are made over (as for `setup`; a keys directory's params.srs will
+        /// do); without it, the insecure development SRS.
+        #[arg(long)]
+        srs: Option<PathBuf>,
+    },
+    /// Run the model (no proof).
+    Infer {
+        /// The model (`.json`, `.zkm` or `.tflite`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Input JSON: `{"input": [int8…]}` or `{"values": [real…]}`, in the model's order.
         #[arg(long, conflicts_with = "batch", required_unless_present = "batch")]
         input: Option<PathBuf>,
         /// Batch JSON: `{"inputs": [[int8…], …]}`.
@@ -145,6 +198,10 @@ enum Command {
     /// Run the same MSMs and NTTs on several backends: check they agree bit for bit, time
     /// them, report (table; with --out, report.csv, a plot and a routing file).
     BenchBackends(bench::BenchArgs),
+    /// Set up, prove and verify models of the MLPerf Tiny architectures (or given model files)
+    /// in child processes: k, rows, columns, times, peak memory, proof size; a table and a
+    /// report (`docs/backends.md` has the figures).
+    BenchModels(bench_models::Args),
     /// Benchmark backends against the CPU and write the routing file `prove` and `demo` read.
     Calibrate {
         #[command(flatten)]
@@ -157,6 +214,21 @@ enum Command {
     /// Serve a device (the zkedge firmware) on a serial line: its MSMs on --backend, its
     /// witnesses proved here, its proofs verified here.
     Serve(serve::ServeArgs),
+    /// Import an int8 TFLite model (full-integer quantisation) into zkedge's format.
+    Import {
+        /// The `.tflite` file.
+        model: PathBuf,
+        /// The file to write (`.zkm` or `.json`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Class labels, one per output, comma-separated (default: none; classes print as
+        /// their index).
+        #[arg(long, value_delimiter = ',')]
+        classes: Vec<String>,
+        /// The model's name (default: the file's name without its extension).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Convert a model between its JSON and binary (`.zkm`) forms; the extension decides.
     Convert {
         /// The model to read.
@@ -194,7 +266,13 @@ pub fn run_with(
             backend,
             route,
         } => commands::demo(sample, multiopen, prover, &backend, route, registry),
-        Command::Setup { model, out, srs } => commands::setup(&model, &out, srs.as_deref()),
+        Command::Setup {
+            model,
+            out,
+            srs,
+            vk,
+            halo2_key,
+        } => commands::setup(&model, &out, srs.as_deref(), vk, halo2_key),
         Command::Prove {
             model,
             keys,
@@ -207,7 +285,8 @@ pub fn run_with(
         } => commands::prove(
             &model, &keys, &input, &out, multiopen, prover, &backend, route, registry,
         ),
-        Command::Verify { keys, proof } => commands::verify(&keys, &proof),
+        Command::Verify(args) => commands::verify(&args),
+        Command::VkHash { model, srs } => commands::vk_hash(&model, srs.as_deref()),
         Command::Infer {
             model,
             input,
@@ -215,7 +294,14 @@ pub fn run_with(
             json,
         } => commands::infer(&model, input.as_deref(), batch.as_deref(), json),
         Command::Convert { model, out } => commands::convert(&model, &out),
+        Command::Import {
+            model,
+            out,
+            classes,
+            name,
+        } => commands::import(&model, &out, classes, name),
         Command::BenchBackends(args) => bench::bench_backends(&args, registry),
+        Command::BenchModels(args) => bench_models::run(&args),
         Command::Calibrate { bench, routing } => {
             bench::calibrate(&bench, routing.as_deref(), registry)
         }
@@ -238,6 +324,7 @@ pub fn run_with(
             Ok(())
         }
     };
+    ui::write_figures();
     match result {
         Ok(()) => 0,
         Err(e) => {

@@ -2,13 +2,14 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use accel_backends::{Backend, Checked};
 use anyhow::{Context, Result};
 
 use super::{ui::bytes, RouteArgs};
 use crate::{
-    backends::{DynBackend, Registry},
+    backends::{Registry, RegistryError},
     keys::{Keys, Parts},
-    router::Router,
+    router::{Policy, Router},
     serve::{self, port, ServiceConfig},
 };
 
@@ -53,15 +54,31 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     let keys = Keys::load(&args.keys, Parts::Zkedge)
         .with_context(|| format!("loading keys from {}", args.keys.display()))?;
-    let (backend, routing): (DynBackend, _) = if args.backend == "cpu" {
-        (registry.create("cpu")?, String::new())
+    // The reference alone is a router that sends nothing elsewhere; an accelerator that cannot
+    // be opened leaves the device to the reference, with a warning.
+    let reference_only =
+        || -> Result<Checked<Router>> { Ok(Router::new(registry.reference()?, Policy::NONE)) };
+    let (router, routing) = if registry.is_reference(&args.backend) {
+        (reference_only()?, String::new())
     } else {
-        let (policy, from) = args.route.resolve(&args.backend)?;
-        let routing = format!("; routing: {} ({from})", crate::routing::describe(&policy));
-        (
-            Box::new(Router::new(registry.create(&args.backend)?, policy)),
-            routing,
-        )
+        match registry.create(&args.backend) {
+            Ok(accel) => {
+                let (policy, from) = args.route.resolve(&args.backend)?;
+                let routing = format!("; routing: {} ({from})", crate::routing::describe(&policy));
+                let mut router = Router::new(accel, policy);
+                // Every MSM result relayed to the device is checked first.
+                crate::router::check_results(&mut router, &keys.srs);
+                (router, routing)
+            }
+            Err(e @ RegistryError::Create { .. }) => {
+                eprintln!("zkedge serve: warning: {e}; serving from the CPU instead");
+                (
+                    reference_only()?,
+                    "; could not be opened: the CPU serves".into(),
+                )
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     let config = ServiceConfig {
         ntt_min_log: args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER),
@@ -70,7 +87,7 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
         bases: accel_backends::BasesConfig::precomputed(args.precompute),
     };
     let model = keys.manifest.model.clone();
-    let mut server = serve::server(keys, backend, config).context("starting the service")?;
+    let mut server = serve::server(keys, router, config).context("starting the service")?;
     let mut line = port::open(&args.port, args.baud, Duration::from_secs(args.wait))?;
     eprintln!(
         "zkedge serve: serving {model} on {} (backend {}{routing})",
@@ -89,6 +106,17 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
         c.msm_elements,
         c.ntt_calls,
     );
+    if report.dropped_sessions > 0 {
+        eprintln!(
+            "zkedge serve: {} sessions dropped because the device stopped reading",
+            report.dropped_sessions
+        );
+    }
+    if let Some(name) = &report.suspect {
+        eprintln!(
+            "zkedge serve: {name} was suspect after a proof made with it failed verification"
+        );
+    }
     if report.witness_bytes + report.proof_bytes > 0 {
         eprintln!(
             "zkedge serve: uploads: witnesses {}, proofs {}",

@@ -20,31 +20,29 @@
 pub mod port;
 
 use std::{
-    fs,
-    io::{self, Read, Write},
+    collections::VecDeque,
+    fs, io,
     path::PathBuf,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use accel_backends::{
-    wire::{Extension, ServeConfig, Server, FRAME},
-    Backend, BasesConfig, BasesHandle, G1Affine,
+    wire::{Extension, ServeConfig, Server, Upload, FRAME},
+    Backend, BasesConfig, BasesHandle, Checked, G1Affine,
 };
 use accel_proto::{
     witness, ErrorCode, ErrorReply, FrameAccumulator, MultiOpen as WireMultiOpen, ReplyBody,
-    RequestBody, SessionInfo,
+    RequestBody, RequestId, SessionInfo,
 };
 use rand::rngs::OsRng;
 use serde::Serialize;
-use zkedge_kernel::{
-    layout::ADVICE,
-    prover::{self, Prepared, ProveError, Srs},
-};
+use zkedge_kernel::prover::{self, Prepared, ProveError, Srs};
 
 use crate::{
     files::{hash, hash_hex},
     keys::Keys,
     proof::{self, MultiOpen, ProofFile, PROOF_VERSION},
+    router::Router,
     zk,
 };
 
@@ -143,19 +141,25 @@ pub struct Report {
     pub witness_bytes: u64,
     /// Bytes from the device: proof uploads.
     pub proof_bytes: u64,
+    /// The accelerator whose proof failed verification, suspect for the rest of the run.
+    pub suspect: Option<String>,
+    /// Sessions dropped because the device stopped reading its replies.
+    pub dropped_sessions: u64,
 }
 
-enum Upload {
+/// A device's upload in progress. Witness values are numbered across columns (column `c`,
+/// row `r` is value `c·rows + r`), so one [`Upload`] holds them and a `BadOffset` names where
+/// the whole upload stands.
+enum Uploading {
     None,
     Witness {
-        columns: Vec<Vec<i64>>,
+        values: Upload<i64>,
         rows: usize,
         output: Vec<i8>,
         class: u32,
     },
     Proof {
-        bytes: Vec<u8>,
-        len: usize,
+        bytes: Upload<u8>,
         output: Vec<i8>,
         class: u32,
         multiopen: MultiOpen,
@@ -171,7 +175,10 @@ pub struct DeviceService {
     srs: Srs,
     config: ServiceConfig,
     session: bool,
-    upload: Upload,
+    upload: Uploading,
+    /// The answer to the last finished upload, given again to a repeated `*End` (its reply
+    /// was lost and the device retransmitted it).
+    finished: Option<ReplyBody<'static>>,
     report: Report,
 }
 
@@ -224,7 +231,8 @@ impl DeviceService {
             srs,
             config,
             session: false,
-            upload: Upload::None,
+            upload: Uploading::None,
+            finished: None,
             report: Report::default(),
         })
     }
@@ -232,6 +240,25 @@ impl DeviceService {
     /// What the service has done.
     pub fn report(&self) -> &Report {
         &self.report
+    }
+
+    /// Drops the session of a device that stopped reading its replies (`pending` bytes of
+    /// them waited for `for_`): it must say hello and open a new one. Says so once per session.
+    pub fn drop_session(&mut self, pending: usize, for_: Duration) {
+        let had = self.session || !matches!(self.upload, Uploading::None);
+        self.session = false;
+        self.upload = Uploading::None;
+        self.finished = None;
+        if !had {
+            return;
+        }
+        self.report.dropped_sessions += 1;
+        eprintln!(
+            "zkedge serve: the device stopped reading its replies ({pending} bytes waiting, none \
+             taken for {:.1} s): its session is dropped and the replies discarded; serving on \
+             (the device must open a new session)",
+            for_.as_secs_f64()
+        );
     }
 
     /// The keys served.
@@ -281,7 +308,8 @@ impl DeviceService {
         }
         self.ensure_bases(backend)?;
         self.session = true;
-        self.upload = Upload::None;
+        self.upload = Uploading::None;
+        self.finished = None;
         self.report.sessions += 1;
         let raw = |h: BasesHandle| h.id();
         let info = SessionInfo {
@@ -318,8 +346,11 @@ impl DeviceService {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
         }
-        if usize::from(columns) != ADVICE.len() {
-            return Err(refuse(ErrorCode::BadLength, ADVICE.len()));
+        if usize::from(columns) != self.keys.layout.advice_columns().count() {
+            return Err(refuse(
+                ErrorCode::BadLength,
+                self.keys.layout.advice_columns().count(),
+            ));
         }
         let want = self.keys.layout.rows();
         if rows as usize != want {
@@ -327,14 +358,13 @@ impl DeviceService {
         }
         let output = self.check_output(output, class)?;
         // Sizes checked against the keys: the allocation is the circuit's, not the peer's.
-        self.upload = Upload::Witness {
-            columns: (0..ADVICE.len())
-                .map(|_| Vec::with_capacity(want))
-                .collect(),
+        self.upload = Uploading::Witness {
+            values: Upload::new(self.keys.layout.advice_columns().count() * want)?,
             rows: want,
             output,
             class,
         };
+        self.finished = None;
         Ok(ReplyBody::Ok)
     }
 
@@ -342,26 +372,27 @@ impl DeviceService {
         &mut self,
         column: u16,
         offset: u32,
-        values: &[u8],
+        chunk: &[u8],
     ) -> Result<ReplyBody<'static>, ErrorReply> {
-        let Upload::Witness { columns, rows, .. } = &mut self.upload else {
+        let Uploading::Witness { values, rows, .. } = &mut self.upload else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
         let rows = *rows;
-        // Columns arrive in order: the chunk must extend the first incomplete one.
-        let current = columns.iter().position(|c| c.len() < rows);
-        let column = usize::from(column);
-        if current != Some(column) {
-            return Err(refuse(ErrorCode::OutOfSequence, current.unwrap_or(0)));
-        }
-        let col = &mut columns[column];
-        if offset as usize != col.len() {
-            return Err(refuse(ErrorCode::BadOffset, col.len()));
-        }
+        // Columns arrive in order, each from row 0: the chunk must start where the upload
+        // stands.
+        let at = usize::from(column)
+            .checked_mul(rows)
+            .and_then(|a| a.checked_add(offset as usize))
+            .filter(|_| (offset as usize) < rows.max(1))
+            .ok_or(refuse(ErrorCode::BadOffset, values.received()))?;
+        values.expect(u32::try_from(at).unwrap_or(u32::MAX))?;
+        // A chunk stays within its column.
+        let room = rows - (at % rows.max(1));
+        let mut taken = 0;
         let mut overflow = false;
-        witness::decode(values, |v| {
-            if col.len() < rows {
-                col.push(v);
+        witness::decode(chunk, |v| {
+            if taken < room && values.push(v).is_ok() {
+                taken += 1;
             } else {
                 overflow = true;
             }
@@ -370,57 +401,108 @@ impl DeviceService {
         if overflow {
             return Err(refuse(ErrorCode::BadLength, rows));
         }
-        self.report.witness_bytes += values.len() as u64;
+        self.report.witness_bytes += chunk.len() as u64;
         Ok(ReplyBody::Ok)
     }
 
-    fn witness_end<B: Backend + ?Sized>(
+    fn witness_end(
         &mut self,
-        backend: &mut B,
+        router: &mut Checked<Router>,
         multiopen: WireMultiOpen,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
-        let Upload::Witness {
-            columns,
+        if let (Uploading::None, Some(done)) = (&self.upload, self.finished) {
+            return Ok(done);
+        }
+        let Uploading::Witness {
+            values,
             rows,
             output,
             class,
-        } = std::mem::replace(&mut self.upload, Upload::None)
+        } = std::mem::replace(&mut self.upload, Uploading::None)
         else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
-        let filled: usize = columns.iter().map(Vec::len).sum();
-        if filled != rows * columns.len() {
-            return Err(refuse(ErrorCode::Incomplete, filled));
-        }
+        let values = values.finish()?;
+        let columns: Vec<Vec<i64>> = values.chunks(rows.max(1)).map(<[i64]>::to_vec).collect();
         let multiopen = host_multiopen(multiopen);
         let start = Instant::now();
-        let (advice, instance) = zkedge_kernel::layout::Witness {
+        let witness = zkedge_kernel::layout::Witness {
             advice: columns,
             instance: zkedge_kernel::layout::instance(&output, class as usize),
-        }
-        .to_field();
-        let made = prover::prove(
-            &self.prepared,
-            backend,
-            &self.srs,
-            advice,
-            &instance,
-            multiopen.into(),
-            &mut OsRng,
-        );
-        let proof = match made {
-            Ok(p) => p.bytes,
-            Err(ProveError::Backend(e)) => {
-                self.log(format_args!("proving failed on the backend: {e}"));
-                return Err(refuse(ErrorCode::Device, 0));
+        };
+        let accel_before = router.stats().accel_jobs;
+        let proof = self.prove(router, &witness, multiopen)?;
+        let accelerated = router.stats().accel_jobs > accel_before;
+        let file = self.file(proof, &output, class, multiopen);
+        let verified = proof::verify(&self.keys, &file);
+        let file = match verified {
+            Ok(()) => file,
+            // Made with the accelerator's help and rejected: the accelerator or the witness
+            // is wrong. The CPU alone tells which.
+            Err(e) if accelerated => {
+                let name = router.accelerator().name().to_string();
+                router.hooks_mut().mark_suspect();
+                self.report.suspect = Some(name.clone());
+                self.log(format_args!(
+                    "the proof made with {name} does not verify ({e}); {name} is suspect for \
+                     the rest of this run: proving again on the CPU"
+                ));
+                let proof = self.prove(router, &witness, multiopen)?;
+                self.file(proof, &output, class, multiopen)
             }
             Err(e) => {
                 self.log(format_args!("the device's witness does not prove: {e}"));
                 return Err(refuse(ErrorCode::Unsatisfied, 0));
             }
         };
-        self.accept(Mode::Witness, proof, output, class, multiopen, start)
-            .map_err(|_| refuse(ErrorCode::Unsatisfied, 0))
+        let done = self
+            .accept(Mode::Witness, file, start)
+            .map_err(|_| refuse(ErrorCode::Unsatisfied, 0))?;
+        self.finished = Some(done);
+        Ok(done)
+    }
+
+    /// The zkedge prover on `router` over the session's SRS.
+    fn prove(
+        &mut self,
+        router: &mut Checked<Router>,
+        witness: &zkedge_kernel::layout::Witness,
+        multiopen: MultiOpen,
+    ) -> Result<Vec<u8>, ErrorReply> {
+        let (advice, instance) = witness.to_field();
+        let made = prover::prove(
+            &self.prepared,
+            router,
+            &self.srs,
+            advice,
+            &instance,
+            multiopen.into(),
+            &mut OsRng,
+        );
+        match made {
+            Ok(p) => Ok(p.bytes),
+            Err(ProveError::Backend(e)) => {
+                self.log(format_args!("proving failed on the backend: {e}"));
+                Err(refuse(ErrorCode::Device, 0))
+            }
+            Err(e) => {
+                self.log(format_args!("the device's witness does not prove: {e}"));
+                Err(refuse(ErrorCode::Unsatisfied, 0))
+            }
+        }
+    }
+
+    fn file(&self, proof: Vec<u8>, output: &[i8], class: u32, multiopen: MultiOpen) -> ProofFile {
+        ProofFile {
+            version: PROOF_VERSION,
+            model_hash: self.keys.model_hash,
+            vk_hash: self.keys.vk_hash,
+            srs: self.keys.srs_id.tau,
+            multiopen,
+            output: output.to_vec(),
+            class,
+            proof,
+        }
     }
 
     fn proof_begin(
@@ -437,75 +519,60 @@ impl DeviceService {
             return Err(refuse(ErrorCode::SizeUnsupported, MAX_PROOF_BYTES as usize));
         }
         let output = self.check_output(output, class)?;
-        self.upload = Upload::Proof {
-            bytes: Vec::with_capacity(len as usize),
-            len: len as usize,
+        self.upload = Uploading::Proof {
+            bytes: Upload::new(len as usize)?,
             output,
             class,
             multiopen: host_multiopen(multiopen),
         };
+        self.finished = None;
         Ok(ReplyBody::Ok)
     }
 
     fn proof_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<ReplyBody<'static>, ErrorReply> {
-        let Upload::Proof { bytes, len, .. } = &mut self.upload else {
+        let Uploading::Proof { bytes, .. } = &mut self.upload else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
-        if offset as usize != bytes.len() {
-            return Err(refuse(ErrorCode::BadOffset, bytes.len()));
+        bytes.expect(offset)?;
+        if bytes.received() + chunk.len() > bytes.len() {
+            return Err(refuse(ErrorCode::BadLength, bytes.len()));
         }
-        if bytes.len() + chunk.len() > *len {
-            return Err(refuse(ErrorCode::BadLength, *len));
+        for &b in chunk {
+            bytes.push(b)?;
         }
-        bytes.extend_from_slice(chunk);
         self.report.proof_bytes += chunk.len() as u64;
         Ok(ReplyBody::Ok)
     }
 
     fn proof_end(&mut self) -> Result<ReplyBody<'static>, ErrorReply> {
-        let Upload::Proof {
+        if let (Uploading::None, Some(done)) = (&self.upload, self.finished) {
+            return Ok(done);
+        }
+        let Uploading::Proof {
             bytes,
-            len,
             output,
             class,
             multiopen,
-        } = std::mem::replace(&mut self.upload, Upload::None)
+        } = std::mem::replace(&mut self.upload, Uploading::None)
         else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
-        if bytes.len() != len {
-            return Err(refuse(ErrorCode::Incomplete, bytes.len()));
-        }
-        self.accept(
-            Mode::DeviceProving,
-            bytes,
-            output,
-            class,
-            multiopen,
-            Instant::now(),
-        )
-        .map_err(|_| refuse(ErrorCode::InvalidProof, 0))
+        let bytes = bytes.finish()?;
+        let file = self.file(bytes, &output, class, multiopen);
+        let done = self
+            .accept(Mode::DeviceProving, file, Instant::now())
+            .map_err(|_| refuse(ErrorCode::InvalidProof, 0))?;
+        self.finished = Some(done);
+        Ok(done)
     }
 
     /// Verifies a proof with halo2-axiom's verifier; keeps and reports it if it holds.
     fn accept(
         &mut self,
         mode: Mode,
-        proof: Vec<u8>,
-        output: Vec<i8>,
-        class: u32,
-        multiopen: MultiOpen,
+        file: ProofFile,
         start: Instant,
     ) -> Result<ReplyBody<'static>, proof::ProofError> {
-        let file = ProofFile {
-            version: PROOF_VERSION,
-            model_hash: self.keys.model_hash,
-            vk_hash: self.keys.vk_hash,
-            multiopen,
-            output: output.clone(),
-            class,
-            proof,
-        };
         if let Err(e) = proof::verify(&self.keys, &file) {
             self.log(format_args!("{mode:?} proof rejected: {e}"));
             return Err(e);
@@ -524,6 +591,7 @@ impl DeviceService {
             }
         });
         let ms = millis(start);
+        let (output, class) = (file.output.clone(), file.class);
         self.log(format_args!(
             "{} proof verified: class {class}, logits {output:?}, {} bytes, digest {hex}, {ms} ms",
             match mode {
@@ -557,13 +625,26 @@ fn host_multiopen(m: WireMultiOpen) -> MultiOpen {
     }
 }
 
-impl<B: Backend> Extension<B> for DeviceService {
-    fn answer(&mut self, backend: &mut B, body: &RequestBody<'_>) -> Answer {
+impl Extension<Checked<Router>> for DeviceService {
+    fn answer(&mut self, backend: &mut Checked<Router>, body: &RequestBody<'_>) -> Answer {
         let (request, result) = match *body {
             RequestBody::Hello { .. } => {
                 // A device that says hello starts its jobs over; the session survives.
-                self.upload = Upload::None;
+                self.upload = Uploading::None;
+                self.finished = None;
                 return None;
+            }
+            RequestBody::NttBegin { log_n, .. } => {
+                // The session's NTT policy is the host's: a device that sends an NTT the
+                // policy keeps on the device is refused, whatever it was told.
+                let min = self.config.ntt_min_log;
+                if log_n >= min {
+                    return None;
+                }
+                (
+                    "NttBegin",
+                    Err(refuse(ErrorCode::Forbidden, usize::from(min))),
+                )
             }
             RequestBody::Session { ref model } => ("Session", self.session(backend, model)),
             RequestBody::WitnessBegin {
@@ -596,84 +677,109 @@ impl<B: Backend> Extension<B> for DeviceService {
                 ("ProofChunk", self.proof_chunk(offset, bytes))
             }
             RequestBody::ProofEnd => ("ProofEnd", self.proof_end()),
-            RequestBody::Fault {
-                about,
-                code,
-                detail,
-            } => {
-                self.report.faults += 1;
-                self.log(format_args!(
-                    "the device refused our reply to request {about}: {code} ({detail})"
-                ));
-                self.upload = Upload::None;
-                return Some(Ok(ReplyBody::Ok));
-            }
             _ => return None,
         };
         Some(result.map_err(|e| {
-            // A refused step abandons its upload: the device starts over from its Begin.
-            self.upload = Upload::None;
+            // A chunk the upload already holds (a retransmission) keeps it; any other refused
+            // step abandons it, and the device starts over from its Begin.
+            if e.code != ErrorCode::BadOffset {
+                self.upload = Uploading::None;
+            }
             self.refused(request, e)
         }))
     }
+
+    fn fault(&mut self, about: RequestId, code: ErrorCode, detail: u32) {
+        // The device retransmits the request it was waiting on: its upload stays.
+        self.report.faults += 1;
+        self.log(format_args!(
+            "the device refused our reply to request {about}: {code} ({detail})"
+        ));
+    }
 }
 
+/// Replies waiting for a device that does not read them, at most; beyond this (or after
+/// [`STALL`] without a byte taken) its session is dropped.
+pub const MAX_PENDING: usize = 64 << 10;
+
+/// How long replies may wait without a byte taken before the session is dropped.
+pub const STALL: Duration = Duration::from_secs(10);
+
+/// How long a read waits when nothing is to be written, and when replies are waiting.
+const POLL: Duration = Duration::from_millis(200);
+const POLL_BUSY: Duration = Duration::from_millis(10);
+
 /// Serves `link` with `server` until the device closes it (end of file, or `EIO` from a
-/// pseudo-terminal whose other side went away). Read timeouts are waited through.
-pub fn serve_link<B: Backend, L: Read + Write>(
-    server: &mut Server<B, DeviceService>,
+/// pseudo-terminal whose other side went away).
+///
+/// Replies go out as fast as the device takes them, without blocking the service: they wait
+/// in a bounded buffer while the device reads slowly (QEMU's UART takes one byte at a time).
+/// A device that stops reading altogether — [`MAX_PENDING`] bytes waiting, or none taken for
+/// [`STALL`] — loses its session, with a log line saying so; the service goes on, and the
+/// device is served again once it says hello and opens a new session.
+pub fn serve_link<L: port::DeviceLine>(
+    server: &mut Server<Checked<Router>, DeviceService>,
     link: &mut L,
 ) -> io::Result<()> {
     let mut acc = FrameAccumulator::<FRAME>::new();
     let mut buf = vec![0u8; FRAME];
+    let mut out: VecDeque<u8> = VecDeque::new();
+    let mut stalled: Option<Instant> = None;
+    let waiting = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        )
+    };
     loop {
+        while !out.is_empty() {
+            link.set_wait(POLL_BUSY)?;
+            match link.write(out.as_slices().0) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    out.drain(..n);
+                    stalled = None;
+                }
+                Err(e) if waiting(&e) => {
+                    stalled.get_or_insert_with(Instant::now);
+                    break;
+                }
+                Err(e) if port::is_hangup(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(since) = stalled.filter(|_| !out.is_empty()) {
+            if out.len() > MAX_PENDING || since.elapsed() >= STALL {
+                server
+                    .extension_mut()
+                    .drop_session(out.len(), since.elapsed());
+                server.reset_job();
+                out.clear();
+                stalled = None;
+            }
+        }
+        link.set_wait(if out.is_empty() { POLL } else { POLL_BUSY })?;
         let n = match link.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                continue
-            }
+            Err(e) if waiting(&e) => continue,
             Err(e) if port::is_hangup(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
-        server.on_bytes(&mut acc, &buf[..n], |frame| write_fully(link, frame))?;
+        server.on_bytes(&mut acc, &buf[..n], |frame| {
+            out.extend(frame);
+            Ok(())
+        })?;
     }
 }
 
-/// Writes all of `frame`, waiting through write timeouts (a device reads slowly: QEMU's UART
-/// takes one byte at a time) for up to a minute.
-fn write_fully<L: Write>(link: &mut L, mut frame: &[u8]) -> io::Result<()> {
-    let start = Instant::now();
-    while !frame.is_empty() {
-        match link.write(frame) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => frame = &frame[n..],
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::WouldBlock
-                ) && start.elapsed().as_secs() < 60 => {}
-            Err(e) => return Err(e),
-        }
-    }
-    link.flush()
-}
-
-/// The server `zkedge serve` runs: the wire server over `backend` with a [`DeviceService`].
-pub fn server<B: Backend>(
+/// The server `zkedge serve` runs: the wire server over `router` (the reference backend alone,
+/// or an accelerator beside it) with a [`DeviceService`].
+pub fn server(
     keys: Keys,
-    mut backend: B,
+    mut router: Checked<Router>,
     config: ServiceConfig,
-) -> Result<Server<B, DeviceService>, ServeError> {
-    let service = DeviceService::new(keys, &mut backend, config)?;
-    Ok(Server::new(backend, ServeConfig::default()).with_extension(service))
+) -> Result<Server<Checked<Router>, DeviceService>, ServeError> {
+    let service = DeviceService::new(keys, &mut router, config)?;
+    Ok(Server::new(router, ServeConfig::default()).with_extension(service))
 }

@@ -76,6 +76,29 @@ pub fn open(spec: &str, baud: u32, wait: Duration) -> Result<Port, PortError> {
         })
 }
 
+/// A device's line as `zkedge serve` drives it: reads and writes that give up after a wait,
+/// so that one direction never blocks the other.
+pub trait DeviceLine: Read + Write {
+    /// Makes reads and writes return `TimedOut`/`WouldBlock` after `wait`.
+    fn set_wait(&mut self, wait: Duration) -> io::Result<()>;
+}
+
+impl DeviceLine for UnixStream {
+    fn set_wait(&mut self, wait: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(wait))?;
+        self.set_write_timeout(Some(wait))
+    }
+}
+
+impl DeviceLine for Port {
+    fn set_wait(&mut self, wait: Duration) -> io::Result<()> {
+        match self {
+            Port::Serial(p) => p.set_timeout(wait).map_err(io::Error::other),
+            Port::Unix(s) => s.set_wait(wait),
+        }
+    }
+}
+
 /// Whether a read error means the other side of the line went away (a pseudo-terminal whose
 /// master was closed reads `EIO`; a socket may report a reset).
 pub fn is_hangup(e: &io::Error) -> bool {

@@ -88,8 +88,9 @@ pub struct BuildArgs {
     /// The QEMU board.
     #[arg(long, value_enum, default_value_t = Board::An500)]
     pub board: Board,
-    /// The model to embed (`.json` or `.zkm`); its test set `<stem>.samples.json` beside it
-    /// becomes the recorded sensor stream. Default: the bundled smart-meter model.
+    /// The model to embed (`.json`, `.zkm`, or an int8 `.tflite`, imported); its test set
+    /// `<stem>.samples.json` beside it becomes the recorded sensor stream (without one, the
+    /// sensor replays pseudo-random inputs). Default: the bundled smart-meter model.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Leave the prover (and the proving key) out: witness mode only.
@@ -155,9 +156,47 @@ fn keys(zkedge: &Path, model: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The first samples of `<stem>.samples.json`, as raw int8 bytes.
-fn samples(model: &Path) -> Result<Vec<u8>> {
+/// The sensor's recorded stream, as raw int8 bytes: the first samples of `<stem>.samples.json`
+/// beside the model (in the model's `[C][H][W]` order), or — for a model without one, such as
+/// an imported `.tflite` — pseudo-random inputs of the model's input length, announced.
+fn samples(zkedge: &Path, model: &Path, keys: &Path) -> Result<Vec<u8>> {
     let file = model.with_file_name(format!("{}.samples.json", stem(model)?));
+    if !file.is_file() {
+        let json = keys.join("model.json");
+        sh::run(
+            &zkedge.to_string_lossy(),
+            &[
+                "convert",
+                "--model",
+                &keys.join("model.zkm").to_string_lossy(),
+                "--out",
+                &json.to_string_lossy(),
+            ],
+        )?;
+        let text = fs::read_to_string(&json)?;
+        let m: serde_json::Value = serde_json::from_str(&text)?;
+        let len: u64 = m["input"]["shape"]
+            .as_array()
+            .context("the model's JSON has no input shape")?
+            .iter()
+            .map(|d| d.as_u64().unwrap_or(0))
+            .product();
+        eprintln!(
+            "note: {} has no recorded samples ({}); the sensor replays {SAMPLES} pseudo-random inputs",
+            model.display(),
+            file.display()
+        );
+        // xorshift64: the same stream on every build.
+        let mut x = 0x5eed_u64;
+        return Ok((0..SAMPLES as u64 * len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect());
+    }
     let text = fs::read_to_string(&file).with_context(|| {
         format!(
             "reading {} (the recorded sensor stream is the model's test set)",
@@ -247,7 +286,10 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     for name in ["model.zkm", "zkedge.zpk"] {
         copy_if_changed(&keys.join(name), &assets.join(name))?;
     }
-    write_if_changed(&assets.join("samples.bin"), &samples(&model)?)?;
+    write_if_changed(
+        &assets.join("samples.bin"),
+        &samples(&zkedge, &model, &keys)?,
+    )?;
     let target_dir = target_dir(args);
     let features = features(args);
     firmware_cargo(

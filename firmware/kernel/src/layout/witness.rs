@@ -2,10 +2,14 @@
 
 use alloc::{vec, vec::Vec};
 
-use super::{Advice, Layout, ADVICE, LIMBS, RANGE_BITS};
+use super::{
+    plan::{all_rescales, Func, MacBlock},
+    rescale::{add_input, limbs},
+    Layout,
+};
 use crate::{
-    infer::{InferError, Trace},
-    model::Model,
+    infer::{taps, InferError, Tap, Trace},
+    model::{Model, Op},
     prover::Fr,
 };
 
@@ -13,16 +17,20 @@ use crate::{
 /// negative value stands for its negation in the field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Witness {
-    /// One vector per advice column, in [`ADVICE`] order.
+    /// One vector per advice column, in [`super::AdviceColumns`] order.
     pub advice: Vec<Vec<i64>>,
     /// The outputs as `u = q + 128`, then the class.
     pub instance: Vec<i64>,
 }
 
 impl Witness {
-    /// The value of `column` at `row` (0 past the used rows).
-    pub fn get(&self, column: Advice, row: usize) -> i64 {
-        self.advice[column as usize].get(row).copied().unwrap_or(0)
+    /// The value of advice column `column` at `row` (0 past the used rows).
+    pub fn get(&self, column: usize, row: usize) -> i64 {
+        self.advice
+            .get(column)
+            .and_then(|c| c.get(row))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The advice columns and the instance column as field elements, as the prover takes them.
@@ -45,66 +53,178 @@ pub fn instance(output: &[i8], class: usize) -> Vec<i64> {
         .collect()
 }
 
+fn u(q: i8) -> i64 {
+    i64::from(q) + 128
+}
+
+/// The value of tap `t` of `block`'s op in `trace`: an input's `u`, or an add's rescaled input.
+fn tap_value(model: &Model, trace: &Trace, block: &MacBlock, t: &Tap) -> i64 {
+    let i = usize::from(block.op);
+    match &model.ops()[i] {
+        Op::Add(a) => {
+            let k = t.weight;
+            let t_in = usize::from(a.inputs[k]);
+            let q = trace.tensor(t_in)[t.input];
+            let zp = model.quant(t_in).zero_point;
+            i64::from(add_input(q, zp, a.input_requant[k], model.rounding()))
+        }
+        op => u(trace.tensor(op.inputs()[0])[t.input]),
+    }
+}
+
 impl Layout {
     /// The witness of `trace`, an inference of `model` (the model this layout was made from).
     pub fn witness(&self, model: &Model, trace: &Trace) -> Result<Witness, InferError> {
-        if trace.input.len() != self.inputs {
+        if trace.input.len() != model.input_len() || trace.ops.len() != model.ops().len() {
             return Err(InferError::InputLength {
-                expected: self.inputs,
+                expected: model.input_len(),
                 found: trace.input.len(),
             });
         }
-        let mut col = vec![vec![0i64; self.rows]; ADVICE.len()];
-        let u = |q: i8| i64::from(q) + 128;
-        for (i, &x) in trace.input.iter().enumerate() {
-            col[Advice::R as usize][i] = u(x);
-        }
-        self.for_each_neuron(model, |n| {
-            let inputs = match n.layer {
-                0 => &trace.input,
-                l => &trace.layers[l - 1].out,
-            };
-            let mut acc = n.folded_bias();
-            col[Advice::B as usize][n.start] = acc;
-            for (j, t) in n.taps.iter().enumerate() {
-                let x = u(inputs[t.input]);
-                acc += x * i64::from(n.weights[t.weight]);
-                col[Advice::A as usize][n.start + j] = x;
-                col[Advice::B as usize][n.start + j + 1] = acc;
-            }
-            let out = u(trace.layers[n.layer].out[n.index]);
-            debug_assert_eq!(acc, i64::from(trace.layers[n.layer].acc[n.index]));
-            let (lo, hi) = self
-                .threshold(n.tag, out as u8)
-                .map_or((0, 0), |t| (t.lo, t.hi));
-            let r = n.requant;
-            col[Advice::A as usize][r] = out;
-            col[Advice::C as usize][r] = lo;
-            col[Advice::D as usize][r] = hi;
-            let limbs = |v: i64| (0..LIMBS).map(move |k| (v >> (RANGE_BITS as usize * k)) & 0xff);
-            for (k, limb) in limbs(acc - lo).chain(limbs(hi - 1 - acc)).enumerate() {
-                col[Advice::R as usize][r + k] = limb;
-            }
-        });
+        let plan = &self.plan;
+        let cols = self.advice_columns();
+        let (w, b) = (
+            usize::from(self.params.lanes),
+            usize::from(self.params.accs),
+        );
+        let group = self.params.group();
+        let mut col = vec![vec![0i64; plan.rows]; cols.count()];
 
+        // Multiply–accumulate blocks, and the accumulators they end with.
+        let mut finals = Vec::with_capacity(plan.sites.len());
+        for block in &plan.blocks {
+            let i = usize::from(block.op);
+            let op = &model.ops()[i];
+            let zp_u = op
+                .inputs()
+                .first()
+                .map_or(0, |&t| u(model.quant(t).zero_point));
+            let per_acc = plan.block_taps(model, block, b);
+            let row0 = block.row as usize;
+            let rows = block.rows as usize;
+            let mut sums = vec![0i64; b];
+            for (a, taps) in per_acc.iter().enumerate() {
+                let bias = match op.mac() {
+                    Some(p) if !taps.is_empty() => {
+                        let ch = block.channel as usize + a;
+                        let sum_w: i64 = taps.iter().map(|(_, wt)| wt).sum();
+                        i64::from(p.bias[ch]) - zp_u * sum_w
+                    }
+                    _ => 0,
+                };
+                sums[a] = bias;
+            }
+            for r in 0..rows {
+                for (a, taps) in per_acc.iter().enumerate() {
+                    let lanes: Vec<(usize, usize)> = match op {
+                        Op::Conv2d(_) | Op::Dense(_) => (0..w).map(|l| (l, r * w + l)).collect(),
+                        _ => (0..group).map(|l| (a * group + l, r * group + l)).collect(),
+                    };
+                    for (lane, index) in lanes {
+                        if let Some((t, wt)) = taps.get(index) {
+                            let x = tap_value(model, trace, block, t);
+                            col[cols.x(lane)][row0 + r] = x;
+                            sums[a] += x * wt;
+                        }
+                    }
+                    col[cols.acc(a)][row0 + r] = sums[a];
+                }
+            }
+            // One rescale per accumulator that has an output channel, as the plan made them.
+            let channels = model.shape(i + 1)[0] - block.channel as usize;
+            finals.extend_from_slice(&sums[..b.min(channels)]);
+        }
+
+        // Rescale blocks.
+        let channels = all_rescales(model);
+        let offsets = self.params.template.offsets();
+        let p = usize::from(self.params.slots);
+        for (s, site) in plan.sites.iter().enumerate() {
+            let (slot, row) = (s % p, (s / p) * offsets.len);
+            let r = site.rescale(model, &channels);
+            let a = finals[s];
+            let v = r.eval(a);
+            debug_assert_eq!(
+                v.out,
+                u(trace.ops[usize::from(site.op)].out[site.element as usize]),
+                "rescale of op {} element {}",
+                site.op,
+                site.element
+            );
+            for (j, value) in [a, v.sigma, v.v, v.out].into_iter().enumerate() {
+                col[cols.v(slot)][row + j] = value;
+            }
+            let limbs = limbs(&r, Some(&v), &offsets, self.params.limb_bits.into());
+            for (j, (_, limb)) in limbs.into_iter().enumerate() {
+                col[cols.r(slot)][row + j] = limb;
+            }
+        }
+
+        // The function tape.
+        for (row, f) in plan.funcs.iter().enumerate() {
+            let (f0, f1, f2) = match *f {
+                Func::Input { element } => (0, u(trace.input[element as usize]), 0),
+                Func::AddIn { op, input, element } => {
+                    let i = usize::from(op);
+                    let Op::Add(a) = &model.ops()[i] else {
+                        continue;
+                    };
+                    let k = usize::from(input);
+                    let t = usize::from(a.inputs[k]);
+                    let q = trace.tensor(t)[element as usize];
+                    let s = add_input(
+                        q,
+                        model.quant(t).zero_point,
+                        a.input_requant[k],
+                        model.rounding(),
+                    );
+                    (0, u(q), i64::from(s))
+                }
+                Func::MaxStep { op, element, tap } => {
+                    let i = usize::from(op);
+                    let x = trace.tensor(model.ops()[i].inputs()[0]);
+                    let window = taps(model, i, element as usize);
+                    let tap = usize::from(tap);
+                    let prev = window[..tap]
+                        .iter()
+                        .map(|t| u(x[t.input]))
+                        .max()
+                        .unwrap_or(0);
+                    let t = u(x[window[tap].input]);
+                    (prev, t, prev.max(t))
+                }
+                Func::MaxClamp { op, element } => {
+                    let i = usize::from(op);
+                    let x = trace.tensor(model.ops()[i].inputs()[0]);
+                    let m = taps(model, i, element as usize)
+                        .iter()
+                        .map(|t| u(x[t.input]))
+                        .max()
+                        .unwrap_or(0);
+                    (0, m, u(trace.ops[i].out[element as usize]))
+                }
+            };
+            col[cols.f(0)][row] = f0;
+            col[cols.f(1)][row] = f1;
+            col[cols.f(2)][row] = f2;
+        }
+
+        // The argmax block.
         let out: Vec<i64> = trace.output().iter().map(|&q| u(q)).collect();
         let class = trace.class();
         let max = out.get(class).copied().unwrap_or(0);
-        let mut prefix = 0;
-        let mut class_acc = 0;
+        let (mut prefix, mut class_acc) = (0, 0);
         for (j, &v) in out.iter().enumerate() {
-            let r = self.argmax + j;
+            let r = plan.argmax + j;
             let bit = i64::from(j == class);
             prefix += bit;
             class_acc += j as i64 * bit;
-            col[Advice::A as usize][r] = v;
-            col[Advice::B as usize][r] = bit;
-            col[Advice::C as usize][r] = prefix;
-            col[Advice::D as usize][r] = max;
+            for (lane, value) in [v, bit, prefix, max, class_acc].into_iter().enumerate() {
+                col[cols.x(lane)][r] = value;
+            }
             // max − v − 1 + prefix ≥ 0: strictly above the outputs before the class, at least
             // the ones from it on.
-            col[Advice::R as usize][r] = max - v - 1 + prefix;
-            col[Advice::E as usize][r] = class_acc;
+            col[cols.f(1)][r] = max - v - 1 + prefix;
         }
         Ok(Witness {
             advice: col,

@@ -1,37 +1,55 @@
-//! The model format: small feed-forward int8 networks (`docs/model-format.md`).
+//! The model format: int8 networks as a graph of TFLite-semantics operators
+//! (`docs/model-format.md`).
 //!
-//! [`ModelFile`] is what a file holds, as parsed; [`Model`] is a validated model with its
-//! tensor shapes worked out, the only thing inference and the circuit layout accept.
+//! [`ModelFile`] is what a file holds, as parsed; [`Model`] is a validated model with every
+//! tensor's shape and quantisation worked out, the only thing inference and the circuit layout
+//! accept.
+//!
+//! Tensors are numbered: tensor 0 is the input, tensor `i + 1` the output of op `i`. An op reads
+//! tensors produced before it, so a model is a DAG in topological order (ResNet's skip
+//! connections are an `add` of an earlier tensor). Every tensor is `[C, H, W]` and flattened in
+//! that order; models from channels-last formats (TFLite) are reordered at import, and a
+//! `reshape` says in which order it keeps elements.
 
 mod binary;
+mod check;
 #[cfg(feature = "json")]
 mod json;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
+mod v1;
 
 use alloc::{string::String, vec::Vec};
 
 use serde::{Deserialize, Serialize};
 
 pub use binary::{MAGIC, MAX_FILE_BYTES};
+pub use check::{LayerProblem, ModelError};
 #[cfg(feature = "json")]
 pub use json::JsonError;
 
-/// The model format version this build reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
-/// Most layers a model may have.
-pub const MAX_LAYERS: usize = 32;
+/// The model format version this build writes (it also reads version 1).
+pub const FORMAT_VERSION: u16 = 2;
+/// Most ops a model may have.
+pub const MAX_OPS: usize = 128;
 /// Largest extent of a tensor dimension.
-pub const MAX_DIM: u16 = 4096;
+pub const MAX_DIM: u16 = u16::MAX;
 /// Most elements an activation tensor may have.
 pub const MAX_TENSOR: usize = 1 << 20;
-/// Most weights one layer may have.
+/// Most weights one op may have.
 pub const MAX_LAYER_WEIGHTS: usize = 1 << 20;
 /// Most weights a model may have.
 pub const MAX_MODEL_WEIGHTS: usize = 1 << 22;
+/// Most activation elements over all tensors of a model.
+pub const MAX_MODEL_ACTIVATIONS: usize = 1 << 22;
+/// Most class labels, and most bytes of each.
+pub const MAX_CLASSES: usize = 4096;
+/// TFLite's fixed left shift of both inputs of an int8 `ADD`.
+pub const ADD_LEFT_SHIFT: u32 = 20;
 
 /// Quantisation of a tensor: real value = `scale · (q − zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quant {
     /// Real value of one quantisation step.
     pub scale: f32,
@@ -39,8 +57,20 @@ pub struct Quant {
     pub zero_point: i8,
 }
 
-/// The model's input: its shape and quantisation.
+/// Order in which a flat list of a tensor's values is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// `[C][H][W]` (ONNX, PyTorch; zkedge's own order).
+    #[default]
+    Chw,
+    /// `[H][W][C]` (TFLite, TensorFlow).
+    Hwc,
+}
+
+/// The model's input: its shape, quantisation, and the order input files list it in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// `[C, H, W]`.
     pub shape: [u16; 3],
@@ -48,6 +78,9 @@ pub struct InputSpec {
     pub scale: f32,
     /// The int8 value that stands for real 0.
     pub zero_point: i8,
+    /// The order input files (and the device's sensor) give the values in.
+    #[serde(default)]
+    pub order: Order,
 }
 
 /// How the Q31 requantisation rounds. Both are TFLite's and CMSIS-NN's arithmetic.
@@ -65,6 +98,7 @@ pub enum Rounding {
 
 /// A Q31 fixed-point multiplier: `multiplier · 2^(shift − 31)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Requant {
     /// In `[2^30, 2^31)`.
     pub multiplier: i32,
@@ -72,16 +106,45 @@ pub struct Requant {
     pub shift: i8,
 }
 
-/// A 2-D convolution, weights `[O][C][KH][KW]`.
+/// The int8 range an op's output is clamped to (TFLite's `quantized_activation_min/max`): a
+/// fused `RELU`, `RELU6` or `RELU_N1_TO_1`, or `[−128, 127]` for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clamp {
+    /// Smallest output.
+    pub min: i8,
+    /// Largest output.
+    pub max: i8,
+}
+
+impl Clamp {
+    /// No activation: the whole int8 range.
+    pub const NONE: Clamp = Clamp {
+        min: i8::MIN,
+        max: i8::MAX,
+    };
+
+    /// `v` clamped to the range.
+    pub fn apply(self, v: i64) -> i8 {
+        v.clamp(i64::from(self.min), i64::from(self.max)) as i8
+    }
+}
+
+/// A 2-D convolution (`CONV_2D`), weights `[O][C][KH][KW]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Conv2d {
+    /// The tensor it reads.
+    pub input: u16,
     /// Output channels `O`.
     pub out_channels: u16,
     /// `[KH, KW]`.
     pub kernel: [u16; 2],
     /// `[SH, SW]`.
     pub stride: [u16; 2],
-    /// `[top, left, bottom, right]`, filled with the input zero point.
+    /// `[DH, DW]`: the kernel's taps are this far apart.
+    pub dilation: [u16; 2],
+    /// `[top, left, bottom, right]`; padded taps contribute nothing.
     pub padding: [u16; 4],
     /// `O·C·KH·KW` weights in `[−127, 127]`.
     pub weights: Vec<i8>,
@@ -91,13 +154,46 @@ pub struct Conv2d {
     pub requant: Vec<Requant>,
     /// The output's quantisation.
     pub output: Quant,
-    /// Clamp the output below at its zero point.
-    pub relu: bool,
+    /// The fused activation.
+    pub clamp: Clamp,
 }
 
-/// A fully connected layer, weights `[O][I]`.
+/// A depthwise convolution (`DEPTHWISE_CONV_2D`): output channel `c·m + j` reads input channel
+/// `c` only; weights `[C·m][KH][KW]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepthwiseConv2d {
+    /// The tensor it reads.
+    pub input: u16,
+    /// The depth multiplier `m` (output channels per input channel).
+    pub multiplier: u16,
+    /// `[KH, KW]`.
+    pub kernel: [u16; 2],
+    /// `[SH, SW]`.
+    pub stride: [u16; 2],
+    /// `[DH, DW]`.
+    pub dilation: [u16; 2],
+    /// `[top, left, bottom, right]`; padded taps contribute nothing.
+    pub padding: [u16; 4],
+    /// `C·m·KH·KW` weights in `[−127, 127]`.
+    pub weights: Vec<i8>,
+    /// One per output channel.
+    pub bias: Vec<i32>,
+    /// One per output channel.
+    pub requant: Vec<Requant>,
+    /// The output's quantisation.
+    pub output: Quant,
+    /// The fused activation.
+    pub clamp: Clamp,
+}
+
+/// A fully connected layer (`FULLY_CONNECTED`) over its input flattened in `[C][H][W]` order,
+/// weights `[O][I]`; the output is `[O, 1, 1]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dense {
+    /// The tensor it reads.
+    pub input: u16,
     /// Outputs `O`.
     pub out_features: u16,
     /// `O·I` weights in `[−127, 127]`.
@@ -108,17 +204,86 @@ pub struct Dense {
     pub requant: Vec<Requant>,
     /// The output's quantisation.
     pub output: Quant,
-    /// Clamp the output below at its zero point.
-    pub relu: bool,
+    /// The fused activation.
+    pub clamp: Clamp,
 }
 
-/// One layer of a model.
+/// A 2-D pooling window (`AVERAGE_POOL_2D`, `MAX_POOL_2D`); the output keeps the input's
+/// quantisation, as TFLite requires.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Layer {
-    /// A 2-D convolution.
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// The tensor it reads.
+    pub input: u16,
+    /// `[KH, KW]`.
+    pub kernel: [u16; 2],
+    /// `[SH, SW]`.
+    pub stride: [u16; 2],
+    /// `[top, left, bottom, right]`; padded taps are left out (and not counted).
+    pub padding: [u16; 4],
+    /// The fused activation.
+    pub clamp: Clamp,
+}
+
+/// TFLite's int8 `ADD` of two tensors of one shape: each input, less its zero point, shifted
+/// left by [`ADD_LEFT_SHIFT`] and rescaled by its own multiplier; the sum rescaled to the
+/// output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Add {
+    /// The two tensors it reads.
+    pub inputs: [u16; 2],
+    /// Each input's rescaling (`shift ≤ 0`).
+    pub input_requant: [Requant; 2],
+    /// The sum's rescaling (`shift ≤ 0`).
+    pub output_requant: Requant,
+    /// The output's quantisation.
+    pub output: Quant,
+    /// The fused activation.
+    pub clamp: Clamp,
+}
+
+/// A reshape: the same values, another shape. The element order kept is that of `order`: a
+/// TFLite `RESHAPE` keeps the channels-last order, an ONNX `Flatten` the channels-first one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reshape {
+    /// The tensor it reads.
+    pub input: u16,
+    /// `[C, H, W]` of the result.
+    pub shape: [u16; 3],
+    /// The flat order that input and output share.
+    pub order: Order,
+}
+
+/// One operator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// `CONV_2D`.
     Conv2d(Conv2d),
-    /// A fully connected layer.
+    /// `DEPTHWISE_CONV_2D`.
+    DepthwiseConv2d(DepthwiseConv2d),
+    /// `FULLY_CONNECTED`.
     Dense(Dense),
+    /// `AVERAGE_POOL_2D`.
+    AvgPool2d(Pool),
+    /// `MAX_POOL_2D`.
+    MaxPool2d(Pool),
+    /// `ADD`.
+    Add(Add),
+    /// `RESHAPE` (and the shape-only subgraph of a Keras `Flatten`, folded at import).
+    Reshape(Reshape),
+}
+
+/// TFLite's int8 `SOFTMAX` on the logits: computed from the proven logits after the proof,
+/// never proven itself.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Softmax {
+    /// The softmax's `beta`.
+    pub beta: f32,
+    /// Its output's quantisation (TFLite requires scale 1/256, zero point −128).
+    pub output: Quant,
 }
 
 /// A model as a file holds it, before validation.
@@ -134,199 +299,38 @@ pub struct ModelFile {
     pub source: String,
     /// The input tensor.
     pub input: InputSpec,
-    /// How requantisation rounds, in every layer.
+    /// How requantisation rounds, in every op.
     pub rounding: Rounding,
-    /// The layers, in order.
-    pub layers: Vec<Layer>,
-    /// One label per output of the last layer.
+    /// The ops, in order; the last one's output is the model's output (the logits).
+    pub ops: Vec<Op>,
+    /// A softmax after the logits, applied outside the proof.
+    pub softmax: Option<Softmax>,
+    /// One label per output, or none (classes are then printed as their index).
     pub classes: Vec<String>,
 }
 
-/// What is wrong with one layer.
-#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum LayerProblem {
-    /// A size is zero or above the limit.
-    #[error("{what} is {value}, outside 1..={max}")]
-    Size {
-        /// Which size.
-        what: &'static str,
-        /// Its value.
-        value: usize,
-        /// The largest allowed.
-        max: usize,
-    },
-    /// A list has the wrong number of entries.
-    #[error("expected {expected} {what}, found {found}")]
-    Count {
-        /// Which list.
-        what: &'static str,
-        /// What the shapes call for.
-        expected: usize,
-        /// What the file has.
-        found: usize,
-    },
-    /// A weight is −128 (weights are symmetric, in [−127, 127]).
-    #[error("weight {index} is −128; weights must lie in [−127, 127]")]
-    Weight {
-        /// Position in the weight list.
-        index: usize,
-    },
-    /// A requantisation multiplier is outside `[2^30, 2^31)`.
-    #[error("requant multiplier of channel {channel} is {value}, outside [2^30, 2^31)")]
-    Multiplier {
-        /// The channel.
-        channel: usize,
-        /// Its multiplier.
-        value: i32,
-    },
-    /// A requantisation shift is outside `[−31, 30]`.
-    #[error("requant shift of channel {channel} is {value}, outside [−31, 30]")]
-    Shift {
-        /// The channel.
-        channel: usize,
-        /// Its shift.
-        value: i8,
-    },
-    /// The kernel does not fit the padded input.
-    #[error("kernel {kernel:?} is larger than the padded input {padded:?}")]
-    KernelTooLarge {
-        /// `[KH, KW]`.
-        kernel: [u16; 2],
-        /// Padded `[H, W]`.
-        padded: [usize; 2],
-    },
-    /// A channel's accumulator could leave int32 (after the left shift).
-    #[error("channel {channel} can accumulate beyond int32 (worst case |acc|·2^shift = {worst})")]
-    Overflow {
-        /// The channel.
-        channel: usize,
-        /// The worst case magnitude.
-        worst: u64,
-    },
-    /// A scale (the input's, or a layer's output scale) is not a positive finite number.
-    #[error("scale {0} is not a positive finite number")]
-    Scale(f32),
-}
-
-/// Why a model was rejected.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ModelError {
-    /// The binary form does not start with `ZKM1`.
-    #[error("not a zkedge model: the file does not start with \"ZKM1\"")]
-    BadMagic,
-    /// The binary form is larger than the loader accepts.
-    #[error("model file is {size} bytes; the limit is {max}")]
-    TooLarge {
-        /// The file's size.
-        size: usize,
-        /// [`MAX_FILE_BYTES`].
-        max: usize,
-    },
-    /// The binary form could not be decoded (truncated, or not a model).
-    #[error("model file is damaged or truncated ({0})")]
-    Decode(&'static str),
-    /// Bytes follow the model in the binary form.
-    #[error("model file has {0} unexpected bytes after the model")]
-    TrailingBytes(usize),
-    /// The file is of another format version.
-    #[error(
-        "model format version {found} is not supported (this build reads version {FORMAT_VERSION})"
-    )]
-    Version {
-        /// The file's version.
-        found: u16,
-    },
-    /// The model has no layers or too many.
-    #[error("a model needs 1..={MAX_LAYERS} layers; this one has {0}")]
-    LayerCount(usize),
-    /// The input description is invalid.
-    #[error("input: {0}")]
-    Input(LayerProblem),
-    /// One layer is invalid.
-    #[error("layer {index} ({kind}): {problem}")]
-    Layer {
-        /// Position of the layer (0-based).
-        index: usize,
-        /// `"conv2d"` or `"dense"`.
-        kind: &'static str,
-        /// What is wrong.
-        problem: LayerProblem,
-    },
-    /// The model as a whole has too many weights.
-    #[error("the model has {0} weights; the limit is {MAX_MODEL_WEIGHTS}")]
-    TooManyWeights(usize),
-    /// The class list does not match the last layer.
-    #[error("{found} class labels for {expected} outputs of the last layer")]
-    Classes {
-        /// Outputs of the last layer.
-        expected: usize,
-        /// Labels given.
-        found: usize,
-    },
-}
-
-/// Shape `[C, H, W]` of an activation tensor.
+/// Shape `[C, H, W]` of a tensor.
 pub type Shape = [usize; 3];
 
-/// A validated model: the file plus every tensor's shape.
+/// A validated model: the file plus every tensor's shape and quantisation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
     file: ModelFile,
-    /// `shapes[0]` is the input; `shapes[i + 1]` is layer `i`'s output.
+    /// `shapes[t]` of tensor `t` (0 the input, `i + 1` op `i`'s output).
     shapes: Vec<Shape>,
+    /// `quants[t]` of tensor `t`.
+    quants: Vec<Quant>,
 }
 
 impl Model {
     /// Checks every limit and consistency rule of `docs/model-format.md`.
     pub fn new(file: ModelFile) -> Result<Self, ModelError> {
-        if file.version != FORMAT_VERSION {
-            return Err(ModelError::Version {
-                found: file.version,
-            });
-        }
-        if file.layers.is_empty() || file.layers.len() > MAX_LAYERS {
-            return Err(ModelError::LayerCount(file.layers.len()));
-        }
-        let input: Shape = file.input.shape.map(usize::from);
-        check_shape(&input).map_err(ModelError::Input)?;
-        // Real-valued inputs are divided by it (quantised with the model's input scale).
-        let scale = file.input.scale;
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(ModelError::Input(LayerProblem::Scale(scale)));
-        }
-        let mut shapes = Vec::with_capacity(file.layers.len() + 1);
-        shapes.push(input);
-        let mut total_weights = 0usize;
-        for (index, layer) in file.layers.iter().enumerate() {
-            let at = |problem| ModelError::Layer {
-                index,
-                kind: layer.kind(),
-                problem,
-            };
-            let in_shape = shapes[index];
-            let in_zp = if index == 0 {
-                file.input.zero_point
-            } else {
-                file.layers[index - 1].output().zero_point
-            };
-            let out = layer.check(in_shape, in_zp).map_err(at)?;
-            total_weights += layer.weights().len();
-            shapes.push(out);
-        }
-        if total_weights > MAX_MODEL_WEIGHTS {
-            return Err(ModelError::TooManyWeights(total_weights));
-        }
-        let outputs = shapes.last().map_or(0, |s| s.iter().product());
-        if file.classes.len() != outputs {
-            return Err(ModelError::Classes {
-                expected: outputs,
-                found: file.classes.len(),
-            });
-        }
-        Ok(Self { file, shapes })
+        let (shapes, quants) = check::model(&file)?;
+        Ok(Self {
+            file,
+            shapes,
+            quants,
+        })
     }
 
     /// The model as stored.
@@ -334,9 +338,34 @@ impl Model {
         &self.file
     }
 
-    /// The layers.
-    pub fn layers(&self) -> &[Layer] {
-        &self.file.layers
+    /// The ops.
+    pub fn ops(&self) -> &[Op] {
+        &self.file.ops
+    }
+
+    /// How requantisation rounds.
+    pub fn rounding(&self) -> Rounding {
+        self.file.rounding
+    }
+
+    /// Number of tensors (the input and one per op).
+    pub fn tensor_count(&self) -> usize {
+        self.shapes.len()
+    }
+
+    /// Shape of tensor `t`.
+    pub fn shape(&self, t: usize) -> Shape {
+        self.shapes[t]
+    }
+
+    /// Elements of tensor `t`.
+    pub fn len(&self, t: usize) -> usize {
+        self.shapes[t].iter().product()
+    }
+
+    /// Quantisation of tensor `t`.
+    pub fn quant(&self, t: usize) -> Quant {
+        self.quants[t]
     }
 
     /// Shape of the input.
@@ -346,213 +375,109 @@ impl Model {
 
     /// Number of input elements.
     pub fn input_len(&self) -> usize {
-        self.shapes[0].iter().product()
+        self.len(0)
     }
 
-    /// Shape of layer `i`'s input.
-    pub fn layer_input_shape(&self, i: usize) -> Shape {
-        self.shapes[i]
+    /// The output tensor (the last op's).
+    pub fn output_tensor(&self) -> usize {
+        self.shapes.len() - 1
     }
 
-    /// Shape of layer `i`'s output.
-    pub fn layer_output_shape(&self, i: usize) -> Shape {
-        self.shapes[i + 1]
-    }
-
-    /// Zero point of layer `i`'s input.
-    pub fn layer_input_zero_point(&self, i: usize) -> i8 {
-        match i {
-            0 => self.file.input.zero_point,
-            _ => self.file.layers[i - 1].output().zero_point,
-        }
-    }
-
-    /// Number of outputs of the last layer (= classes).
+    /// Number of outputs (logits).
     pub fn output_len(&self) -> usize {
-        self.file.classes.len()
+        self.len(self.output_tensor())
     }
 
-    /// Total weights of all layers.
+    /// The class labels (possibly none).
+    pub fn classes(&self) -> &[String] {
+        &self.file.classes
+    }
+
+    /// Total weights of all ops.
     pub fn weight_count(&self) -> usize {
-        self.layers().iter().map(|l| l.weights().len()).sum()
+        self.ops().iter().map(|op| op.weights().len()).sum()
     }
 
-    /// Multiply–accumulates of one inference (padded taps excluded).
+    /// Multiply–accumulates of one inference (padded taps excluded; pools and adds count
+    /// none).
     pub fn mac_count(&self) -> usize {
-        (0..self.layers().len())
-            .map(|i| {
-                let out = self.layer_output_shape(i);
-                let positions = out[1] * out[2];
-                (0..positions)
-                    .map(|p| crate::infer::taps(self, i, p).len())
-                    .sum::<usize>()
-                    * out[0]
+        (0..self.ops().len())
+            .map(|i| match &self.ops()[i] {
+                Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::Dense(_) => {
+                    let [o, h, w] = self.shape(i + 1);
+                    (0..o * h * w)
+                        .map(|e| crate::infer::taps(self, i, e).len())
+                        .sum()
+                }
+                _ => 0,
             })
             .sum()
     }
 }
 
-impl Layer {
-    /// `"conv2d"` or `"dense"`.
+impl Op {
+    /// The name of the op in files and messages.
     pub fn kind(&self) -> &'static str {
         match self {
-            Layer::Conv2d(_) => "conv2d",
-            Layer::Dense(_) => "dense",
+            Op::Conv2d(_) => "conv2d",
+            Op::DepthwiseConv2d(_) => "depthwise_conv2d",
+            Op::Dense(_) => "dense",
+            Op::AvgPool2d(_) => "avg_pool2d",
+            Op::MaxPool2d(_) => "max_pool2d",
+            Op::Add(_) => "add",
+            Op::Reshape(_) => "reshape",
         }
     }
 
-    /// The weights.
+    /// The tensors it reads.
+    pub fn inputs(&self) -> Vec<usize> {
+        match self {
+            Op::Conv2d(c) => alloc::vec![c.input.into()],
+            Op::DepthwiseConv2d(c) => alloc::vec![c.input.into()],
+            Op::Dense(d) => alloc::vec![d.input.into()],
+            Op::AvgPool2d(p) | Op::MaxPool2d(p) => alloc::vec![p.input.into()],
+            Op::Add(a) => a.inputs.iter().map(|&t| t.into()).collect(),
+            Op::Reshape(r) => alloc::vec![r.input.into()],
+        }
+    }
+
+    /// The weights (none for pools, adds and reshapes).
     pub fn weights(&self) -> &[i8] {
         match self {
-            Layer::Conv2d(c) => &c.weights,
-            Layer::Dense(d) => &d.weights,
+            Op::Conv2d(c) => &c.weights,
+            Op::DepthwiseConv2d(c) => &c.weights,
+            Op::Dense(d) => &d.weights,
+            _ => &[],
         }
     }
 
-    /// One bias per output channel.
-    pub fn bias(&self) -> &[i32] {
-        match self {
-            Layer::Conv2d(c) => &c.bias,
-            Layer::Dense(d) => &d.bias,
-        }
-    }
-
-    /// One requantisation per output channel.
-    pub fn requant(&self) -> &[Requant] {
-        match self {
-            Layer::Conv2d(c) => &c.requant,
-            Layer::Dense(d) => &d.requant,
-        }
-    }
-
-    /// The output quantisation.
-    pub fn output(&self) -> Quant {
-        match self {
-            Layer::Conv2d(c) => c.output,
-            Layer::Dense(d) => d.output,
-        }
-    }
-
-    /// Whether the output is clamped below at its zero point.
-    pub fn relu(&self) -> bool {
-        match self {
-            Layer::Conv2d(c) => c.relu,
-            Layer::Dense(d) => d.relu,
-        }
-    }
-
-    /// Output channels.
-    pub fn out_channels(&self) -> usize {
-        match self {
-            Layer::Conv2d(c) => c.out_channels.into(),
-            Layer::Dense(d) => d.out_features.into(),
-        }
-    }
-
-    /// Validates the layer against its input and returns its output shape.
-    fn check(&self, input: Shape, in_zp: i8) -> Result<Shape, LayerProblem> {
-        let o = self.out_channels();
-        size("output channels", o, MAX_DIM.into())?;
-        let (out, fan_in) = match self {
-            Layer::Conv2d(c) => {
-                let [kh, kw] = c.kernel.map(usize::from);
-                let [sh, sw] = c.stride.map(usize::from);
-                let [pt, pl, pb, pr] = c.padding.map(usize::from);
-                size("kernel height", kh, MAX_DIM.into())?;
-                size("kernel width", kw, MAX_DIM.into())?;
-                size("stride height", sh, MAX_DIM.into())?;
-                size("stride width", sw, MAX_DIM.into())?;
-                let padded = [input[1] + pt + pb, input[2] + pl + pr];
-                if kh > padded[0] || kw > padded[1] {
-                    return Err(LayerProblem::KernelTooLarge {
-                        kernel: c.kernel,
-                        padded,
-                    });
-                }
-                let out = [o, (padded[0] - kh) / sh + 1, (padded[1] - kw) / sw + 1];
-                (
-                    out,
-                    [input[0], kh, kw]
-                        .iter()
-                        .map(|&d| d as u64)
-                        .product::<u64>(),
-                )
-            }
-            Layer::Dense(_) => ([o, 1, 1], input.iter().map(|&d| d as u64).product::<u64>()),
+    /// The bias, requantisation, output quantisation and activation of a multiply–accumulate
+    /// op (conv2d, depthwise_conv2d, dense).
+    pub fn mac(&self) -> Option<MacParams<'_>> {
+        let (bias, requant, output, clamp) = match self {
+            Op::Conv2d(c) => (&c.bias, &c.requant, c.output, c.clamp),
+            Op::DepthwiseConv2d(c) => (&c.bias, &c.requant, c.output, c.clamp),
+            Op::Dense(d) => (&d.bias, &d.requant, d.output, d.clamp),
+            _ => return None,
         };
-        check_shape(&out)?;
-        let weights = self.weights();
-        size("weight count", weights.len(), MAX_LAYER_WEIGHTS)?;
-        if o as u64 * fan_in != weights.len() as u64 {
-            return Err(LayerProblem::Count {
-                what: "weights",
-                expected: usize::try_from(o as u64 * fan_in).unwrap_or(usize::MAX),
-                found: weights.len(),
-            });
-        }
-        // Now known to fit: o · fan_in = weights.len().
-        let fan_in = fan_in as usize;
-        count("biases", o, self.bias().len())?;
-        count("requant entries", o, self.requant().len())?;
-        if let Some(index) = weights.iter().position(|&w| w == i8::MIN) {
-            return Err(LayerProblem::Weight { index });
-        }
-        let scale = self.output().scale;
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(LayerProblem::Scale(scale));
-        }
-        let max_dx = (127 - i32::from(in_zp)).max(i32::from(in_zp) + 128) as u64;
-        for (channel, r) in self.requant().iter().enumerate() {
-            if !(1 << 30..=i32::MAX).contains(&r.multiplier) {
-                return Err(LayerProblem::Multiplier {
-                    channel,
-                    value: r.multiplier,
-                });
-            }
-            if !(-31..=30).contains(&r.shift) {
-                return Err(LayerProblem::Shift {
-                    channel,
-                    value: r.shift,
-                });
-            }
-            let w = &weights[channel * fan_in..(channel + 1) * fan_in];
-            let abs_w: u64 = w.iter().map(|&x| u64::from(x.unsigned_abs())).sum();
-            let worst =
-                (u64::from(self.bias()[channel].unsigned_abs()) + abs_w * max_dx) << r.shift.max(0);
-            if worst > i32::MAX as u64 {
-                return Err(LayerProblem::Overflow { channel, worst });
-            }
-        }
-        Ok(out)
+        Some(MacParams {
+            bias,
+            requant,
+            output,
+            clamp,
+        })
     }
 }
 
-fn size(what: &'static str, value: usize, max: usize) -> Result<(), LayerProblem> {
-    if value == 0 || value > max {
-        return Err(LayerProblem::Size { what, value, max });
-    }
-    Ok(())
-}
-
-fn count(what: &'static str, expected: usize, found: usize) -> Result<(), LayerProblem> {
-    if expected != found {
-        return Err(LayerProblem::Count {
-            what,
-            expected,
-            found,
-        });
-    }
-    Ok(())
-}
-
-fn check_shape(s: &Shape) -> Result<(), LayerProblem> {
-    for (what, &d) in ["channels", "height", "width"].iter().zip(s) {
-        size(what, d, MAX_DIM.into())?;
-    }
-    let elements = s.iter().map(|&d| d as u64).product::<u64>();
-    size(
-        "tensor size",
-        usize::try_from(elements).unwrap_or(usize::MAX),
-        MAX_TENSOR,
-    )
+/// What a multiply–accumulate op does after its sums.
+#[derive(Clone, Copy, Debug)]
+pub struct MacParams<'a> {
+    /// One per output channel.
+    pub bias: &'a [i32],
+    /// One per output channel.
+    pub requant: &'a [Requant],
+    /// The output's quantisation.
+    pub output: Quant,
+    /// The fused activation.
+    pub clamp: Clamp,
 }

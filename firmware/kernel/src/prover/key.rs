@@ -5,9 +5,14 @@
 //! earlier nodes, so a hostile file cannot make decoding or evaluation recurse.
 
 use alloc::vec::Vec;
+use core::fmt;
 
-use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
-use serde::{Deserialize, Serialize};
+use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, PrimeField};
+use serde::{
+    de::{self, SeqAccess, Visitor},
+    ser::SerializeSeq,
+    Deserialize, Deserializer, Serialize, Serializer,
+};
 
 use crate::prover::Fr;
 
@@ -88,6 +93,46 @@ pub struct LookupFile {
     pub table: Vec<ExpressionFile>,
 }
 
+/// A column's values (Lagrange basis), stored as each element's canonical little-endian bytes
+/// (the same bytes as a `Vec<Bytes32>`) and decoded straight into field elements: no second
+/// copy of the largest part of a key, and a non-canonical element is refused as it is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnValues(pub Vec<Fr>);
+
+impl Serialize for ColumnValues {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for x in &self.0 {
+            seq.serialize_element(&bytes(x))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Elements;
+        impl<'de> Visitor<'de> for Elements {
+            type Value = ColumnValues;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a column of canonical field elements")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ColumnValues, A::Error> {
+                // A length prefix is a claim, not a promise: reserve little up front and let
+                // the vector grow as elements actually arrive.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 12));
+                while let Some(b) = seq.next_element::<Bytes32>()? {
+                    out.push(fr(&b).map_err(|_| de::Error::custom("non-canonical element"))?);
+                }
+                Ok(ColumnValues(out))
+            }
+        }
+        deserializer.deserialize_seq(Elements)
+    }
+}
+
 /// The key as stored (postcard after [`KEY_MAGIC`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyFile {
@@ -130,9 +175,9 @@ pub struct KeyFile {
     /// The columns of the permutation argument, in order.
     pub permutation: Vec<Column>,
     /// Fixed columns' values (Lagrange basis), `2^k` each.
-    pub fixed: Vec<Vec<Bytes32>>,
+    pub fixed: Vec<ColumnValues>,
     /// The permutation's σ columns (Lagrange basis), one per permutation column.
-    pub sigmas: Vec<Vec<Bytes32>>,
+    pub sigmas: Vec<ColumnValues>,
 }
 
 /// One node of a checked expression.
@@ -219,6 +264,8 @@ pub struct ProvingKey {
     pub transcript_repr: Fr,
     /// Advice columns.
     pub num_advice: usize,
+    /// Fixed columns (their values are in [`fixed`](Self::fixed) until a prover takes them).
+    pub num_fixed: usize,
     /// Instance columns.
     pub num_instance: usize,
     /// `(column, rotation)` per advice query.
@@ -268,12 +315,14 @@ pub enum KeyError {
 }
 
 fn fr(b: &Bytes32) -> Result<Fr, KeyError> {
-    let x = Fr::from_le_bytes_mod_order(b);
-    if x.into_bigint().to_bytes_le() == b.as_slice() {
-        Ok(x)
-    } else {
-        Err(KeyError::NonCanonical)
+    let mut limbs = [0u64; 4];
+    for (limb, chunk) in limbs.iter_mut().zip(b.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        *limb = u64::from_le_bytes(word);
     }
+    // `from_bigint` refuses a value at or above the modulus: exactly the non-canonical ones.
+    Fr::from_bigint(BigInt(limbs)).ok_or(KeyError::NonCanonical)
 }
 
 /// The canonical little-endian bytes of `x`.
@@ -332,8 +381,8 @@ fn expression(e: &ExpressionFile, limits: [usize; 3]) -> Result<Expression, KeyE
 }
 
 impl ProvingKey {
-    /// Checks a key file and decodes its field elements.
-    pub fn from_file(f: &KeyFile) -> Result<Self, KeyError> {
+    /// Checks a key file; its columns move into the key.
+    pub fn from_file(f: KeyFile) -> Result<Self, KeyError> {
         if f.version != KEY_VERSION {
             return Err(KeyError::Version(f.version));
         }
@@ -406,14 +455,11 @@ impl ProvingKey {
                 return Err(KeyError::Invalid("the permutation names a missing column"));
             }
         }
-        let column = |v: &Vec<Bytes32>| {
-            if v.len() != n {
-                return Err(KeyError::Invalid("a column has the wrong length"));
-            }
-            v.iter().map(fr).collect::<Result<Vec<_>, _>>()
-        };
         if f.fixed.len() != f.num_fixed as usize || f.sigmas.len() != f.permutation.len() {
             return Err(KeyError::Invalid("column counts differ"));
+        }
+        if f.fixed.iter().chain(&f.sigmas).any(|c| c.0.len() != n) {
+            return Err(KeyError::Invalid("a column has the wrong length"));
         }
         Ok(Self {
             k: f.k,
@@ -426,15 +472,16 @@ impl ProvingKey {
             delta,
             transcript_repr: fr(&f.transcript_repr)?,
             num_advice: f.num_advice as usize,
+            num_fixed: f.num_fixed as usize,
             num_instance: f.num_instance as usize,
             advice_queries: queries(&f.advice_queries, f.num_advice)?,
             fixed_queries: queries(&f.fixed_queries, f.num_fixed)?,
             instance_queries: queries(&f.instance_queries, f.num_instance)?,
             gates: exprs(&f.gates)?,
             lookups,
-            permutation: f.permutation.clone(),
-            fixed: f.fixed.iter().map(column).collect::<Result<_, _>>()?,
-            sigmas: f.sigmas.iter().map(column).collect::<Result<_, _>>()?,
+            permutation: f.permutation,
+            fixed: f.fixed.into_iter().map(|c| c.0).collect(),
+            sigmas: f.sigmas.into_iter().map(|c| c.0).collect(),
         })
     }
 
@@ -442,12 +489,65 @@ impl ProvingKey {
     /// multiple of `bytes.len()`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         let body = bytes.strip_prefix(&KEY_MAGIC).ok_or(KeyError::BadMagic)?;
-        let (file, rest) =
-            postcard::take_from_bytes::<KeyFile>(body).map_err(|_| KeyError::Decode)?;
+        let (file, rest) = postcard::take_from_bytes::<KeyFile>(body).map_err(|e| match e {
+            // Raised only by `ColumnValues`, for an element at or above the modulus.
+            postcard::Error::SerdeDeCustom => KeyError::NonCanonical,
+            _ => KeyError::Decode,
+        })?;
         if !rest.is_empty() {
             return Err(KeyError::Trailing);
         }
-        Self::from_file(&file)
+        Self::from_file(file)
+    }
+
+    /// The key as a `.zpk` file's bytes ([`from_bytes`](Self::from_bytes) reads them back).
+    /// Its columns must still be in it (a prover takes them: [`crate::prover::Prepared`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let query = |q: &[(usize, i32)]| {
+            q.iter()
+                .map(|&(c, r)| Query {
+                    column: c as u32,
+                    rotation: r,
+                })
+                .collect::<Vec<_>>()
+        };
+        let expression = |e: &Expression| ExpressionFile {
+            nodes: e.ops.iter().map(node).collect(),
+        };
+        let file = KeyFileRef {
+            version: KEY_VERSION,
+            k: self.k,
+            extended_k: self.extended_k,
+            blinding_factors: self.blinding_factors as u32,
+            degree: self.degree as u32,
+            omega: bytes(&self.omega),
+            extended_omega: bytes(&self.extended_omega),
+            zeta: bytes(&self.zeta),
+            delta: bytes(&self.delta),
+            transcript_repr: bytes(&self.transcript_repr),
+            num_advice: self.num_advice as u32,
+            num_fixed: self.num_fixed as u32,
+            num_instance: self.num_instance as u32,
+            advice_queries: query(&self.advice_queries),
+            fixed_queries: query(&self.fixed_queries),
+            instance_queries: query(&self.instance_queries),
+            gates: self.gates.iter().map(expression).collect(),
+            lookups: self
+                .lookups
+                .iter()
+                .map(|l| LookupFile {
+                    input: l.input.iter().map(expression).collect(),
+                    table: l.table.iter().map(expression).collect(),
+                })
+                .collect(),
+            permutation: &self.permutation,
+            fixed: ColumnsRef(&self.fixed),
+            sigmas: ColumnsRef(&self.sigmas),
+        };
+        let mut out = Vec::from(KEY_MAGIC);
+        // Serialising in-memory data into a Vec cannot fail.
+        out.extend(postcard::to_allocvec(&file).unwrap_or_default());
+        out
     }
 
     /// Rows of the circuit.
@@ -464,6 +564,68 @@ impl ProvingKey {
     pub fn chunk_len(&self) -> usize {
         self.degree - 2
     }
+}
+
+fn node(op: &Op) -> Node {
+    match *op {
+        Op::Constant(c) => Node::Constant(bytes(&c)),
+        Op::Fixed(q) => Node::Fixed(q as u32),
+        Op::Advice(q) => Node::Advice(q as u32),
+        Op::Instance(q) => Node::Instance(q as u32),
+        Op::Negated(a) => Node::Negated(a as u32),
+        Op::Sum(a, b) => Node::Sum(a as u32, b as u32),
+        Op::Product(a, b) => Node::Product(a as u32, b as u32),
+        Op::Scaled(a, c) => Node::Scaled(a as u32, bytes(&c)),
+    }
+}
+
+/// Columns serialised as [`ColumnValues`] are, without copying them into one.
+struct ColumnsRef<'a>(&'a [Vec<Fr>]);
+
+impl Serialize for ColumnsRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct One<'a>(&'a [Fr]);
+        impl Serialize for One<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                for x in self.0 {
+                    seq.serialize_element(&bytes(x))?;
+                }
+                seq.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for c in self.0 {
+            seq.serialize_element(&One(c))?;
+        }
+        seq.end()
+    }
+}
+
+/// [`KeyFile`] with borrowed columns: the same fields in the same order, so the same bytes.
+#[derive(Serialize)]
+struct KeyFileRef<'a> {
+    version: u16,
+    k: u32,
+    extended_k: u32,
+    blinding_factors: u32,
+    degree: u32,
+    omega: Bytes32,
+    extended_omega: Bytes32,
+    zeta: Bytes32,
+    delta: Bytes32,
+    transcript_repr: Bytes32,
+    num_advice: u32,
+    num_fixed: u32,
+    num_instance: u32,
+    advice_queries: Vec<Query>,
+    fixed_queries: Vec<Query>,
+    instance_queries: Vec<Query>,
+    gates: Vec<ExpressionFile>,
+    lookups: Vec<LookupFile>,
+    permutation: &'a [Column],
+    fixed: ColumnsRef<'a>,
+    sigmas: ColumnsRef<'a>,
 }
 
 /// Writes a key file.

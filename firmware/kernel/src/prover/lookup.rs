@@ -8,9 +8,10 @@ use alloc::{vec, vec::Vec};
 use ark_ff::{batch_inversion, AdditiveGroup, Field, PrimeField, UniformRand};
 use rand_core::RngCore;
 
-use super::{Fr, Lookup, Op, ProveError, ProvingKey};
+use super::{par, Fr, Lookup, Op, ProveError, ProvingKey};
 
-/// Column values (Lagrange basis, `n` rows) that expressions read.
+/// Column values (Lagrange basis, `n` rows) that expressions read. `fixed` is indexed by fixed
+/// column and need only hold the columns the expressions read (see [`fixed_columns`]).
 pub(super) struct Columns<'a> {
     pub fixed: &'a [Vec<Fr>],
     pub advice: &'a [Vec<Fr>],
@@ -18,10 +19,27 @@ pub(super) struct Columns<'a> {
     pub key: &'a ProvingKey,
 }
 
-/// `row + rotation` modulo `n`.
+/// `row + rotation` modulo `n` (a power of two).
 #[inline]
 pub(super) fn rotated(row: usize, rotation: i32, n: usize) -> usize {
-    (row as i64 + i64::from(rotation)).rem_euclid(n as i64) as usize
+    row.wrapping_add(rotation as isize as usize) & (n - 1)
+}
+
+/// The fixed columns a lookup's expressions read, each once.
+pub(super) fn fixed_columns(lookup: &Lookup, key: &ProvingKey) -> Vec<usize> {
+    let mut out: Vec<usize> = lookup
+        .input
+        .iter()
+        .chain(&lookup.table)
+        .flat_map(|e| e.ops())
+        .filter_map(|op| match *op {
+            Op::Fixed(q) => Some(key.fixed_queries[q].0),
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 impl Columns<'_> {
@@ -33,19 +51,24 @@ impl Columns<'_> {
             Op::Instance(q) => (self.instance, self.key.instance_queries[q]),
             _ => return Fr::ZERO,
         };
-        columns[c][rotated(row, r, n)]
+        columns
+            .get(c)
+            .and_then(|v| v.get(rotated(row, r, n)))
+            .copied()
+            .unwrap_or(Fr::ZERO)
     }
 
     /// `Σ θ^(m−1−i) · eᵢ` over the rows, for the expressions `e₀ … e_{m−1}`.
     fn compress(&self, expressions: &[super::Expression], theta: Fr) -> Vec<Fr> {
-        let mut scratch = Vec::new();
-        (0..self.key.n())
-            .map(|row| {
-                expressions.iter().fold(Fr::ZERO, |acc, e| {
+        par::filled(self.key.n(), Fr::ZERO, |first, out| {
+            let mut scratch = Vec::new();
+            for (offset, v) in out.iter_mut().enumerate() {
+                let row = first + offset;
+                *v = expressions.iter().fold(Fr::ZERO, |acc, e| {
                     acc * theta + e.evaluate(&mut scratch, |op| self.leaf(op, row))
-                })
-            })
-            .collect()
+                });
+            }
+        })
     }
 }
 
@@ -59,6 +82,19 @@ pub(super) struct Permuted {
     pub table: Vec<Fr>,
 }
 
+/// The values in increasing order of their canonical integers (equal values are equal
+/// integers, so the order is the same however the sort splits its work).
+fn sorted(v: &[Fr]) -> Vec<<Fr as PrimeField>::BigInt> {
+    let mut keys: Vec<_> = par::map(v.len(), |i| v[i].into_bigint());
+    par::sort_unstable(&mut keys);
+    keys
+}
+
+fn from_key(k: <Fr as PrimeField>::BigInt) -> Fr {
+    // Every key came from `into_bigint`, so it is canonical.
+    Fr::from_bigint(k).unwrap_or(Fr::ZERO)
+}
+
 pub(super) fn permute(
     index: usize,
     lookup: &Lookup,
@@ -70,43 +106,38 @@ pub(super) fn permute(
     let (n, usable) = (key.n(), key.usable_rows());
     let compressed_input = columns.compress(&lookup.input, theta);
     let compressed_table = columns.compress(&lookup.table, theta);
-
-    let sort = |v: &[Fr]| {
-        let mut keyed: Vec<_> = v.iter().map(|x| (x.into_bigint(), *x)).collect();
-        keyed.sort_unstable_by_key(|a| a.0);
-        keyed
-    };
-    let inputs = sort(&compressed_input[..usable]);
-    let table = sort(&compressed_table[..usable]);
+    let inputs = sorted(&compressed_input[..usable]);
+    let table = sorted(&compressed_table[..usable]);
 
     // Each group of equal inputs starts with its value in S′; the table's other entries fill
     // the rows where an input repeats.
-    let mut input = Vec::with_capacity(n);
     let mut permuted_table = vec![Fr::ZERO; usable];
     let mut repeats = Vec::new();
     let mut leftovers = Vec::new();
     let mut j = 0;
-    for (row, (k, v)) in inputs.iter().enumerate() {
-        input.push(*v);
-        if row > 0 && inputs[row - 1].0 == *k {
+    for (row, k) in inputs.iter().enumerate() {
+        if row > 0 && inputs[row - 1] == *k {
             repeats.push(row);
             continue;
         }
-        while j < table.len() && table[j].0 < *k {
-            leftovers.push(table[j].1);
+        while j < table.len() && table[j] < *k {
+            leftovers.push(table[j]);
             j += 1;
         }
-        if j == table.len() || table[j].0 != *k {
+        if j == table.len() || table[j] != *k {
             return Err(ProveError::LookupUnsatisfied(index));
         }
-        permuted_table[row] = table[j].1;
+        permuted_table[row] = from_key(table[j]);
         j += 1;
     }
-    leftovers.extend(table[j..].iter().map(|(_, v)| *v));
+    leftovers.extend_from_slice(&table[j..]);
+    drop(table);
     // Both sides count `usable` rows, so the repeats and the leftovers match in number.
-    for (row, v) in repeats.into_iter().zip(leftovers) {
-        permuted_table[row] = v;
+    for (row, k) in repeats.into_iter().zip(leftovers) {
+        permuted_table[row] = from_key(k);
     }
+    let mut input = par::map(inputs.len(), |i| from_key(inputs[i]));
+    drop(inputs);
     input.resize_with(n, || Fr::rand(rng));
     permuted_table.resize_with(n, || Fr::rand(rng));
     Ok(Permuted {
@@ -118,33 +149,50 @@ pub(super) fn permute(
 }
 
 /// The grand product `z`, with `z₀ = 1` and
-/// `z_{i+1} = zᵢ · (Aᵢ + β)(Sᵢ + γ) / ((A′ᵢ + β)(S′ᵢ + γ))`, blinded in its last rows.
+/// `z_{i+1} = zᵢ · (Aᵢ + β)(Sᵢ + γ) / ((A′ᵢ + β)(S′ᵢ + γ))`, blinded in its last rows. Takes the
+/// compressed columns, which nothing needs afterwards, and works in their memory.
 pub(super) fn product(
     key: &ProvingKey,
-    p: &Permuted,
+    p: &mut Permuted,
     beta: Fr,
     gamma: Fr,
     rng: &mut impl RngCore,
 ) -> Vec<Fr> {
     let n = key.n();
     let b = key.blinding_factors;
-    let mut ratio: Vec<Fr> = p
-        .input
-        .iter()
-        .zip(&p.table)
-        .map(|(a, s)| (beta + a) * (gamma + s))
-        .collect();
-    batch_inversion(&mut ratio);
-    for (i, r) in ratio.iter_mut().enumerate() {
-        *r *= (p.compressed_input[i] + beta) * (p.compressed_table[i] + gamma);
+    let mut ratio = core::mem::take(&mut p.compressed_input);
+    let mut z = core::mem::take(&mut p.compressed_table);
+    let (input, table) = (&p.input, &p.table);
+    // ratio ← (A + β)(S + γ); then z's buffer ← (A′ + β)(S′ + γ), inverted; ratio ← the quotient.
+    {
+        let compressed_table = &z;
+        par::chunks_mut(&mut ratio, 1, |first, out| {
+            for (i, r) in out.iter_mut().enumerate() {
+                *r = (*r + beta) * (compressed_table[first + i] + gamma);
+            }
+        });
     }
-    let mut z = Vec::with_capacity(n);
+    par::chunks_mut(&mut z, 1, |first, out| {
+        for (i, d) in out.iter_mut().enumerate() {
+            *d = (input[first + i] + beta) * (table[first + i] + gamma);
+        }
+    });
+    batch_inversion(&mut z);
+    {
+        let inverses = &z;
+        par::chunks_mut(&mut ratio, 1, |first, out| {
+            for (i, r) in out.iter_mut().enumerate() {
+                *r *= inverses[first + i];
+            }
+        });
+    }
     let mut acc = Fr::ONE;
-    z.push(acc);
-    for r in ratio.iter().take(n - b - 1) {
+    z[0] = acc;
+    for (i, r) in ratio.iter().take(n - b - 1).enumerate() {
         acc *= r;
-        z.push(acc);
+        z[i + 1] = acc;
     }
-    z.resize_with(n, || Fr::rand(rng));
+    drop(ratio);
+    z[n - b..].iter_mut().for_each(|v| *v = Fr::rand(rng));
     z
 }

@@ -12,8 +12,10 @@
 mod key;
 mod lookup;
 mod open;
+mod par;
 mod permutation;
 mod poly;
+mod progress;
 mod quotient;
 mod transcript;
 
@@ -27,10 +29,13 @@ use rand_core::RngCore;
 use ark_bn254::G1Projective;
 pub use ark_bn254::{Fr, G1Affine};
 pub use key::{
-    bytes, to_bytes, Bytes32, Column, ColumnKind, Expression, ExpressionFile, KeyError, KeyFile,
-    Lookup, LookupFile, Node, Op, ProvingKey, Query, KEY_MAGIC, KEY_VERSION, MAX_KEY_K,
+    bytes, to_bytes, Bytes32, Column, ColumnKind, ColumnValues, Expression, ExpressionFile,
+    KeyError, KeyFile, Lookup, LookupFile, Node, Op, ProvingKey, Query, KEY_MAGIC, KEY_VERSION,
+    MAX_KEY_K,
 };
 pub use open::MultiOpen;
+use progress::Tracker;
+pub use progress::{Phase, Progress};
 pub use transcript::{compress, Transcript};
 
 /// Why a proof could not be made.
@@ -79,8 +84,9 @@ pub struct Srs {
     pub lagrange: BasesHandle,
 }
 
-/// A proving key with what every proof needs precomputed: fixed and σ columns in coefficient
-/// form, and the first/last/active-row selectors.
+/// A proving key ready to prove with: its fixed and σ columns in coefficient form (moved out of
+/// the key and transformed in place, so that each column is held once), the first/last/active-row
+/// selectors, and the order in which the quotient evaluates its constraints.
 pub struct Prepared {
     key: ProvingKey,
     domain: Domain,
@@ -89,6 +95,7 @@ pub struct Prepared {
     sigma_polys: Vec<Vec<Fr>>,
     /// `l_0`, `l_last`, `l_active_row` in coefficient form, in that order.
     selectors: Vec<Vec<Fr>>,
+    plan: quotient::Plan,
 }
 
 /// Wall time of the prover's phases in nanoseconds (zero where the build has no clock; the
@@ -166,14 +173,17 @@ fn to_coeffs<B: Backend + ?Sized>(
 }
 
 impl Prepared {
-    /// Precomputes the key's fixed polynomials with `backend`.
-    pub fn new<B: Backend + ?Sized>(key: ProvingKey, backend: &mut B) -> Result<Self, ProveError> {
+    /// Takes the key's fixed and σ columns and brings them to coefficient form with `backend`.
+    pub fn new<B: Backend + ?Sized>(
+        mut key: ProvingKey,
+        backend: &mut B,
+    ) -> Result<Self, ProveError> {
         let domain = Domain::new(key.k, key.omega)?;
         let extended = Domain::new(key.extended_k, key.extended_omega)?;
         let n = key.n();
-        let mut fixed_polys = key.fixed.clone();
+        let mut fixed_polys = core::mem::take(&mut key.fixed);
         to_coeffs(backend, &domain, &mut fixed_polys)?;
-        let mut sigma_polys = key.sigmas.clone();
+        let mut sigma_polys = core::mem::take(&mut key.sigmas);
         to_coeffs(backend, &domain, &mut sigma_polys)?;
         let u = key.usable_rows();
         let mut selectors = vec![vec![Fr::ZERO; n]; 3];
@@ -181,6 +191,7 @@ impl Prepared {
         selectors[1][u] = Fr::ONE;
         selectors[2][..u].iter_mut().for_each(|v| *v = Fr::ONE);
         to_coeffs(backend, &domain, &mut selectors)?;
+        let plan = quotient::Plan::new(&key);
         Ok(Self {
             key,
             domain,
@@ -188,12 +199,54 @@ impl Prepared {
             fixed_polys,
             sigma_polys,
             selectors,
+            plan,
         })
     }
 
-    /// The proving key.
+    /// The proving key's description of the circuit. Its fixed and σ columns are empty: they
+    /// live here, in coefficient form.
     pub fn key(&self) -> &ProvingKey {
         &self.key
+    }
+
+    /// How many coset evaluations (of `2^k` elements each) the quotient holds at once at most.
+    pub fn quotient_columns(&self) -> usize {
+        self.plan.peak()
+    }
+
+    /// Lagrange values of the given coefficient-form columns, by forward NTTs on `backend`:
+    /// for the few columns the lookups and the permutation read by row, which the key no longer
+    /// holds in that form.
+    fn lagrange<B: Backend + ?Sized>(
+        &self,
+        backend: &mut B,
+        polys: &[&[Fr]],
+    ) -> Result<Vec<Vec<Fr>>, ProveError> {
+        let mut out: Vec<Vec<Fr>> = polys.iter().map(|p| p.to_vec()).collect();
+        if !out.is_empty() {
+            let mut views: Vec<&mut [Fr]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
+            backend.ntt_batch(&mut views, &self.domain, NttOp::forward())?;
+        }
+        Ok(out)
+    }
+
+    /// Lagrange values of the fixed columns in `columns`, as a list indexed by fixed column
+    /// (empty for the others).
+    fn fixed_lagrange<B: Backend + ?Sized>(
+        &self,
+        backend: &mut B,
+        columns: &[usize],
+    ) -> Result<Vec<Vec<Fr>>, ProveError> {
+        let polys: Vec<&[Fr]> = columns
+            .iter()
+            .map(|&c| self.fixed_polys[c].as_slice())
+            .collect();
+        let mut values = self.lagrange(backend, &polys)?.into_iter();
+        let mut out = vec![Vec::new(); self.fixed_polys.len()];
+        for &c in columns {
+            out[c] = values.next().unwrap_or_default();
+        }
+        Ok(out)
     }
 }
 
@@ -281,6 +334,41 @@ fn rotate(domain: &Domain, x: Fr, rotation: i32) -> Fr {
     x * w.pow([u64::from(rotation.unsigned_abs())])
 }
 
+/// How to make a proof: the multi-opening argument, and optional hooks for a clock and for
+/// progress reports.
+#[non_exhaustive]
+pub struct Options<'a> {
+    /// The multi-opening argument; the verifier must use the same.
+    pub multiopen: MultiOpen,
+    /// Where phase times come from where the build has no `std` clock.
+    pub now: Option<Now>,
+    /// Told of each step as the proof advances.
+    pub progress: Option<&'a mut dyn Progress>,
+}
+
+impl<'a> Options<'a> {
+    /// `multiopen`, the `std` clock (none without `std`), no progress reports.
+    pub fn new(multiopen: MultiOpen) -> Self {
+        Self {
+            multiopen,
+            now: None,
+            progress: None,
+        }
+    }
+
+    /// Phase times from `now`.
+    pub fn clock(mut self, now: Now) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Progress reports to `progress`.
+    pub fn progress(mut self, progress: &'a mut dyn Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+}
+
 /// Proves that `advice` (one column per advice column of the key, `≤ usable_rows` values each,
 /// the rest zero) satisfies the circuit with public `instance` columns.
 ///
@@ -294,7 +382,15 @@ pub fn prove<B: Backend + ?Sized>(
     multiopen: MultiOpen,
     rng: &mut impl RngCore,
 ) -> Result<Proof, ProveError> {
-    prove_clocked(prep, backend, srs, advice, instance, multiopen, rng, None)
+    prove_with(
+        prep,
+        backend,
+        srs,
+        advice,
+        instance,
+        rng,
+        Options::new(multiopen),
+    )
 }
 
 /// [`prove`] with the phase times read from `now` (in its units) instead of the `std` clock:
@@ -304,21 +400,31 @@ pub fn prove_clocked<B: Backend + ?Sized>(
     prep: &Prepared,
     backend: &mut B,
     srs: &Srs,
-    mut advice: Vec<Vec<Fr>>,
+    advice: Vec<Vec<Fr>>,
     instance: &[Vec<Fr>],
     multiopen: MultiOpen,
     rng: &mut impl RngCore,
     now: Option<Now>,
 ) -> Result<Proof, ProveError> {
-    let key = &prep.key;
+    let mut options = Options::new(multiopen);
+    options.now = now;
+    prove_with(prep, backend, srs, advice, instance, rng, options)
+}
+
+fn check_inputs<B: Backend + ?Sized>(
+    key: &ProvingKey,
+    backend: &B,
+    srs: &Srs,
+    advice: &[Vec<Fr>],
+    instance: &[Vec<Fr>],
+) -> Result<(), ProveError> {
     let n = key.n();
     let usable = key.usable_rows();
-    for (handle, what) in [(srs.monomial, "monomial"), (srs.lagrange, "Lagrange")] {
+    for handle in [srs.monomial, srs.lagrange] {
         let have = backend
             .bases_len(handle)
             .ok_or(BackendError::UnknownBases(handle))?;
         if have < n {
-            let _ = what;
             return Err(ProveError::SrsTooShort { have, need: n });
         }
     }
@@ -345,6 +451,26 @@ pub fn prove_clocked<B: Backend + ?Sized>(
             });
         }
     }
+    Ok(())
+}
+
+/// [`prove`] with [`Options`]. Each polynomial is dropped, or transformed in place, as soon as
+/// the proof no longer needs the form it is in.
+pub fn prove_with<B: Backend + ?Sized>(
+    prep: &Prepared,
+    backend: &mut B,
+    srs: &Srs,
+    mut advice: Vec<Vec<Fr>>,
+    instance: &[Vec<Fr>],
+    rng: &mut impl RngCore,
+    options: Options<'_>,
+) -> Result<Proof, ProveError> {
+    let key = &prep.key;
+    check_inputs(key, backend, srs, &advice, instance)?;
+    let n = key.n();
+    let usable = key.usable_rows();
+    let now = options.now;
+    let mut progress = Tracker::new(options.progress, prep);
     let mut times = PhaseTimes::default();
     let clock = Clock::start(now);
     let mut t = Transcript::new();
@@ -360,10 +486,9 @@ pub fn prove_clocked<B: Backend + ?Sized>(
             col
         })
         .collect();
-    let mut instance_polys = instance_values.clone();
-    to_coeffs(backend, &prep.domain, &mut instance_polys)?;
 
     // Advice: blinding rows at the end, commit in Lagrange form.
+    progress.at(Phase::Advice);
     for column in advice.iter_mut() {
         column.resize(n, Fr::ZERO);
         column[usable..].iter_mut().for_each(|v| *v = Fr::rand(rng));
@@ -374,18 +499,19 @@ pub fn prove_clocked<B: Backend + ?Sized>(
     }
 
     let theta = t.squeeze();
-    let values = lookup::Columns {
-        fixed: &key.fixed,
-        advice: &advice,
-        instance: &instance_values,
-        key,
-    };
-    let permuted = key
-        .lookups
-        .iter()
-        .enumerate()
-        .map(|(i, l)| lookup::permute(i, l, &values, theta, rng))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut permuted = Vec::with_capacity(key.lookups.len());
+    for (i, l) in key.lookups.iter().enumerate() {
+        progress.at(Phase::LookupPermuted);
+        // The fixed columns this lookup reads, by row, only while it is compressed.
+        let fixed = prep.fixed_lagrange(backend, &lookup::fixed_columns(l, key))?;
+        let values = lookup::Columns {
+            fixed: &fixed,
+            advice: &advice,
+            instance: &instance_values,
+            key,
+        };
+        permuted.push(lookup::permute(i, l, &values, theta, rng)?);
+    }
     let mut lookup_commit: Vec<&[Fr]> = Vec::new();
     for p in &permuted {
         lookup_commit.push(&p.input);
@@ -397,13 +523,16 @@ pub fn prove_clocked<B: Backend + ?Sized>(
 
     let beta = t.squeeze();
     let gamma = t.squeeze();
-    let perm_z = permutation::products(key, &advice, &instance_values, beta, gamma, rng);
-    let views: Vec<&[Fr]> = perm_z.iter().map(Vec::as_slice).collect();
+    progress.at(Phase::PermutationProducts);
+    let mut perm_polys =
+        permutation::products(prep, backend, &advice, &instance_values, beta, gamma, rng)?;
+    let views: Vec<&[Fr]> = perm_polys.iter().map(Vec::as_slice).collect();
     for c in commit_lagrange(backend, srs, &views)? {
         t.write_point(&c)?;
     }
+    progress.at(Phase::LookupProducts);
     let lookup_z: Vec<Vec<Fr>> = permuted
-        .iter()
+        .iter_mut()
         .map(|p| lookup::product(key, p, beta, gamma, rng))
         .collect();
     let views: Vec<&[Fr]> = lookup_z.iter().map(Vec::as_slice).collect();
@@ -411,13 +540,17 @@ pub fn prove_clocked<B: Backend + ?Sized>(
         t.write_point(&c)?;
     }
 
+    progress.at(Phase::Vanishing);
     let random_poly: Vec<Fr> = (0..n).map(|_| Fr::rand(rng)).collect();
     t.write_point(&commit_coeffs(backend, srs, &[&random_poly])?[0])?;
     let y = t.squeeze();
     times.commit = clock.nanos();
 
-    // Everything in coefficient form from here on.
+    // Everything in coefficient form from here on, transformed in place.
     let clock = Clock::start(now);
+    progress.at(Phase::Coefficients);
+    to_coeffs(backend, &prep.domain, &mut instance_values)?;
+    let instance_polys = instance_values;
     let mut advice_polys = advice;
     to_coeffs(backend, &prep.domain, &mut advice_polys)?;
     let mut lookup_polys: Vec<Vec<Fr>> = Vec::with_capacity(3 * permuted.len());
@@ -425,9 +558,7 @@ pub fn prove_clocked<B: Backend + ?Sized>(
         lookup_polys.extend([p.input, p.table, z]);
     }
     to_coeffs(backend, &prep.domain, &mut lookup_polys)?;
-    let mut perm_polys = perm_z;
     to_coeffs(backend, &prep.domain, &mut perm_polys)?;
-    instance_values.clear();
 
     let polys = quotient::Polys {
         advice: &advice_polys,
@@ -441,9 +572,11 @@ pub fn prove_clocked<B: Backend + ?Sized>(
         gamma,
         y,
     };
-    let (h_pieces, evaluation_nanos) = quotient::quotient(prep, backend, &polys, &challenges, now)?;
-    let piece_views: Vec<&[Fr]> = h_pieces.iter().map(Vec::as_slice).collect();
-    for c in commit_coeffs(backend, srs, &piece_views)? {
+    let (h, evaluation_nanos) =
+        quotient::quotient(prep, backend, &polys, &challenges, now, &mut progress)?;
+    progress.at(Phase::QuotientCommit);
+    let pieces: Vec<&[Fr]> = h.chunks_exact(n).collect();
+    for c in commit_coeffs(backend, srs, &pieces)? {
         t.write_point(&c)?;
     }
     times.quotient = clock.nanos();
@@ -451,13 +584,24 @@ pub fn prove_clocked<B: Backend + ?Sized>(
 
     let clock = Clock::start(now);
     let x = t.squeeze();
+    // h(X) = Σ Xⁿⁱ·hᵢ(X) at X = x, as one polynomial: the pieces are not needed after this.
     let xn = x.pow([n as u64]);
-    let h_poly = h_pieces.iter().rev().fold(vec![Fr::ZERO; n], |acc, piece| {
-        acc.iter().zip(piece).map(|(a, p)| *a * xn + p).collect()
-    });
+    let mut h_poly = pieces.last().map_or_else(Vec::new, |p| p.to_vec());
+    for piece in pieces.iter().rev().skip(1) {
+        par::chunks_mut(&mut h_poly, 1, |first, out| {
+            for (a, p) in out.iter_mut().zip(&piece[first..]) {
+                *a = *a * xn + p;
+            }
+        });
+    }
+    drop(pieces);
+    drop(h);
+    progress.at(Phase::Evaluations);
     let queries = open::queries(prep, &polys, &random_poly, &h_poly, x);
-    open::write_evaluations(prep, &polys, &random_poly, x, &mut t);
-    open::open(backend, srs, &queries, multiopen, &mut t)?;
+    open::write_evaluations(prep, &polys, &queries, x, &mut t);
+    progress.at(Phase::Opening);
+    open::open(backend, srs, &queries, options.multiopen, &mut t)?;
+    progress.finish();
     times.open = clock.nanos();
     Ok(Proof {
         bytes: t.finish(),

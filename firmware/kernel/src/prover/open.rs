@@ -10,8 +10,8 @@ use accel_backends::Backend;
 use ark_ff::{AdditiveGroup, Field, PrimeField};
 
 use super::{
-    commit_coeffs,
-    poly::{eval, kate_division, lagrange_interpolate, powers, vanishing_at},
+    commit_coeffs, par,
+    poly::{eval, kate_division_in_place, lagrange_interpolate, powers, vanishing_at},
     quotient::Polys,
     rotate, Fr, Prepared, ProveError, Srs, Transcript,
 };
@@ -26,14 +26,16 @@ pub enum MultiOpen {
     Shplonk,
 }
 
-/// One opening: polynomial `id` (coefficients `poly`) at `point`.
+/// One opening: polynomial `id` (coefficients `poly`) at `point`, where it takes `value`.
 pub(super) struct Opening<'a> {
     id: usize,
     poly: &'a [Fr],
     point: Fr,
+    value: Fr,
 }
 
-/// Every opening of the proof, in the order halo2-axiom's prover chains its queries.
+/// Every opening of the proof, in the order halo2-axiom's prover chains its queries, with its
+/// value (each evaluated once, on as many threads as there are).
 pub(super) fn queries<'a>(
     prep: &'a Prepared,
     polys: &Polys<'a>,
@@ -56,6 +58,7 @@ pub(super) fn queries<'a>(
             id: c,
             poly: &polys.advice[c],
             point: rotate(d, x, r),
+            value: Fr::ZERO,
         });
     }
     let (x_next, x_prev, x_last) = (
@@ -68,11 +71,13 @@ pub(super) fn queries<'a>(
             id: a + i,
             poly: z,
             point: x,
+            value: Fr::ZERO,
         });
         q.push(Opening {
             id: a + i,
             poly: z,
             point: x_next,
+            value: Fr::ZERO,
         });
     }
     for (i, z) in polys.permutation.iter().enumerate().rev().skip(1) {
@@ -80,6 +85,7 @@ pub(super) fn queries<'a>(
             id: a + i,
             poly: z,
             point: x_last,
+            value: Fr::ZERO,
         });
     }
     for i in 0..l {
@@ -93,26 +99,31 @@ pub(super) fn queries<'a>(
             id: id(2),
             poly: z,
             point: x,
+            value: Fr::ZERO,
         });
         q.push(Opening {
             id: id(0),
             poly: input,
             point: x,
+            value: Fr::ZERO,
         });
         q.push(Opening {
             id: id(1),
             poly: table,
             point: x,
+            value: Fr::ZERO,
         });
         q.push(Opening {
             id: id(0),
             poly: input,
             point: x_prev,
+            value: Fr::ZERO,
         });
         q.push(Opening {
             id: id(2),
             poly: z,
             point: x_next,
+            value: Fr::ZERO,
         });
     }
     let base = a + p + 3 * l;
@@ -121,6 +132,7 @@ pub(super) fn queries<'a>(
             id: base + c,
             poly: &prep.fixed_polys[c],
             point: rotate(d, x, r),
+            value: Fr::ZERO,
         });
     }
     for (i, sigma) in prep.sigma_polys.iter().enumerate() {
@@ -128,58 +140,82 @@ pub(super) fn queries<'a>(
             id: base + f + i,
             poly: sigma,
             point: x,
+            value: Fr::ZERO,
         });
     }
     q.push(Opening {
         id: base + f + s,
         poly: h_poly,
         point: x,
+        value: Fr::ZERO,
     });
     q.push(Opening {
         id: base + f + s + 1,
         poly: random_poly,
         point: x,
+        value: Fr::ZERO,
     });
+    let values = par::map(q.len(), |i| eval(q[i].poly, q[i].point));
+    for (o, v) in q.iter_mut().zip(values) {
+        o.value = v;
+    }
     q
 }
 
-/// Writes the evaluations the verifier reads after `x`, in its order.
+/// The value of polynomial `id` at `point`, from the openings.
+fn value(queries: &[Opening<'_>], id: usize, point: Fr) -> Fr {
+    queries
+        .iter()
+        .find(|q| q.id == id && q.point == point)
+        .map_or(Fr::ZERO, |q| q.value)
+}
+
+/// Writes the evaluations the verifier reads after `x`, in its order (the values the openings
+/// hold, in the ids [`queries`] gave them).
 pub(super) fn write_evaluations(
     prep: &Prepared,
     polys: &Polys<'_>,
-    random_poly: &[Fr],
+    queries: &[Opening<'_>],
     x: Fr,
     t: &mut Transcript,
 ) {
     let key = &prep.key;
     let d = &prep.domain;
+    let (a, p, l, f, s) = (
+        polys.advice.len(),
+        polys.permutation.len(),
+        key.lookups.len(),
+        prep.fixed_polys.len(),
+        prep.sigma_polys.len(),
+    );
+    let base = a + p + 3 * l;
+    let mut write = |id: usize, point: Fr| t.write_scalar(&value(queries, id, point));
     for &(c, r) in &key.advice_queries {
-        t.write_scalar(&eval(&polys.advice[c], rotate(d, x, r)));
+        write(c, rotate(d, x, r));
     }
     for &(c, r) in &key.fixed_queries {
-        t.write_scalar(&eval(&prep.fixed_polys[c], rotate(d, x, r)));
+        write(base + c, rotate(d, x, r));
     }
-    t.write_scalar(&eval(random_poly, x));
-    for sigma in &prep.sigma_polys {
-        t.write_scalar(&eval(sigma, x));
+    write(base + f + s + 1, x);
+    for i in 0..s {
+        write(base + f + i, x);
     }
     let (x_next, x_prev, x_last) = (
         rotate(d, x, 1),
         rotate(d, x, -1),
         rotate(d, x, -((key.blinding_factors + 1) as i32)),
     );
-    let sets = polys.permutation.len();
-    for (i, z) in polys.permutation.iter().enumerate() {
-        t.write_scalar(&eval(z, x));
-        t.write_scalar(&eval(z, x_next));
-        if i + 1 < sets {
-            t.write_scalar(&eval(z, x_last));
+    for i in 0..p {
+        write(a + i, x);
+        write(a + i, x_next);
+        if i + 1 < p {
+            write(a + i, x_last);
         }
     }
-    for l in polys.lookups.chunks_exact(3) {
-        let (input, table, z) = (&l[0], &l[1], &l[2]);
-        for (p, at) in [(z, x), (z, x_next), (input, x), (input, x_prev), (table, x)] {
-            t.write_scalar(&eval(p, at));
+    for i in 0..l {
+        let id = |w: usize| a + p + 3 * i + w;
+        for (poly, at) in [(2, x), (2, x_next), (0, x), (0, x_prev), (1, x)] {
+            write(id(poly), at);
         }
     }
 }
@@ -212,26 +248,37 @@ fn gwc<B: Backend + ?Sized>(
         }
     }
     let n = queries.iter().map(|q| q.poly.len()).max().unwrap_or(0);
-    let witnesses: Vec<Vec<Fr>> = points
+    // Per point: (Σ vⁱ·pᵢ − Σ vⁱ·pᵢ(z)) / (X − z), whose coefficients are the batch's from 1 on.
+    let mut witnesses: Vec<(Fr, Vec<Fr>)> = Vec::with_capacity(points.len());
+    for (z, group) in &points {
+        let mut batch = vec![Fr::ZERO; n];
+        let mut eval_batch = Fr::ZERO;
+        for (q, pv) in group.iter().zip(powers(v)) {
+            add_scaled(&mut batch, q.poly, pv);
+            eval_batch += pv * q.value;
+        }
+        batch[0] -= eval_batch;
+        witnesses.push((*z, batch));
+    }
+    // The divisions are sequential in each polynomial: one point per thread.
+    par::each_mut(&mut witnesses, |(z, w)| kate_division_in_place(w, *z));
+    let views: Vec<&[Fr]> = witnesses
         .iter()
-        .map(|(z, group)| {
-            let mut batch = vec![Fr::ZERO; n];
-            let mut eval_batch = Fr::ZERO;
-            for (q, pv) in group.iter().zip(powers(v)) {
-                for (b, c) in batch.iter_mut().zip(q.poly) {
-                    *b += pv * c;
-                }
-                eval_batch += pv * eval(q.poly, *z);
-            }
-            batch[0] -= eval_batch;
-            kate_division(&batch, *z)
-        })
+        .map(|(_, w)| w.get(1..).unwrap_or(&[]))
         .collect();
-    let views: Vec<&[Fr]> = witnesses.iter().map(Vec::as_slice).collect();
     for w in commit_coeffs(backend, srs, &views)? {
         t.write_point(&w)?;
     }
     Ok(())
+}
+
+/// `acc += scale · p`, coefficient by coefficient (`p` no longer than `acc`).
+fn add_scaled(acc: &mut [Fr], p: &[Fr], scale: Fr) {
+    par::chunks_mut(acc, 1, |first, out| {
+        for (a, c) in out.iter_mut().zip(p.get(first..).unwrap_or(&[])) {
+            *a += scale * c;
+        }
+    });
 }
 
 /// Two sets of points equal as sets.
@@ -252,20 +299,22 @@ fn shplonk<B: Backend + ?Sized>(
 ) -> Result<(), ProveError> {
     let y = t.squeeze();
     let n = queries.iter().map(|q| q.poly.len()).max().unwrap_or(0);
-    // Each polynomial with the points it is opened at, in order of first appearance.
-    let mut by_poly: Vec<(usize, &[Fr], Vec<Fr>)> = Vec::new();
+    // Each polynomial with the points it is opened at (and its values there), in order of
+    // first appearance.
+    let mut by_poly: Vec<(usize, &[Fr], Vec<Fr>, Vec<Fr>)> = Vec::new();
     let mut super_points: Vec<Fr> = Vec::new();
     for q in queries {
         if !super_points.contains(&q.point) {
             super_points.push(q.point);
         }
-        match by_poly.iter_mut().find(|(id, _, _)| *id == q.id) {
-            Some((_, _, pts)) => {
+        match by_poly.iter_mut().find(|(id, _, _, _)| *id == q.id) {
+            Some((_, _, pts, values)) => {
                 if !pts.contains(&q.point) {
                     pts.push(q.point);
+                    values.push(q.value);
                 }
             }
-            None => by_poly.push((q.id, q.poly, vec![q.point])),
+            None => by_poly.push((q.id, q.poly, vec![q.point], vec![q.value])),
         }
     }
     // Polynomials opened at the same set of points share a rotation set.
@@ -276,12 +325,11 @@ fn shplonk<B: Backend + ?Sized>(
         low: Vec<Vec<Fr>>,
     }
     let mut sets: Vec<Set<'_>> = Vec::new();
-    for (_, poly, pts) in &by_poly {
-        let low =
-            lagrange_interpolate(pts, &pts.iter().map(|p| eval(poly, *p)).collect::<Vec<_>>());
+    for (_, poly, pts, values) in &by_poly {
+        let low = lagrange_interpolate(pts, values);
         match sets.iter_mut().find(|s| same_set(&s.points, pts)) {
             Some(set) => {
-                // Interpolate in the set's point order (the interpolant is the same).
+                // Interpolated in this polynomial's point order: the interpolant is the same.
                 set.polys.push(poly);
                 set.low.push(low);
             }
@@ -295,22 +343,24 @@ fn shplonk<B: Backend + ?Sized>(
 
     let v = t.squeeze();
     let mut h = vec![Fr::ZERO; n];
+    let mut numerator = vec![Fr::ZERO; n];
     for (set, pv) in sets.iter().zip(powers(v)) {
-        let mut numerator = vec![Fr::ZERO; n];
+        numerator.iter_mut().for_each(|c| *c = Fr::ZERO);
         for ((poly, low), py) in set.polys.iter().zip(&set.low).zip(powers(y)) {
-            for (i, nu) in numerator.iter_mut().enumerate() {
-                let r = low.get(i).copied().unwrap_or(Fr::ZERO);
-                *nu += py * (poly.get(i).copied().unwrap_or(Fr::ZERO) - r);
+            add_scaled(&mut numerator, poly, py);
+            for (nu, r) in numerator.iter_mut().zip(low) {
+                *nu -= py * r;
             }
         }
-        let quotient = set
-            .points
-            .iter()
-            .fold(numerator, |p, z| kate_division(&p, *z));
-        for (hi, qi) in h.iter_mut().zip(quotient) {
-            *hi += pv * qi;
+        // Divided by (X − z) for each point in turn; each quotient starts one place further on.
+        let mut quotient = &mut numerator[..];
+        for z in &set.points {
+            kate_division_in_place(quotient, *z);
+            quotient = &mut quotient[1..];
         }
+        add_scaled(&mut h, quotient, pv);
     }
+    drop(numerator);
     t.write_point(&commit_coeffs(backend, srs, &[&h])?[0])?;
 
     let u = t.squeeze();
@@ -327,21 +377,19 @@ fn shplonk<B: Backend + ?Sized>(
         for ((poly, low), py) in set.polys.iter().zip(&set.low).zip(powers(y)) {
             let r_u = eval(low, u);
             let scale = pv * z * py;
-            for (li, c) in l.iter_mut().zip(poly.iter()) {
-                *li += scale * c;
-            }
+            add_scaled(&mut l, poly, scale);
             l[0] -= scale * r_u;
         }
     }
     let zt = vanishing_at(&super_points, u);
-    for (li, hi) in l.iter_mut().zip(&h) {
-        *li -= *hi * zt;
-    }
+    add_scaled(&mut l, &h, -zt);
+    drop(h);
     let z0_inv = first_z.and_then(|z| z.inverse()).unwrap_or(Fr::ZERO);
-    let witness: Vec<Fr> = kate_division(&l, u)
-        .into_iter()
-        .map(|c| c * z0_inv)
-        .collect();
-    t.write_point(&commit_coeffs(backend, srs, &[&witness])?[0])?;
+    kate_division_in_place(&mut l, u);
+    let witness = &mut l[1..];
+    par::chunks_mut(witness, 1, |_, out| {
+        out.iter_mut().for_each(|c| *c *= z0_inv)
+    });
+    t.write_point(&commit_coeffs(backend, srs, &[witness])?[0])?;
     Ok(())
 }

@@ -12,7 +12,9 @@ pub fn eval(p: &[Fr], x: Fr) -> Fr {
     p.iter().rev().fold(Fr::ZERO, |acc, c| acc * x + c)
 }
 
-/// The quotient of `p(X) / (X − z)`, remainder dropped (halo2's `kate_division`).
+/// The quotient of `p(X) / (X − z)`, remainder dropped (halo2's `kate_division`): the
+/// reference for [`kate_division_in_place`].
+#[cfg(test)]
 pub fn kate_division(p: &[Fr], z: Fr) -> Vec<Fr> {
     if p.is_empty() {
         return Vec::new();
@@ -25,6 +27,15 @@ pub fn kate_division(p: &[Fr], z: Fr) -> Vec<Fr> {
         carry = lead * z;
     }
     q
+}
+
+/// [`kate_division`] in place: afterwards `p[0]` holds the remainder `p(z)` and `p[1..]` the
+/// quotient.
+pub fn kate_division_in_place(p: &mut [Fr], z: Fr) {
+    for i in (1..p.len()).rev() {
+        let carry = p[i] * z;
+        p[i - 1] += carry;
+    }
 }
 
 /// `Π (x − rᵢ)`.
@@ -90,6 +101,17 @@ mod tests {
         let x = Fr::rand(rng);
         // p(X) − p(z) = q(X)·(X − z)
         assert_eq!(eval(&p, x) - eval(&p, z), eval(&q, x) * (x - z));
+    }
+
+    #[test]
+    fn kate_division_in_place_matches() {
+        let rng = &mut ark_std::test_rng();
+        let p: Vec<Fr> = (0..17).map(|_| Fr::rand(rng)).collect();
+        let z = Fr::rand(rng);
+        let mut w = p.clone();
+        kate_division_in_place(&mut w, z);
+        assert_eq!(w[1..], kate_division(&p, z)[..]);
+        assert_eq!(w[0], eval(&p, z));
     }
 
     #[test]

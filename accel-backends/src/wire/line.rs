@@ -1,4 +1,5 @@
-//! The byte link under the client.
+//! The byte link under a wire client: a UART on a device, a serial port or pseudo-terminal on
+//! the host, a socket in tests.
 
 /// Why the line failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +17,7 @@ pub enum LineError {
     Io,
 }
 
-/// A full-duplex byte link with a millisecond clock: a UART on the device, a socket in tests.
+/// A full-duplex byte link with a millisecond clock.
 pub trait Line {
     /// Sends all of `bytes`.
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineError>;
@@ -31,6 +32,20 @@ pub trait Line {
 }
 
 impl<L: Line + ?Sized> Line for &mut L {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineError> {
+        (**self).write_all(bytes)
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout_ms: u32) -> Result<usize, LineError> {
+        (**self).read(buf, timeout_ms)
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        (**self).now_ms()
+    }
+}
+
+impl<L: Line + ?Sized> Line for alloc::boxed::Box<L> {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineError> {
         (**self).write_all(bytes)
     }
