@@ -404,13 +404,16 @@ pub fn halo2_vk_bytes<C: Circuit<Fr>>(k: u32, circuit: &C) -> u64 {
     per_row << k
 }
 
+/// Columns in Lagrange form, each `2^k` values.
+pub type Columns = Vec<Vec<Fr>>;
+
 /// The fixed columns (selectors appended, as halo2's keygen appends them, compressed or not as
 /// `compress_selectors` says) and σ columns of `circuit`, in Lagrange form, for `2^k` rows.
 pub fn columns<C: Circuit<Fr>>(
     k: u32,
     circuit: &C,
     compress_selectors: bool,
-) -> Result<(Vec<Vec<Fr>>, Vec<Vec<Fr>>), KeygenError> {
+) -> Result<(Columns, Columns), KeygenError> {
     let n = 1usize << k;
     let mut cs = ConstraintSystem::<Fr>::default();
     let config = C::configure_with_params(&mut cs, circuit.params());

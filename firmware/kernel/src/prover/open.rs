@@ -291,6 +291,10 @@ fn same_set(a: &[Fr], b: &[Fr]) -> bool {
     key(a) == key(b)
 }
 
+/// A polynomial (its query id and coefficients), the points it is opened at and its values
+/// there.
+type PolyPoints<'a> = (usize, &'a [Fr], Vec<Fr>, Vec<Fr>);
+
 fn shplonk<B: Backend + ?Sized>(
     backend: &mut B,
     srs: &Srs,
@@ -301,7 +305,7 @@ fn shplonk<B: Backend + ?Sized>(
     let n = queries.iter().map(|q| q.poly.len()).max().unwrap_or(0);
     // Each polynomial with the points it is opened at (and its values there), in order of
     // first appearance.
-    let mut by_poly: Vec<(usize, &[Fr], Vec<Fr>, Vec<Fr>)> = Vec::new();
+    let mut by_poly: Vec<PolyPoints<'_>> = Vec::new();
     let mut super_points: Vec<Fr> = Vec::new();
     for q in queries {
         if !super_points.contains(&q.point) {
