@@ -216,6 +216,36 @@ fn a_job_that_fails_in_a_batch_runs_elsewhere_and_the_rest_stays() {
 }
 
 #[test]
+fn width_hints_and_bases_configs_reach_whichever_backend_runs_the_job() {
+    let (bases, scalars) = inputs(7, 64);
+    // Small scalars, as an int8 column holds, with their width said.
+    let small: Vec<Fr> = scalars.iter().map(|_| -Fr::from(100u64)).collect();
+    let (_, clock) = manual();
+    let mut router = Checked::from_hooks(Router::with_parts(
+        Checked::from_hooks(Flaky::failing(vec![1, 3])),
+        Checked::from_hooks(Flaky::failing(Vec::new())),
+        Policy::ALL,
+        clock,
+    ));
+    let h = router
+        .load_bases_with(&bases, BasesConfig::precomputed(4))
+        .unwrap();
+    let want = accel_backends::cpu::msm(&bases, &small);
+    let job = MsmJob::new(h, 0, &small).with_scalar_bits(7);
+    // The first runs on the accelerator; the second fails there and runs on the reference.
+    assert_eq!(router.msm_job(&job).unwrap(), want);
+    assert_eq!(router.msm_job(&job).unwrap(), want);
+    // A batch that fails at its second job is retried job by job on the accelerator.
+    assert_eq!(router.msm_batch(&[job, job]).unwrap(), [want, want]);
+    let (accel, reference) = (router.accelerator(), router.reference());
+    assert_eq!(accel.hints, [7; 6]);
+    assert_eq!(reference.hints, [7]);
+    assert_eq!(accel.configs, [BasesConfig::precomputed(4)]);
+    assert_eq!(reference.configs, [BasesConfig::precomputed(4)]);
+    assert_eq!(router.stats().reference_jobs, 1);
+}
+
+#[test]
 fn bases_only_the_accelerator_holds_have_nowhere_else_to_go() {
     let (bases, scalars) = inputs(3, 300);
     let mut server_side = CpuBackend::new();
