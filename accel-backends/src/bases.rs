@@ -4,8 +4,8 @@ use alloc::{collections::BTreeMap, vec::Vec};
 
 use crate::{BackendError, BasesHandle, G1Affine};
 
-/// Bases sets by handle, for backends that keep them in host memory (the CPU backend, the
-/// simulator). Handles are never reused, so a stale handle cannot alias a newer set.
+/// Bases sets by id, for backends that keep them in host memory (the CPU backend, the
+/// simulator). Ids are never reused, so a stale handle cannot alias a newer set.
 #[derive(Default)]
 pub struct LoadedBases {
     sets: BTreeMap<u32, Vec<G1Affine>>,
@@ -27,8 +27,9 @@ impl LoadedBases {
         }
     }
 
-    /// Copies `bases` in; a failed allocation is an error, not an abort.
-    pub fn load(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+    /// Copies `bases` in and returns the new set's id; a failed allocation is an error, not an
+    /// abort.
+    pub fn load(&mut self, bases: &[G1Affine]) -> Result<u32, BackendError> {
         let max = self.max_sets.unwrap_or(u32::MAX);
         if self.sets.len() >= max as usize {
             return Err(BackendError::NoBasesSlot { max });
@@ -44,15 +45,20 @@ impl LoadedBases {
             })?;
         copy.extend_from_slice(bases);
         self.sets.insert(raw, copy);
-        Ok(BasesHandle::from_raw(raw))
+        Ok(raw)
     }
 
-    /// How many points the set behind `handle` holds.
-    pub fn len_of(&self, handle: BasesHandle) -> Option<usize> {
-        self.sets.get(&handle.raw()).map(Vec::len)
+    /// How many points the set `id` holds.
+    pub fn len_of(&self, id: u32) -> Option<usize> {
+        self.sets.get(&id).map(Vec::len)
     }
 
-    /// `len` points of the set behind `handle` from `start`.
+    /// All points of the set `id`.
+    pub fn get(&self, id: u32) -> Option<&[G1Affine]> {
+        self.sets.get(&id).map(Vec::as_slice)
+    }
+
+    /// `len` points of the set behind `handle` (by its id) from `start`.
     pub fn range(
         &self,
         handle: BasesHandle,
@@ -61,7 +67,7 @@ impl LoadedBases {
     ) -> Result<&[G1Affine], BackendError> {
         let set = self
             .sets
-            .get(&handle.raw())
+            .get(&handle.id())
             .ok_or(BackendError::UnknownBases(handle))?;
         let end = start.saturating_add(len);
         set.get(start..end).ok_or(BackendError::BasesOutOfRange {
@@ -72,11 +78,11 @@ impl LoadedBases {
         })
     }
 
-    /// Frees the set behind `handle`.
-    pub fn release(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
+    /// Frees the set `id`.
+    pub fn release(&mut self, id: u32) -> Result<(), BackendError> {
         self.sets
-            .remove(&handle.raw())
+            .remove(&id)
             .map(drop)
-            .ok_or(BackendError::UnknownBases(handle))
+            .ok_or(BackendError::UnknownBases(BasesHandle::detached(id)))
     }
 }

@@ -14,10 +14,13 @@
 //!   one SRS. An accelerator keeps the SRS; nothing re-sends it per MSM.
 //! - NTTs are in place, natural order in and out, over an explicit [`Domain`] (so a caller can
 //!   match halo2's root of unity), forward or inverse, optionally on a coset ([`NttOp`]).
-//! - Every entry point validates its input and returns a typed [`BackendError`]; implementors
-//!   supply `*_unchecked` hooks that may assume valid input.
-//! - Each backend keeps [`Counters`] of what it did, so tests and reports can prove what went
-//!   where.
+//! - Every entry point validates its input and returns a typed [`BackendError`]. Implementors
+//!   write [`BackendHooks`] — the `*_unchecked` operations and their capabilities — and the
+//!   checked front [`Checked`] over them is the backend callers use: it validates, brands each
+//!   [`BasesHandle`] with its backend, and keeps the [`Counters`] and the clock, the same way
+//!   for every backend.
+//! - An MSM may say how wide its scalars are ([`MsmJob::scalar_bits`]); a circuit's columns of
+//!   small signed values then cost a fraction of a full MSM, with the same result.
 //!
 //! ```
 //! use accel_backends::{Backend, CpuBackend, Domain, NttOp, Fr, G1Affine};
@@ -50,18 +53,25 @@ mod counters;
 pub mod cpu;
 mod domain;
 mod error;
+mod handle;
+mod hooks;
+mod job;
 mod par;
 pub mod router;
+pub mod width;
 #[cfg(feature = "proto")]
 pub mod wire;
 #[cfg(feature = "proto")]
 pub mod wire_error;
 
 pub use ark_bn254::{Fr, G1Affine, G1Projective};
-pub use backend::{Backend, BasesHandle, Capabilities, MsmJob, NttDirection, NttOp};
+pub use backend::{Backend, Capabilities, Checked};
 pub use bases::LoadedBases;
 pub use counters::{Counters, DeviceTiming};
 pub use cpu::CpuBackend;
 pub use domain::{Domain, MAX_LOG_N};
 pub use error::{BackendError, DeviceFault, LinkError, Op};
+pub use handle::BasesHandle;
+pub use hooks::{BackendHooks, Meter};
+pub use job::{BasesConfig, MsmJob, NttDirection, NttOp, FULL_SCALAR_BITS};
 pub use router::{Policy, Router};

@@ -13,7 +13,7 @@ pub fn backend_error_to_wire(e: &BackendError) -> ErrorReply {
         BackendError::DomainMismatch { len, .. } => (ErrorCode::BadLength, sat(len)),
         BackendError::InvalidRoot { log_n } => (ErrorCode::InvalidRoot, log_n),
         BackendError::ZeroCosetGenerator => (ErrorCode::ZeroCosetGenerator, 0),
-        BackendError::UnknownBases(h) => (ErrorCode::UnknownBases, h.raw()),
+        BackendError::UnknownBases(h) => (ErrorCode::UnknownBases, h.id()),
         BackendError::BasesOutOfRange { loaded, .. } => (ErrorCode::BasesOutOfRange, sat(loaded)),
         BackendError::InvalidBase { index } => (ErrorCode::NotOnCurve, sat(index)),
         BackendError::NoBasesSlot { max } => (ErrorCode::NoBasesSlot, max),
@@ -47,10 +47,10 @@ pub fn wire_error_to_backend(
             max: detail,
         },
         ErrorCode::UnknownBases => {
-            BackendError::UnknownBases(handle.unwrap_or(BasesHandle::from_raw(reply.detail)))
+            BackendError::UnknownBases(handle.unwrap_or(BasesHandle::detached(reply.detail)))
         }
         ErrorCode::BasesOutOfRange => BackendError::BasesOutOfRange {
-            handle: handle.unwrap_or(BasesHandle::from_raw(0)),
+            handle: handle.unwrap_or(BasesHandle::detached(0)),
             start: first_index,
             end: first_index.saturating_add(size),
             loaded: detail,

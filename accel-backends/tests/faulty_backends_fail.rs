@@ -1,7 +1,7 @@
 //! The suite is only worth something if it fails broken backends: each fault below must be
 //! caught, while the same suite passes the CPU backend (see `cpu_conformance.rs`).
 
-use accel_backends::CpuBackend;
+use accel_backends::cpu::Cpu;
 use accel_conformance::{
     all_checks,
     faulty::{Fault, Faulty},
@@ -10,7 +10,7 @@ use accel_conformance::{
 
 fn caught(fault: Fault, limits: Limits) {
     let (mut rng, seed) = test_rng("faulty");
-    let mut backend = Faulty::new(CpuBackend::new(), fault);
+    let mut backend = Faulty::new(Cpu::new(), fault);
     match all_checks(&mut backend, &mut rng, limits) {
         Ok(()) => panic!("{fault:?} passed the conformance suite (seed {seed})"),
         Err(failure) => eprintln!("{fault:?} caught: {failure}"),
@@ -30,6 +30,21 @@ fn msm_wrong_only_on_large_inputs_is_caught() {
 #[test]
 fn msm_ignoring_the_start_offset_is_caught() {
     caught(Fault::MsmIgnoresStart, Limits::SMALL);
+}
+
+#[test]
+fn msm_reading_hinted_scalars_unsigned_is_caught() {
+    caught(Fault::MsmWidthUnsigned, Limits::SMALL);
+}
+
+#[test]
+fn msm_one_bit_short_of_the_hint_is_caught() {
+    caught(Fault::MsmWidthOneBitShort, Limits::SMALL);
+}
+
+#[test]
+fn msm_trusting_a_wrong_hint_is_caught() {
+    caught(Fault::MsmWidthTrusted, Limits::SMALL);
 }
 
 #[test]

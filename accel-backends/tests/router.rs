@@ -7,13 +7,14 @@
 use std::{cell::Cell, rc::Rc};
 
 use accel_backends::{
+    cpu::Cpu,
     router::{check::SrsCheck, BreakerConfig, CheckConfig, Router},
     wire::{
         faults::Faults, loopback::Loopback, Client, ClientConfig, ServeConfig, Server, Timeouts,
         WireBackend,
     },
-    Backend, BackendError, BasesHandle, Capabilities, Counters, CpuBackend, Domain, Fr, G1Affine,
-    G1Projective, LinkError, MsmJob, NttOp, Policy,
+    Backend, BackendError, BackendHooks, BasesConfig, Capabilities, Checked, CpuBackend, Domain,
+    Fr, G1Affine, G1Projective, LinkError, Meter, MsmJob, NttOp, Policy,
 };
 use ark_ec::{CurveGroup, PrimeGroup};
 use ark_ff::UniformRand;
@@ -33,7 +34,10 @@ fn manual() -> (Rc<Cell<u64>>, impl FnMut() -> u64) {
     (now, move || read.get())
 }
 
-type Wire = WireBackend<Loopback<CpuBackend>>;
+type Wire = Checked<WireBackend<Loopback<CpuBackend>>>;
+
+/// A router behind its checked front, as callers use it.
+type Routed<A, K> = Checked<Router<A, CpuBackend, K>>;
 
 fn wire(faults: Faults) -> Wire {
     let mut t = Timeouts::default();
@@ -43,7 +47,7 @@ fn wire(faults: Faults) -> Wire {
     let line = Loopback::with_faults(server, faults).with_rate(300_000);
     let mut w = WireBackend::new(Client::new(line, ClientConfig::new(t, 0)), "loop");
     w.connect(3).unwrap();
-    w
+    w.checked()
 }
 
 #[test]
@@ -55,11 +59,19 @@ fn a_silent_accelerator_costs_one_job_budget_then_its_breaker_keeps_jobs_off_it(
         ..Faults::default()
     };
     let (now, clock) = manual();
-    let mut router = Router::with_parts(wire(faults), CpuBackend::new(), Policy::ALL, clock)
-        .with_breaker(BreakerConfig::new(3, 10_000, 40_000));
+    let mut router = Checked::from_hooks(
+        Router::with_parts(wire(faults), CpuBackend::new(), Policy::ALL, clock)
+            .with_breaker(BreakerConfig::new(3, 10_000, 40_000)),
+    );
     let h = router.load_bases(&bases).unwrap();
     let want = accel_backends::cpu::msm(&bases, &scalars);
-    let link_time = |r: &mut Router<Wire, CpuBackend, _>| r.accelerator_mut().client().now_ms();
+    let link_time = |r: &mut Routed<Wire, _>| {
+        r.hooks_mut()
+            .accelerator_mut()
+            .hooks_mut()
+            .client()
+            .now_ms()
+    };
     assert_eq!(router.msm(h, 0, &scalars).unwrap(), want);
     let before = link_time(&mut router);
     // The next MSM meets the silence: it costs the job's budget, then runs on the CPU; every
@@ -68,7 +80,7 @@ fn a_silent_accelerator_costs_one_job_budget_then_its_breaker_keeps_jobs_off_it(
         assert_eq!(router.msm(h, 0, &scalars).unwrap(), want);
     }
     let spent = link_time(&mut router) - before;
-    let c = router.accelerator_mut().client();
+    let c = router.accelerator().client_ref();
     let budget = c.config().timeouts.job_ms(
         2048 * 33,
         2048,
@@ -98,70 +110,89 @@ fn a_silent_accelerator_costs_one_job_budget_then_its_breaker_keeps_jobs_off_it(
     assert_eq!(link_time(&mut router), quiet);
 }
 
-/// The CPU backend, failing the MSMs whose numbers (from 0) are listed with a damaged link.
+/// The CPU backend's hooks, failing the MSMs whose numbers (from 0) are listed with a damaged
+/// link; they record how they were asked to hold bases and how wide each MSM's scalars were
+/// said to be.
 struct Flaky {
-    cpu: CpuBackend,
+    cpu: Cpu,
     fail: Vec<usize>,
     calls: usize,
+    configs: Vec<BasesConfig>,
+    hints: Vec<u32>,
 }
 
-impl Backend for Flaky {
+impl Flaky {
+    fn failing(fail: Vec<usize>) -> Self {
+        Self {
+            cpu: Cpu::new(),
+            fail,
+            calls: 0,
+            configs: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+}
+
+impl BackendHooks for Flaky {
     fn name(&self) -> &str {
         "flaky"
     }
     fn capabilities(&self) -> Capabilities {
         self.cpu.capabilities()
     }
-    fn counters(&self) -> &Counters {
-        self.cpu.counters()
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.cpu.bases_len(id)
     }
-    fn counters_mut(&mut self) -> &mut Counters {
-        self.cpu.counters_mut()
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        self.configs.push(config);
+        self.cpu.load_bases_unchecked(bases, config, meter)
     }
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.cpu.bases_len(handle)
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        self.cpu.release_bases_unchecked(id, meter)
     }
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        self.cpu.load_bases_unchecked(bases)
-    }
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.cpu.release_bases(handle)
-    }
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
         self.calls += 1;
+        self.hints.push(job.scalar_bits);
         if self.fail.contains(&(self.calls - 1)) {
             return Err(LinkError::Corrupt.into());
         }
-        self.cpu.msm_unchecked(job)
+        self.cpu.msm_unchecked(job, meter)
     }
     fn ntt_unchecked(
         &mut self,
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        self.cpu.ntt_unchecked(values, domain, op)
+        self.cpu.ntt_unchecked(values, domain, op, meter)
     }
 }
 
 #[test]
 fn a_job_that_fails_in_a_batch_runs_elsewhere_and_the_rest_stays() {
     let (bases, scalars) = inputs(2, 256);
-    let flaky = Flaky {
-        cpu: CpuBackend::new(),
-        // The batch fails at its third job; retried one by one, the third fails again.
-        fail: vec![2, 7],
-        calls: 0,
-    };
+    // The batch fails at its third job; retried one by one, the third fails again.
+    let flaky = Flaky::failing(vec![2, 7]);
     let (_, clock) = manual();
-    let mut router = Router::with_parts(flaky, CpuBackend::new(), Policy::ALL, clock);
+    let mut router = Checked::from_hooks(Router::with_parts(
+        Checked::from_hooks(flaky),
+        CpuBackend::new(),
+        Policy::ALL,
+        clock,
+    ));
     let h = router.load_bases(&bases).unwrap();
     let jobs: Vec<MsmJob<'_>> = (0..5)
-        .map(|i| MsmJob {
-            bases: h,
-            start: i * 10,
-            scalars: &scalars[..100],
-        })
+        .map(|i| MsmJob::new(h, i * 10, &scalars[..100]))
         .collect();
     let sums = router.msm_batch(&jobs).unwrap();
     for (i, s) in sums.iter().enumerate() {
@@ -178,10 +209,40 @@ fn a_job_that_fails_in_a_batch_runs_elsewhere_and_the_rest_stays() {
         "two faults are fewer than three"
     );
     // A suspect accelerator gets nothing more.
-    router.mark_suspect();
+    router.hooks_mut().mark_suspect();
     router.msm_batch(&jobs).unwrap();
     assert_eq!(router.stats().accel_jobs, 4);
     assert_eq!(router.stats().reference_jobs, 6);
+}
+
+#[test]
+fn width_hints_and_bases_configs_reach_whichever_backend_runs_the_job() {
+    let (bases, scalars) = inputs(7, 64);
+    // Small scalars, as an int8 column holds, with their width said.
+    let small: Vec<Fr> = scalars.iter().map(|_| -Fr::from(100u64)).collect();
+    let (_, clock) = manual();
+    let mut router = Checked::from_hooks(Router::with_parts(
+        Checked::from_hooks(Flaky::failing(vec![1, 3])),
+        Checked::from_hooks(Flaky::failing(Vec::new())),
+        Policy::ALL,
+        clock,
+    ));
+    let h = router
+        .load_bases_with(&bases, BasesConfig::precomputed(4))
+        .unwrap();
+    let want = accel_backends::cpu::msm(&bases, &small);
+    let job = MsmJob::new(h, 0, &small).with_scalar_bits(7);
+    // The first runs on the accelerator; the second fails there and runs on the reference.
+    assert_eq!(router.msm_job(&job).unwrap(), want);
+    assert_eq!(router.msm_job(&job).unwrap(), want);
+    // A batch that fails at its second job is retried job by job on the accelerator.
+    assert_eq!(router.msm_batch(&[job, job]).unwrap(), [want, want]);
+    let (accel, reference) = (router.accelerator(), router.reference());
+    assert_eq!(accel.hints, [7; 6]);
+    assert_eq!(reference.hints, [7]);
+    assert_eq!(accel.configs, [BasesConfig::precomputed(4)]);
+    assert_eq!(reference.configs, [BasesConfig::precomputed(4)]);
+    assert_eq!(router.stats().reference_jobs, 1);
 }
 
 #[test]
@@ -200,10 +261,21 @@ fn bases_only_the_accelerator_holds_have_nowhere_else_to_go() {
     let line = Loopback::with_faults(server, faults);
     let mut accel = WireBackend::new(Client::new(line, ClientConfig::new(t, 0)), "loop");
     accel.connect(1).unwrap();
-    accel.adopt_bases(raw.raw(), bases.len());
+    accel.adopt_bases(raw.id(), bases.len());
+    let accel = accel.checked();
+    let adopted = accel.handle_for(raw.id()).unwrap();
     let (_, clock) = manual();
-    let mut router = Router::with_parts(accel, CpuBackend::new(), Policy::ALL, clock);
-    let h = router.adopt_accel_bases(raw.raw(), bases.len()).unwrap();
+    let mut router = Checked::from_hooks(Router::with_parts(
+        accel,
+        CpuBackend::new(),
+        Policy::ALL,
+        clock,
+    ));
+    let id = router
+        .hooks_mut()
+        .adopt_accel_bases(adopted, bases.len())
+        .unwrap();
+    let h = router.handle_for(id).unwrap();
     assert_eq!(
         router.msm(h, 0, &scalars).unwrap(),
         accel_backends::cpu::msm(&bases, &scalars)
@@ -253,15 +325,20 @@ fn srs(n: usize) -> (SrsCheck, Vec<G1Affine>, Vec<G1Affine>) {
     (check, monomial, lagrange)
 }
 
-fn checked_router(faults: Faults) -> Router<Wire, CpuBackend, impl FnMut() -> u64> {
+fn checked_router(faults: Faults) -> Routed<Wire, impl FnMut() -> u64> {
     let (_, clock) = manual();
-    Router::with_parts(wire(faults), CpuBackend::new(), Policy::ALL, clock)
+    Checked::from_hooks(Router::with_parts(
+        wire(faults),
+        CpuBackend::new(),
+        Policy::ALL,
+        clock,
+    ))
 }
 
 /// Three MSMs over the Lagrange basis and two over the monomial one, and three NTTs: what a
 /// prover round sends.
 fn round<K: accel_backends::router::Clock>(
-    router: &mut Router<Wire, CpuBackend, K>,
+    router: &mut Routed<Wire, K>,
     bases: (&[G1Affine], &[G1Affine]),
 ) -> (Vec<G1Projective>, Vec<Vec<Fr>>) {
     let (monomial, lagrange) = bases;
@@ -270,31 +347,11 @@ fn round<K: accel_backends::router::Clock>(
     let l = router.load_bases(lagrange).unwrap();
     let (_, scalars) = inputs(4, 3 * n);
     let jobs = [
-        MsmJob {
-            bases: l,
-            start: 0,
-            scalars: &scalars[..n],
-        },
-        MsmJob {
-            bases: l,
-            start: 0,
-            scalars: &scalars[n..2 * n],
-        },
-        MsmJob {
-            bases: l,
-            start: 3,
-            scalars: &scalars[2 * n..3 * n - 3],
-        },
-        MsmJob {
-            bases: m,
-            start: 0,
-            scalars: &scalars[..n],
-        },
-        MsmJob {
-            bases: m,
-            start: 1,
-            scalars: &scalars[n..2 * n - 1],
-        },
+        MsmJob::new(l, 0, &scalars[..n]),
+        MsmJob::new(l, 0, &scalars[n..2 * n]),
+        MsmJob::new(l, 3, &scalars[2 * n..3 * n - 3]),
+        MsmJob::new(m, 0, &scalars[..n]),
+        MsmJob::new(m, 1, &scalars[n..2 * n - 1]),
     ];
     let sums = router.msm_batch(&jobs).unwrap();
     let want: Vec<G1Projective> = jobs
@@ -330,7 +387,7 @@ fn checks(srs: SrsCheck) -> CheckConfig {
 fn checked_results_of_an_honest_accelerator_are_kept() {
     let (check, monomial, lagrange) = srs(64);
     let mut router = checked_router(Faults::default());
-    router.check_results(checks(check), [1; 32]);
+    router.hooks_mut().check_results(checks(check), [1; 32]);
     round(&mut router, (&monomial, &lagrange));
     let s = router.stats();
     assert_eq!((s.accel_jobs, s.reference_jobs, s.wrong), (8, 0, 0));
@@ -362,7 +419,7 @@ fn a_lying_msm_or_ntt_is_caught_redone_on_the_reference_and_its_backend_suspect(
         },
     ] {
         let mut router = checked_router(faults);
-        router.check_results(checks(check), [2; 32]);
+        router.hooks_mut().check_results(checks(check), [2; 32]);
         round(&mut router, (&monomial, &lagrange));
         let s = router.stats();
         assert!(s.wrong >= 1 && s.reference_jobs >= 1, "{s:?}");
@@ -379,7 +436,7 @@ fn unverifiable_msms_stay_on_the_reference_when_checks_are_required() {
     let (check, _, _) = srs(8);
     let (bases, scalars) = inputs(6, 100);
     let mut router = checked_router(Faults::default());
-    router.check_results(checks(check), [3; 32]);
+    router.hooks_mut().check_results(checks(check), [3; 32]);
     let h = router.load_bases(&bases).unwrap();
     assert_eq!(
         router.msm(h, 0, &scalars).unwrap(),

@@ -10,7 +10,8 @@ use accel_backends::{
         faults::Faults, loopback::Loopback, Client, ClientConfig, ServeConfig, Server, Timeouts,
         WireBackend,
     },
-    Backend, BackendError, CpuBackend, Domain, Fr, G1Affine, G1Projective, LinkError, NttOp,
+    Backend, BackendError, Checked, CpuBackend, Domain, Fr, G1Affine, G1Projective, LinkError,
+    NttOp,
 };
 use ark_ec::{CurveGroup, PrimeGroup};
 use ark_ff::UniformRand;
@@ -26,14 +27,14 @@ fn timeouts() -> Timeouts {
     t
 }
 
-type Wire = WireBackend<Loopback<CpuBackend>>;
+type Wire = Checked<WireBackend<Loopback<CpuBackend>>>;
 
 fn backend(faults: Faults) -> Wire {
     let server = Server::new(CpuBackend::new(), ServeConfig::default());
     let line = Loopback::with_faults(server, faults).with_rate(RATE);
     let mut b = WireBackend::new(Client::new(line, ClientConfig::new(timeouts(), 0)), "loop");
     b.connect(3).expect("handshake");
-    b
+    b.checked()
 }
 
 fn inputs(seed: u64, n: usize) -> (Vec<G1Affine>, Vec<Fr>) {
@@ -45,7 +46,7 @@ fn inputs(seed: u64, n: usize) -> (Vec<G1Affine>, Vec<Fr>) {
 }
 
 fn now(b: &mut Wire) -> u64 {
-    b.client().now_ms()
+    b.hooks_mut().client().now_ms()
 }
 
 #[test]
@@ -70,7 +71,7 @@ fn clean_jobs_give_the_reference_results() {
     b.ntt(&mut values, &domain, op).unwrap();
     assert_eq!(values, want);
     b.release_bases(h).unwrap();
-    let s = b.client().stats();
+    let s = b.client_ref().stats();
     assert_eq!((s.retransmits, s.faults, s.timeouts), (0, 0, 0));
 }
 
@@ -82,7 +83,7 @@ fn timed_msm(faults: Faults, n: usize) -> (u64, accel_backends::wire::LinkStats)
     let t0 = now(&mut b);
     let got = b.msm(h, 0, &scalars).expect("the MSM survives");
     assert_eq!(got, accel_backends::cpu::msm(&bases, &scalars));
-    (now(&mut b) - t0, b.client().stats())
+    (now(&mut b) - t0, b.client_ref().stats())
 }
 
 #[test]
@@ -125,9 +126,9 @@ fn damaged_frames_are_refused_faulted_and_retransmitted() {
             accel_backends::cpu::msm(&bases, &scalars)
         );
     }
-    let s = b.client().stats();
+    let s = b.client_ref().stats();
     assert!(s.faults >= 1 && s.retransmits >= s.faults, "{s:?}");
-    let line = b.into_client();
+    let line = b.into_hooks().into_client();
     assert!(line.line().injected().flipped > 0);
     assert_eq!(line.line().server().faults(), u64::from(s.faults));
 }
@@ -158,7 +159,7 @@ fn line_noise_at_1e4_costs_retransmissions_not_jobs() {
         let took = now(&mut b) - t0;
         assert!(took < 2 * clean + 2_000, "{took} ms, clean {clean} ms");
     }
-    assert!(b.client().stats().retransmits >= 10);
+    assert!(b.client_ref().stats().retransmits >= 10);
 }
 
 #[test]
@@ -175,7 +176,7 @@ fn a_silent_peer_fails_the_job_within_its_budget() {
     let got = b.msm(h, 0, &scalars);
     let took = now(&mut b) - t0;
     assert_eq!(got, Err(BackendError::Link(LinkError::Timeout)));
-    let c = b.client();
+    let c = b.client_ref();
     let budget = c.config().timeouts.job_ms(
         4096 * 33,
         4096,

@@ -1,14 +1,17 @@
 //! The host driver's router: the generic [`accel_backends::Router`] — the same one a device
 //! runs — with a registry backend as its accelerator, the CPU as its reference, and the wall
 //! clock for its circuit breaker. See that type for what goes where and why.
+//!
+//! [`Router`] names the router's hooks; `Router::new(accel, policy)` gives the backend callers
+//! use, the router behind the checked front (`Checked<Router>`).
 
-use accel_backends::CpuBackend;
+use accel_backends::{Checked, CpuBackend};
 
 pub use accel_backends::router::{BreakerConfig, BreakerState, Policy, RouterStats, StdClock};
 
 use crate::backends::{DynBackend, Registry, RegistryError};
 
-/// An accelerator from the registry with the CPU beside it.
+/// An accelerator from the registry with the CPU beside it (the hooks; see the module).
 pub type Router = accel_backends::Router<DynBackend, CpuBackend, StdClock>;
 
 /// What the accelerator kept and what went wrong with it during a run, for the line `prove`
@@ -68,7 +71,7 @@ pub fn srs_check(srs: &crate::srs::Srs) -> Option<accel_backends::router::check:
 /// ([`check_results`]): the one way an accelerator is put to work, so no caller forgets the
 /// checks (they must be on before bases are loaded, which is when a basis is recognised as
 /// checkable).
-pub fn checked(accel: DynBackend, policy: Policy, srs: &crate::srs::Srs) -> Router {
+pub fn checked(accel: DynBackend, policy: Policy, srs: &crate::srs::Srs) -> Checked<Router> {
     let mut router = Router::new(accel, policy);
     check_results(&mut router, srs);
     router
@@ -82,8 +85,8 @@ pub fn open(
     spec: &str,
     policy: Policy,
     srs: &crate::srs::Srs,
-) -> Result<(Router, Option<RegistryError>), RegistryError> {
-    let reference = || -> Result<Router, RegistryError> {
+) -> Result<(Checked<Router>, Option<RegistryError>), RegistryError> {
+    let reference = || -> Result<Checked<Router>, RegistryError> {
         Ok(Router::new(registry.reference()?, Policy::NONE))
     };
     if registry.is_reference(spec) {
@@ -99,7 +102,7 @@ pub fn open(
 /// Checks every accelerator result `router` gets (NTTs, and MSMs over the bases of `srs`),
 /// with challenges from the operating system's randomness; MSMs that cannot be checked stay
 /// on the CPU.
-pub fn check_results(router: &mut Router, srs: &crate::srs::Srs) {
+pub fn check_results(router: &mut Checked<Router>, srs: &crate::srs::Srs) {
     use rand::RngCore;
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
@@ -108,7 +111,7 @@ pub fn check_results(router: &mut Router, srs: &crate::srs::Srs) {
         ntt: true,
         require: true,
     };
-    router.check_results(config, seed);
+    router.hooks_mut().check_results(config, seed);
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ mod common;
 
 use common::{path, zkedge};
 
-use accel_backends::CpuBackend;
 use accel_conformance::faulty::{Fault, Faulty};
 use zkedge::{
     backends::Registry,
@@ -151,7 +150,7 @@ fn a_backend_that_disagrees_stops_the_run() {
         "an MSM wrong above 16 terms",
         Box::new(|_| {
             Ok(Box::new(Faulty::new(
-                CpuBackend::new(),
+                accel_backends::cpu::Cpu::new(),
                 Fault::MsmWrongAbove(16),
             )))
         }),

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use accel_backends::{wire::FRAME, Backend, CpuBackend, Fr};
+use accel_backends::{wire::FRAME, Backend, Checked, CpuBackend, Fr};
 use accel_proto::{
     encode_reply, ErrorCode, MultiOpen, Reply, ReplyBody, RequestBody, Stats, WirePoint,
 };
@@ -120,7 +120,7 @@ fn host(keys: Keys, config: ServiceConfig) -> (SocketLine, JoinHandle<(Report, u
 /// The host driver over `router`; its thread returns the report and the NTTs it did.
 fn host_with(
     keys: Keys,
-    router: Router,
+    router: Checked<Router>,
     config: ServiceConfig,
 ) -> (SocketLine, JoinHandle<(Report, u64, RouterStats)>) {
     let (device, mut host) = UnixStream::pair().unwrap();
@@ -149,11 +149,11 @@ fn witness_mode_proves_on_the_host() {
     let (witness, output, class) = observe(&keys, 0);
     let (line, host) = host(keys, ServiceConfig::default());
     let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.client().connect(3).unwrap();
+    remote.hooks_mut().client().connect(3).unwrap();
     let s = session::open(&mut remote, &model_hash).unwrap();
     assert_eq!(u32::from(s.info.k), k);
     assert_eq!(s.info.ntt_min_log, accel_proto::NTT_NEVER);
-    let mut client = remote.into_client();
+    let mut client = remote.into_hooks().into_client();
     let proved =
         session::send_witness(&mut client, &witness.advice, &output, class, MultiOpen::Gwc)
             .unwrap();
@@ -181,7 +181,7 @@ fn hex(d: &[u8]) -> String {
 
 /// Proves sample `sample` on the "device" through `remote`; returns the proof bytes.
 fn prove_on_device<L: Line>(
-    remote: &mut Remote<L>,
+    remote: &mut Checked<Remote<L>>,
     s: &session::Session,
     prepared: &Prepared,
     keys_witness: (&Witness, &[i8], u32),
@@ -213,12 +213,18 @@ fn device_proving(config: ServiceConfig) -> (Report, u64, u64, u64) {
     let (witness, output, class) = observe(&keys, 3);
     let (line, host) = host(keys, config);
     let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.client().connect(3).unwrap();
+    remote.hooks_mut().client().connect(3).unwrap();
     let s = session::open(&mut remote, &model_hash).unwrap();
     let prepared = Prepared::new(key, &mut remote).unwrap();
     let proof = prove_on_device(&mut remote, &s, &prepared, (&witness, &output, class));
-    let proved =
-        session::submit_proof(remote.client(), &proof, &output, class, MultiOpen::Gwc).unwrap();
+    let proved = session::submit_proof(
+        remote.hooks_mut().client(),
+        &proof,
+        &output,
+        class,
+        MultiOpen::Gwc,
+    )
+    .unwrap();
     assert_eq!(proved.digest, session::digest(&proof));
     assert_eq!(proved.len as usize, proof.len());
     let local = remote.local().counters().ntt_calls;
@@ -256,17 +262,23 @@ fn serve_checks_its_accelerators_msms_before_relaying_them_to_the_device() {
         "lying",
     );
     accel.connect(1).unwrap();
-    let mut router = Router::new(Box::new(accel), Policy::ALL);
+    let mut router = Router::new(Box::new(accel.checked()), Policy::ALL);
     zkedge::router::check_results(&mut router, &keys.srs);
     let (line, host) = host_with(keys, router, ServiceConfig::default());
     let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.client().connect(3).unwrap();
+    remote.hooks_mut().client().connect(3).unwrap();
     let s = session::open(&mut remote, &model_hash).unwrap();
     let prepared = Prepared::new(key, &mut remote).unwrap();
     let proof = prove_on_device(&mut remote, &s, &prepared, (&witness, &output, class));
     // The device's proof, made with every MSM relayed from the host, verifies.
-    let proved =
-        session::submit_proof(remote.client(), &proof, &output, class, MultiOpen::Gwc).unwrap();
+    let proved = session::submit_proof(
+        remote.hooks_mut().client(),
+        &proof,
+        &output,
+        class,
+        MultiOpen::Gwc,
+    )
+    .unwrap();
     assert_eq!(proved.digest, session::digest(&proof));
     drop(remote);
     let (report, _, stats) = host.join().unwrap();
@@ -313,13 +325,13 @@ fn damaged_replies_are_refused_and_the_job_retried() {
         Client::new(line, ClientConfig::new(quick().timeouts, 8)),
         millis,
     );
-    remote.client().connect(10).unwrap();
+    remote.hooks_mut().client().connect(10).unwrap();
     let mut proved = None;
     // Each layer retries: the client its jobs, the caller (as the firmware does) the session.
     for _ in 0..10 {
         let attempt = session::open(&mut remote, &model_hash).and_then(|_| {
             session::send_witness(
-                remote.client(),
+                remote.hooks_mut().client(),
                 &witness.advice,
                 &output,
                 class,
@@ -335,7 +347,7 @@ fn damaged_replies_are_refused_and_the_job_retried() {
         }
     }
     let proved = proved.expect("the witness got through");
-    let stats = remote.client().stats();
+    let stats = remote.client_ref().stats();
     // Each damaged reply is refused with a Fault and its request sent again: the frame is
     // retransmitted, not the job.
     assert!(
@@ -435,15 +447,22 @@ fn hostile_replies_are_errors_not_panics() {
         let mut config = ClientConfig::new(t, 1);
         config.attempts = 2;
         let mut remote = Remote::new(Client::new(line, config), millis);
-        let _ = remote.client().connect(2);
-        remote.adopt_bases(0, 16);
+        let _ = remote.hooks_mut().client().connect(2);
+        let adopted = remote.hooks_mut().adopt_bases(0, 16).unwrap();
+        let h = remote.handle_for(adopted).unwrap();
         for _ in 0..10 {
             let scalars = [Fr::from(3u64); 5];
-            let _ = remote.msm(accel_backends::BasesHandle::from_raw(0), 0, &scalars);
+            let _ = remote.msm(h, 0, &scalars);
             let _ = session::open(&mut remote, &[0; 32]);
-            let _ = session::submit_proof(remote.client(), &[1; 100], &[0, 0], 0, MultiOpen::Gwc);
+            let _ = session::submit_proof(
+                remote.hooks_mut().client(),
+                &[1; 100],
+                &[0, 0],
+                0,
+                MultiOpen::Gwc,
+            );
             let _ = session::send_witness(
-                remote.client(),
+                remote.hooks_mut().client(),
                 &[vec![1, 2, 3]],
                 &[0, 0],
                 0,

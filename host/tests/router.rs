@@ -1,11 +1,12 @@
 //! The router against the conformance suite: split by size between the simulator and the CPU,
 //! and with a simulator too small for some jobs (which fall back to the CPU).
 
+use accel_backends::Checked;
 use accel_conformance::Limits;
 use zkedge::router::{Policy, Router};
 use zkedge_hwsim::{HwConfig, HwSim};
 
-fn small_sim() -> HwSim {
+fn small_sim() -> Checked<HwSim> {
     HwSim::new(HwConfig {
         max_msm_log: 10,
         max_ntt_log: 9,

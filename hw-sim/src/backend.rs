@@ -2,39 +2,38 @@
 //! tested like any other.
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
-    G1Projective, LoadedBases, MsmJob, NttDirection, NttOp,
+    BackendError, BackendHooks, BasesConfig, Capabilities, Checked, DeviceTiming, Domain, Fr,
+    G1Affine, G1Projective, LoadedBases, Meter, MsmJob, NttDirection, NttOp,
 };
 
 use crate::{
     config::HwConfig,
-    msm::{msm, MsmReport},
+    msm::{msm_hinted, MsmReport},
     ntt::{NttEngine, NttJob, NttReport},
 };
 
-/// The simulated accelerator. Each MSM and NTT adds its simulated compute cycles to
-/// [`Counters::device_cycles`]; the per-phase breakdown of the last job is kept too.
+/// The simulated accelerator's hooks. Each MSM and NTT reports its simulated compute cycles
+/// (they land in the front's [`Counters::device_cycles`](accel_backends::Counters)); the
+/// per-phase breakdown of the last job is kept too.
 pub struct HwSim {
     config: HwConfig,
     bases: LoadedBases,
     ntt: NttEngine,
-    counters: Counters,
     last_msm: Option<MsmReport>,
     last_ntt: Option<NttReport>,
 }
 
 impl HwSim {
-    /// An accelerator with the given (validated) parameters.
-    pub fn new(config: HwConfig) -> Result<Self, crate::ConfigError> {
+    /// An accelerator with the given (validated) parameters, behind the checked front.
+    pub fn new(config: HwConfig) -> Result<Checked<Self>, crate::ConfigError> {
         config.validate()?;
-        Ok(Self {
+        Ok(Checked::from_hooks(Self {
             bases: LoadedBases::with_max_sets(u32::from(config.bases_slots)),
             config,
             ntt: NttEngine::default(),
-            counters: Counters::default(),
             last_msm: None,
             last_ntt: None,
-        })
+        }))
     }
 
     /// The parameters.
@@ -53,7 +52,7 @@ impl HwSim {
     }
 }
 
-impl Backend for HwSim {
+impl BackendHooks for HwSim {
     fn name(&self) -> &str {
         "hw-sim"
     }
@@ -68,14 +67,6 @@ impl Backend for HwSim {
         )
     }
 
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
     /// The configured clock, and the configured line (`link-baud`) as the link this device
     /// would sit behind: in process no byte crosses it, so `link_bytes` stays 0.
     fn device_timing(&self) -> Option<DeviceTiming> {
@@ -85,22 +76,31 @@ impl Backend for HwSim {
         ))
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.len_of(handle)
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.bases.len_of(id)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        _config: BasesConfig,
+        _meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
         self.bases.load(bases)
     }
 
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.bases.release(handle)
+    fn release_bases_unchecked(&mut self, id: u32, _meter: &mut Meter) -> Result<(), BackendError> {
+        self.bases.release(id)
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
         let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
-        let (sum, report) = msm(&self.config, bases, job.scalars);
-        self.counters.device_cycles += report.total_cycles;
+        let (sum, report) = msm_hinted(&self.config, bases, job.scalars, job.scalar_bits);
+        meter.add_device_cycles(report.total_cycles);
         self.last_msm = Some(report);
         Ok(sum)
     }
@@ -110,6 +110,7 @@ impl Backend for HwSim {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
         let job = NttJob {
             log_n: domain.log_n(),
@@ -118,7 +119,7 @@ impl Backend for HwSim {
             coset: op.coset,
         };
         let report = self.ntt.run(&self.config, values, job);
-        self.counters.device_cycles += report.total_cycles;
+        meter.add_device_cycles(report.total_cycles);
         self.last_ntt = Some(report);
         Ok(())
     }

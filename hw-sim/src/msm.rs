@@ -10,15 +10,24 @@
 //! 2. **Bucket reduction** of each window, split into segments of running sums, and
 //! 3. **window combination** (Horner: `c` doublings and one addition per window) — one
 //!    dataflow graph list-scheduled on all adders ([`crate::sched`]).
+//!
+//! **Narrow jobs.** An MSM whose scalars all have magnitude below `2^bits` as signed integers
+//! (the job's [`scalar_bits`](accel_backends::MsmJob::scalar_bits) hint, checked here) streams
+//! each scalar's magnitude, with the point negated for a negative scalar (the adder's `y`
+//! input through a negator: no extra cycle), over the windows that cover bits `0..bits` only,
+//! the top one cut to end at `bits`. Fewer windows mean fewer slots per point in phase 1 and
+//! fewer buckets in phases 2 and 3. If any scalar is wider than the hint, the job runs at full
+//! width, as it would without one.
 
 use std::collections::VecDeque;
 
+use accel_backends::width;
 use ark_bn254::{Fr, G1Affine, G1Projective};
 use ark_ec::AdditiveGroup;
-use ark_ff::{BigInt, PrimeField};
+use ark_ff::{BigInt, BigInteger, PrimeField};
 
 use crate::{
-    config::HwConfig,
+    config::{HwConfig, SCALAR_BITS},
     sched::{Dag, DagReport, NodeId},
 };
 
@@ -46,6 +55,8 @@ pub struct MsmReport {
     pub reduce: DagReport,
     /// Everything: `bucket_cycles + reduce.cycles`.
     pub total_cycles: u64,
+    /// The scalar width the job ran at: its hint if every scalar fitted, else the full 254.
+    pub scalar_bits: u32,
 }
 
 impl MsmReport {
@@ -76,12 +87,14 @@ struct AdderRun {
     zeros: u64,
 }
 
-/// One adder's bucket accumulation over the windows it owns, cycle by cycle.
+/// One adder's bucket accumulation over the windows it owns, cycle by cycle; `negative[i]`
+/// (where given) negates point `i`, whose scalar is then the magnitude `scalars[i]`.
 fn accumulate(
     config: &HwConfig,
     windows: &[u32],
     spans: &[(u32, u32)],
     scalars: &[BigInt<4>],
+    negative: Option<&[bool]>,
     bases: &[G1Affine],
     buckets: &mut [G1Projective],
 ) -> AdderRun {
@@ -142,7 +155,12 @@ fn accumulate(
         };
         if let Some((b, point)) = issue {
             // The bucket's sum was written back (retired above), so this reads the latest.
-            let sum = buckets[b] + bases[point];
+            let p = if negative.is_some_and(|neg| neg[point]) {
+                -bases[point]
+            } else {
+                bases[point]
+            };
+            let sum = buckets[b] + p;
             busy_until[b] = t + latency;
             in_flight.push_back((t + latency, b, sum));
         }
@@ -243,24 +261,86 @@ fn reduction_graph(
 /// Computes `Σ scalars[i]·bases[i]` on the simulated engine; the sum is exact, the cycles are
 /// the schedule's.
 pub fn msm(config: &HwConfig, bases: &[G1Affine], scalars: &[Fr]) -> (G1Projective, MsmReport) {
-    let c = config.window_bits;
-    let spans = config.window_spans();
-    let windows = spans.len() as u32;
-    let adders = config.adders.min(windows);
-    let latency = u64::from(config.adder_latency());
-    let n = scalars.len().min(bases.len());
-    let ints: Vec<BigInt<4>> = scalars[..n].iter().map(|s| s.into_bigint()).collect();
-    let mut buckets = vec![G1Projective::ZERO; (windows as usize) << c];
+    msm_hinted(config, bases, scalars, SCALAR_BITS)
+}
 
+/// [`msm`] for a job that says its scalars' magnitudes are below `2^bits` (see the module's
+/// *Narrow jobs*); the sum is exact whatever the hint.
+pub fn msm_hinted(
+    config: &HwConfig,
+    bases: &[G1Affine],
+    scalars: &[Fr],
+    bits: u32,
+) -> (G1Projective, MsmReport) {
+    let n = scalars.len().min(bases.len());
+    let narrow = if bits < SCALAR_BITS - 1 {
+        let signed: Vec<(bool, BigInt<4>)> = scalars[..n].iter().map(width::signed).collect();
+        signed
+            .iter()
+            .all(|(_, m)| m.num_bits() <= bits)
+            .then_some(signed)
+    } else {
+        None
+    };
+    match narrow {
+        Some(signed) => {
+            // Windows over bits 0..bits, the top one cut to end there.
+            let spans: Vec<(u32, u32)> = config
+                .window_spans()
+                .into_iter()
+                .filter(|&(offset, _)| offset < bits)
+                .map(|(offset, width)| (offset, width.min(bits - offset)))
+                .collect();
+            let (negative, ints): (Vec<bool>, Vec<BigInt<4>>) = signed.into_iter().unzip();
+            let (sum, mut report) = engine(config, &spans, bases, &ints, Some(&negative));
+            report.scalar_bits = bits;
+            (sum, report)
+        }
+        None => {
+            let ints: Vec<BigInt<4>> = scalars[..n].iter().map(|s| s.into_bigint()).collect();
+            let (sum, mut report) = engine(config, &config.window_spans(), bases, &ints, None);
+            report.scalar_bits = SCALAR_BITS;
+            (sum, report)
+        }
+    }
+}
+
+/// The three phases over `spans`, for scalars `ints` (magnitudes, with `negative` points).
+fn engine(
+    config: &HwConfig,
+    spans: &[(u32, u32)],
+    bases: &[G1Affine],
+    ints: &[BigInt<4>],
+    negative: Option<&[bool]>,
+) -> (G1Projective, MsmReport) {
+    let c = config.window_bits;
+    let windows = spans.len() as u32;
+    let latency = u64::from(config.adder_latency());
+    let n = ints.len();
     let mut report = MsmReport {
         n: n as u64,
         windows,
         ..MsmReport::default()
     };
+    if windows == 0 {
+        // Every scalar is zero: nothing to stream, nothing to reduce.
+        return (G1Projective::ZERO, report);
+    }
+    let adders = config.adders.min(windows);
+    let mut buckets = vec![G1Projective::ZERO; (windows as usize) << c];
+
     let mut finish = Vec::with_capacity(adders as usize);
     for p in 0..adders {
         let owned: Vec<u32> = (p..windows).step_by(adders as usize).collect();
-        let run = accumulate(config, &owned, &spans, &ints, &bases[..n], &mut buckets);
+        let run = accumulate(
+            config,
+            &owned,
+            spans,
+            ints,
+            negative,
+            &bases[..n],
+            &mut buckets,
+        );
         report.stalls_all_adders += run.stalls;
         report.hazards += run.hazards;
         report.zero_digits += run.zeros;
@@ -273,7 +353,7 @@ pub fn msm(config: &HwConfig, bases: &[G1Affine], scalars: &[Fr]) -> (G1Projecti
     report.bucket_cycles = bucket_cycles;
     report.stalls = stalls;
 
-    let (dag, out) = reduction_graph(config, &spans, &buckets);
+    let (dag, out) = reduction_graph(config, spans, &buckets);
     drop(buckets);
     let (values, reduce) = dag.run(adders, config.adder_latency(), |op, a, b| match op {
         PointOp::Add => *a + b.copied().unwrap_or(G1Projective::ZERO),
@@ -475,6 +555,58 @@ mod tests {
         // The uniform top window has 2 bits: 3 buckets for 2000 additions, 54 cycles apart.
         assert!(ru.stalls > 10 * rb.stalls.max(1), "{ru:?} vs {rb:?}");
         assert!(ru.bucket_cycles >= (n as u64 / 3) * u64::from(balanced.adder_latency()));
+    }
+
+    #[test]
+    fn narrow_jobs_are_exact_and_take_their_windows_only() {
+        let rng = &mut ChaCha20Rng::seed_from_u64(12);
+        let config = HwConfig::default();
+        let n = 600;
+        let bases = points(rng, n);
+        // int8-like values, a third of them negative (r − v as field elements).
+        let int8: Vec<Fr> = (0..n as u64)
+            .map(|i| {
+                let v = Fr::from(i * 37 % 256);
+                if i % 3 == 0 {
+                    -v
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let want = G1Projective::msm(&bases, &int8).expect("lengths");
+        let (full_sum, full) = msm(&config, &bases, &int8);
+        let (sum, narrow) = msm_hinted(&config, &bases, &int8, 8);
+        assert_eq!(full_sum, want);
+        assert_eq!(sum, want);
+        assert_eq!((narrow.scalar_bits, full.scalar_bits), (8, SCALAR_BITS));
+        // 8 bits fit the lowest window (c = 12): one slot a point instead of 11.
+        assert_eq!(narrow.windows, 1);
+        assert_eq!(
+            narrow.bucket_ideal,
+            n as u64 + u64::from(config.adder_latency())
+        );
+        assert!(
+            narrow.total_cycles * 5 < full.total_cycles,
+            "{narrow:?} vs {full:?}"
+        );
+
+        // 16 bits: two windows of the balanced layout.
+        let int16: Vec<Fr> = (0..n as u64).map(|i| -Fr::from(i * 977 % 65536)).collect();
+        let (sum, r) = msm_hinted(&config, &bases, &int16, 16);
+        assert_eq!(sum, G1Projective::msm(&bases, &int16).expect("lengths"));
+        assert_eq!(r.windows, 2);
+
+        // One scalar wider than the hint: the whole job runs at full width, still exact.
+        let mut wrong = int8.clone();
+        wrong[7] = Fr::rand(rng);
+        let (sum, r) = msm_hinted(&config, &bases, &wrong, 8);
+        assert_eq!(sum, G1Projective::msm(&bases, &wrong).expect("lengths"));
+        assert_eq!((r.scalar_bits, r.windows), (SCALAR_BITS, full.windows));
+
+        // Width 0: all zeros, no cycles.
+        let (sum, r) = msm_hinted(&config, &bases, &vec![Fr::ZERO; n], 0);
+        assert_eq!((sum, r.total_cycles), (G1Projective::ZERO, 0));
     }
 
     #[test]

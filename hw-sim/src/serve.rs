@@ -8,7 +8,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use accel_backends::wire::{ServeConfig, Server};
+use accel_backends::{
+    wire::{ServeConfig, Server},
+    Checked,
+};
 use nix::sys::termios::{self, BaudRate, SetArg};
 
 use crate::{HwConfig, HwSim};
@@ -117,7 +120,7 @@ pub fn serve_config(config: &HwConfig) -> ServeConfig {
 }
 
 /// Serves `sim` on `line` until the line reports end of file.
-pub fn serve(sim: HwSim, line: &mut File) -> io::Result<()> {
+pub fn serve(sim: Checked<HwSim>, line: &mut File) -> io::Result<()> {
     let config = serve_config(sim.config());
     let mut server = Server::new(sim, config);
     server.serve(line)

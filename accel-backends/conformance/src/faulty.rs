@@ -1,11 +1,11 @@
 //! Deliberately broken backends, to show that the suite catches real bugs.
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    MsmJob, NttDirection, NttOp,
+    BackendError, BackendHooks, BasesConfig, Capabilities, Checked, Domain, Fr, G1Affine,
+    G1Projective, Meter, MsmJob, NttDirection, NttOp,
 };
 use ark_ec::PrimeGroup;
-use ark_ff::Field;
+use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
 
 /// The bug a [`Faulty`] backend has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +16,14 @@ pub enum Fault {
     MsmWrongAbove(usize),
     /// MSMs ignore their start offset into the bases.
     MsmIgnoresStart,
+    /// MSMs with a width hint read each scalar as an unsigned integer of that many bits (its
+    /// low bits), as a small-scalar path that forgets negative values would.
+    MsmWidthUnsigned,
+    /// MSMs with a width hint drop each scalar's top bit within the hint (windows one bit
+    /// short), so `2^w − 1` and its negative come out wrong.
+    MsmWidthOneBitShort,
+    /// MSMs with a width hint trust it: a scalar wider than the hint loses its high bits.
+    MsmWidthTrusted,
     /// Forward NTTs run a textbook radix-2 that skips the first butterfly of its last stage.
     NttSkipsButterfly,
     /// Forward NTTs leave their output in bit-reversed order.
@@ -24,20 +32,44 @@ pub enum Fault {
     NttIgnoresCoset,
 }
 
-/// A backend that wraps a correct one and adds one [`Fault`].
-pub struct Faulty<B> {
-    inner: B,
+/// A backend's hooks that wrap correct ones and add one [`Fault`].
+pub struct Faulty<H> {
+    inner: H,
     fault: Fault,
 }
 
-impl<B: Backend> Faulty<B> {
-    /// `inner` with `fault`.
-    pub fn new(inner: B, fault: Fault) -> Self {
-        Self { inner, fault }
+impl<H: BackendHooks> Faulty<H> {
+    /// `inner` with `fault`, behind the checked front like any backend.
+    pub fn new(inner: H, fault: Fault) -> Checked<Self> {
+        Checked::from_hooks(Self { inner, fault })
     }
 }
 
-impl<B: Backend> Backend for Faulty<B> {
+/// The low `bits` bits of `s`'s canonical integer, as a scalar.
+fn low_bits(s: &Fr, bits: u32) -> Fr {
+    let bools = s.into_bigint().to_bits_le();
+    let mut out = Fr::ZERO;
+    for &b in bools.iter().take(bits as usize).rev() {
+        out.double_in_place();
+        if b {
+            out += Fr::ONE;
+        }
+    }
+    out
+}
+
+/// `s` with its magnitude cut to `bits` bits, sign kept.
+fn signed_low_bits(s: &Fr, bits: u32) -> Fr {
+    let (neg, _) = accel_backends::width::signed(s);
+    let m = low_bits(&if neg { -*s } else { *s }, bits);
+    if neg {
+        -m
+    } else {
+        m
+    }
+}
+
+impl<H: BackendHooks> BackendHooks for Faulty<H> {
     fn name(&self) -> &str {
         "faulty"
     }
@@ -46,35 +78,55 @@ impl<B: Backend> Backend for Faulty<B> {
         self.inner.capabilities()
     }
 
-    fn counters(&self) -> &Counters {
-        self.inner.counters()
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.inner.bases_len(id)
     }
 
-    fn counters_mut(&mut self) -> &mut Counters {
-        self.inner.counters_mut()
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        self.inner.load_bases_unchecked(bases, config, meter)
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.inner.bases_len(handle)
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        self.inner.release_bases_unchecked(id, meter)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        self.inner.load_bases_unchecked(bases)
-    }
-
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.inner.release_bases(handle)
-    }
-
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
         let g = G1Projective::generator();
+        let narrowed = |f: &dyn Fn(&Fr) -> Fr| -> Vec<Fr> { job.scalars.iter().map(f).collect() };
+        let bits = job.scalar_bits;
         match self.fault {
-            Fault::MsmPlusGenerator => Ok(self.inner.msm_unchecked(job)? + g),
+            Fault::MsmPlusGenerator => Ok(self.inner.msm_unchecked(job, meter)? + g),
             Fault::MsmWrongAbove(n) if job.scalars.len() > n => {
-                Ok(self.inner.msm_unchecked(job)? + g)
+                Ok(self.inner.msm_unchecked(job, meter)? + g)
             }
-            Fault::MsmIgnoresStart => self.inner.msm_unchecked(&MsmJob { start: 0, ..*job }),
-            _ => self.inner.msm_unchecked(job),
+            Fault::MsmIgnoresStart => self
+                .inner
+                .msm_unchecked(&MsmJob { start: 0, ..*job }, meter),
+            Fault::MsmWidthUnsigned if job.is_narrow() => {
+                let s = narrowed(&|s| low_bits(s, bits));
+                self.inner
+                    .msm_unchecked(&MsmJob::new(job.bases, job.start, &s), meter)
+            }
+            Fault::MsmWidthOneBitShort if job.is_narrow() => {
+                let s = narrowed(&|s| signed_low_bits(s, bits.saturating_sub(1)));
+                self.inner
+                    .msm_unchecked(&MsmJob::new(job.bases, job.start, &s), meter)
+            }
+            Fault::MsmWidthTrusted if job.is_narrow() => {
+                let s = narrowed(&|s| signed_low_bits(s, bits));
+                self.inner
+                    .msm_unchecked(&MsmJob::new(job.bases, job.start, &s), meter)
+            }
+            _ => self.inner.msm_unchecked(job, meter),
         }
     }
 
@@ -83,6 +135,7 @@ impl<B: Backend> Backend for Faulty<B> {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
         let forward = op.direction == NttDirection::Forward;
         match self.fault {
@@ -91,15 +144,15 @@ impl<B: Backend> Backend for Faulty<B> {
                 Ok(())
             }
             Fault::NttBitReversed if forward => {
-                self.inner.ntt_unchecked(values, domain, op)?;
+                self.inner.ntt_unchecked(values, domain, op, meter)?;
                 bit_reverse(values);
                 Ok(())
             }
             Fault::NttIgnoresCoset => {
                 self.inner
-                    .ntt_unchecked(values, domain, NttOp { coset: None, ..op })
+                    .ntt_unchecked(values, domain, NttOp { coset: None, ..op }, meter)
             }
-            _ => self.inner.ntt_unchecked(values, domain, op),
+            _ => self.inner.ntt_unchecked(values, domain, op, meter),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod faulty;
 pub mod msm;
 pub mod ntt;
 pub mod oracle;
+pub mod widths;
 
 /// A check that did not hold: what was compared, and on what.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,6 +113,9 @@ pub fn all_checks<B: accel_backends::Backend + ?Sized>(
     msm::edge_cases(backend, rng)?;
     msm::sub_ranges(backend, rng)?;
     msm::batches(backend, rng)?;
+    msm::precomputed(backend, rng)?;
+    widths::scalar_widths(backend, rng)?;
+    widths::wrong_hints(backend, rng)?;
     ntt::against_ark_poly(backend, rng, limits)?;
     ntt::against_naive_dft(backend, rng)?;
     ntt::against_halo2(backend, rng, limits)?;
@@ -147,6 +151,24 @@ macro_rules! backend_conformance {
         #[test]
         fn msm_batches_and_counters() {
             $crate::run("msm_batches", |rng| $crate::msm::batches(&mut $make, rng));
+        }
+        #[test]
+        fn msm_precomputed_bases_give_the_same_sums() {
+            $crate::run("msm_precomputed", |rng| {
+                $crate::msm::precomputed(&mut $make, rng)
+            });
+        }
+        #[test]
+        fn msm_scalar_width_hints_give_the_full_sum() {
+            $crate::run("msm_scalar_widths", |rng| {
+                $crate::widths::scalar_widths(&mut $make, rng)
+            });
+        }
+        #[test]
+        fn msm_wrong_width_hints_still_give_the_full_sum() {
+            $crate::run("msm_wrong_hints", |rng| {
+                $crate::widths::wrong_hints(&mut $make, rng)
+            });
         }
         #[test]
         fn msm_bad_input_gives_typed_errors() {

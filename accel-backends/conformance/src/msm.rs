@@ -1,6 +1,8 @@
 //! MSM checks.
 
-use accel_backends::{Backend, BackendError, BasesHandle, Fr, G1Affine, G1Projective, MsmJob};
+use accel_backends::{
+    Backend, BackendError, BasesConfig, BasesHandle, Fr, G1Affine, G1Projective, MsmJob,
+};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
 use ark_ff::Field;
 use rand::Rng;
@@ -193,11 +195,7 @@ pub fn batches<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
         .collect();
     let jobs: Vec<MsmJob<'_>> = scalars
         .iter()
-        .map(|s| MsmJob {
-            bases: handle,
-            start: 2048 - s.len(),
-            scalars: s,
-        })
+        .map(|s| MsmJob::new(handle, 2048 - s.len(), s))
         .collect();
     let before = *b.counters();
     let got = b
@@ -263,6 +261,34 @@ pub fn errors<B: Backend + ?Sized>(b: &mut B) -> Check {
         format!("releasing twice gave {got:?}")
     })?;
 
+    // Handles are branded by their backend: another backend's handle, with whatever number,
+    // names nothing here — not this backend's set of the same number.
+    let mine = load(b, &[g; 8])?;
+    let mut other = accel_backends::CpuBackend::new();
+    for _ in 0..3 {
+        let theirs = other
+            .load_bases(&[g; 8])
+            .map_err(|e| Failure(format!("second backend: {e}")))?;
+        let got = b.msm(theirs, 0, &one);
+        ensure(got == Err(BackendError::UnknownBases(theirs)), || {
+            format!("MSM with another backend's handle {theirs} gave {got:?}")
+        })?;
+        let got = b.release_bases(theirs);
+        ensure(got == Err(BackendError::UnknownBases(theirs)), || {
+            format!("releasing another backend's handle gave {got:?}")
+        })?;
+    }
+    let detached = BasesHandle::detached(mine.id());
+    let got = b.msm(detached, 0, &one);
+    ensure(got == Err(BackendError::UnknownBases(detached)), || {
+        format!("MSM with a detached handle of a live set's id gave {got:?}")
+    })?;
+    ensure(b.bases_len(detached).is_none(), || {
+        "bases_len of a detached handle".into()
+    })?;
+    b.release_bases(mine)
+        .map_err(|e| Failure(format!("release failed: {e}")))?;
+
     let off_curve = G1Affine::new_unchecked(ark_bn254::Fq::ONE, ark_bn254::Fq::ONE);
     let got = b.load_bases(&[g, g, off_curve]);
     ensure(got == Err(BackendError::InvalidBase { index: 2 }), || {
@@ -280,6 +306,74 @@ pub fn errors<B: Backend + ?Sized>(b: &mut B) -> Check {
             || "5·∞ + 2·(−g)".into(),
         )?;
         b.release_bases(h)
+            .map_err(|e| Failure(format!("release failed: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Bases loaded with precomputed multiples ([`BasesConfig::precomputed`]) give the same sums as
+/// plain ones, over the whole set and sub-ranges, for edge-case scalars and width hints, at
+/// every precomputation factor up to the backend's.
+pub fn precomputed<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
+    let n = (1 << 13) + 7;
+    let mut bases = oracle::points(rng, n);
+    // Identity and opposite bases survive the doublings too.
+    bases[3] = G1Affine::zero();
+    bases[4] = -bases[5];
+    let max = b.capabilities().max_precompute;
+    let mut factors = vec![2, 4, max];
+    factors.retain(|&f| f <= max.max(2));
+    factors.dedup();
+    for factor in factors {
+        let handle = b
+            .load_bases_with(&bases, BasesConfig::precomputed(factor))
+            .map_err(|e| Failure(format!("loading with precompute {factor}: {e}")))?;
+        let memory = b.bases_memory_factor(handle).unwrap_or(0);
+        ensure((1..=factor.max(1)).contains(&memory), || {
+            format!("precompute {factor}: memory factor {memory}")
+        })?;
+        let ranges = [(0, n), (0, n - 100), (17, 5000), (n - 600, 600), (0, 1)];
+        for (start, len) in ranges {
+            let scalars = oracle::scalars(rng, len);
+            let got = b
+                .msm(handle, start, &scalars)
+                .map_err(|e| Failure(format!("precompute {factor}, {start}..+{len}: {e}")))?;
+            let want = oracle::ark_msm(&bases[start..start + len], &scalars);
+            ensure(got == want, || {
+                format!("precompute {factor}: range {start}..+{len}: backend ≠ arkworks")
+            })?;
+        }
+        let edges: Vec<Fr> = (0..n)
+            .map(|i| match i % 4 {
+                0 => -Fr::ONE,
+                1 => Fr::ZERO,
+                2 => Fr::from(2u64).pow([(i % 253) as u64]),
+                _ => Fr::from(2u64).pow([(i % 253) as u64]) - Fr::ONE,
+            })
+            .collect();
+        let got = b
+            .msm(handle, 0, &edges)
+            .map_err(|e| Failure(format!("precompute {factor}, edge scalars: {e}")))?;
+        ensure(got == oracle::ark_msm(&bases, &edges), || {
+            format!("precompute {factor}: edge scalars: backend ≠ arkworks")
+        })?;
+        let small: Vec<Fr> = (0..n as u64)
+            .map(|i| {
+                if i % 2 == 0 {
+                    Fr::from(i % 200)
+                } else {
+                    -Fr::from(i % 200)
+                }
+            })
+            .collect();
+        let job = MsmJob::new(handle, 0, &small).with_scalar_bits(8);
+        let got = b
+            .msm_job(&job)
+            .map_err(|e| Failure(format!("precompute {factor}, int8 scalars: {e}")))?;
+        ensure(got == oracle::ark_msm(&bases, &small), || {
+            format!("precompute {factor}: int8 scalars with a hint: backend ≠ arkworks")
+        })?;
+        b.release_bases(handle)
             .map_err(|e| Failure(format!("release failed: {e}")))?;
     }
     Ok(())

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use accel_backends::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    MsmJob, NttDirection, NttOp, Op,
+    width, BackendError, BackendHooks, BasesConfig, Capabilities, Checked, Domain, Fr, G1Affine,
+    G1Projective, Meter, MsmJob, NttDirection, NttOp, Op,
 };
 use ark_ff::AdditiveGroup;
 use icicle_bn254::curve::{
@@ -96,6 +96,12 @@ impl Bases {
 /// form). NTTs run over ICICLE's process-wide domain, which always holds halo2's roots (see
 /// [`crate::domain`]). Every call first activates the backend's device on the calling thread.
 ///
+/// An MSM whose [`scalar_bits`](MsmJob::scalar_bits) hint is narrow passes it to ICICLE as
+/// its `bitsize`: as one MSM when no scalar is negative, else as two (the positive scalars and
+/// the magnitudes of the negative ones) whose difference is the sum — ICICLE reads scalars
+/// as unsigned integers, and an int8 column's `−3` is `r − 3` to it. A scalar wider than the
+/// hint makes the job a full-width MSM.
+///
 /// ```no_run
 /// use accel_backends::{Backend, Domain, Fr, G1Affine, NttOp};
 /// use accel_icicle::{DeviceChoice, IcicleBackend};
@@ -115,22 +121,22 @@ pub struct IcicleBackend {
     selected: Selected,
     bases: BTreeMap<u32, Bases>,
     next_handle: u32,
-    counters: Counters,
 }
 
 impl IcicleBackend {
     /// Picks the device `choice` names (see [`DeviceChoice`]) and makes it active on this
     /// thread. With [`DeviceChoice::Auto`] that is CUDA device 0 if ICICLE confirms one, else
     /// ICICLE's CPU device; [`selected`](Self::selected) says which, and why.
-    pub fn new(choice: &DeviceChoice) -> Result<Self, SetupError> {
+    ///
+    /// The backend comes behind the checked front, as every zkedge backend does.
+    pub fn new(choice: &DeviceChoice) -> Result<Checked<Self>, SetupError> {
         let selected = device::select(choice)?;
         tracing::info!(target: "accel_icicle", "{}", selected.note());
-        Ok(Self {
+        Ok(Checked::from_hooks(Self {
             selected,
             bases: BTreeMap::new(),
             next_handle: 0,
-            counters: Counters::default(),
-        })
+        }))
     }
 
     /// The device doing the work.
@@ -146,7 +152,7 @@ impl IcicleBackend {
     fn msm_inner(&self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
         let len = job.scalars.len();
         let end = job.start.saturating_add(len);
-        let bases = match self.bases.get(&job.bases.raw()) {
+        let bases = match self.bases.get(&job.bases.id()) {
             None => return Err(BackendError::UnknownBases(job.bases)),
             Some(_) if len == 0 => return Ok(G1Projective::default()),
             Some(Bases::On(buffer)) if end <= buffer.vec.len() => buffer,
@@ -160,14 +166,35 @@ impl IcicleBackend {
             }
         };
         self.activate(Op::Msm, len)?;
+        let points = &bases.vec[job.start..end];
+        let Some(narrow) = Narrow::split(job) else {
+            return self.msm_on_device(job.scalars, points, 0);
+        };
+        let bits = job.scalar_bits as i32;
+        let positive = self.msm_on_device(&narrow.positive, points, bits)?;
+        if !narrow.any_negative {
+            return Ok(positive);
+        }
+        Ok(positive - self.msm_on_device(&narrow.negative, points, bits)?)
+    }
+
+    /// One ICICLE MSM; `bitsize` 0 means the field's full width.
+    fn msm_on_device(
+        &self,
+        scalars: &[Fr],
+        points: &icicle_runtime::memory::DeviceSlice<IcicleAffine>,
+        bitsize: i32,
+    ) -> Result<G1Projective, BackendError> {
+        let len = scalars.len();
         let mut config = MSMConfig::default();
         config.are_scalars_montgomery_form = true;
         // Canonical bases (see `convert`): ICICLE's CPU MSM ignores this flag anyway.
         config.are_bases_montgomery_form = false;
+        config.bitsize = bitsize;
         let mut result = [IcicleProjective::zero()];
         msm::msm(
-            HostSlice::from_slice(convert::scalars_as_icicle(job.scalars)),
-            &bases.vec[job.start..end],
+            HostSlice::from_slice(convert::scalars_as_icicle(scalars)),
+            points,
             &config,
             HostSlice::from_mut_slice(&mut result),
         )
@@ -270,7 +297,46 @@ impl IcicleBackend {
     }
 }
 
-impl Backend for IcicleBackend {
+/// A narrow job's scalars as ICICLE can take them: unsigned, so the negative ones apart.
+struct Narrow {
+    /// The non-negative scalars (0 where the scalar is negative).
+    positive: Vec<Fr>,
+    /// The magnitudes of the negative scalars (0 elsewhere).
+    negative: Vec<Fr>,
+    any_negative: bool,
+}
+
+impl Narrow {
+    /// `None` for a full-width job, or one with a scalar wider than its hint.
+    fn split(job: &MsmJob<'_>) -> Option<Self> {
+        if !job.is_narrow() {
+            return None;
+        }
+        let n = job.scalars.len();
+        let (mut positive, mut negative) = (vec![Fr::ZERO; n], vec![Fr::ZERO; n]);
+        let mut any_negative = false;
+        for (i, s) in job.scalars.iter().enumerate() {
+            use ark_ff::BigInteger as _;
+            let (neg, m) = width::signed(s);
+            if m.num_bits() > job.scalar_bits {
+                return None;
+            }
+            if neg {
+                negative[i] = -*s;
+                any_negative = true;
+            } else {
+                positive[i] = *s;
+            }
+        }
+        Some(Self {
+            positive,
+            negative,
+            any_negative,
+        })
+    }
+}
+
+impl BackendHooks for IcicleBackend {
     fn name(&self) -> &str {
         "icicle"
     }
@@ -286,19 +352,16 @@ impl Backend for IcicleBackend {
         Capabilities::new(max, max, u32::MAX, max_ntt)
     }
 
-    fn counters(&self) -> &Counters {
-        &self.counters
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.bases.get(&id).map(Bases::len)
     }
 
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.get(&handle.raw()).map(Bases::len)
-    }
-
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        _config: BasesConfig,
+        _meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
         let raw = self.next_handle;
         // Handles are never reused, so a stale handle cannot alias a newer set of bases.
         let next = raw
@@ -327,17 +390,23 @@ impl Backend for IcicleBackend {
         };
         self.next_handle = next;
         self.bases.insert(raw, loaded);
-        Ok(BasesHandle::from_raw(raw))
+        Ok(raw)
     }
 
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
+    fn release_bases_unchecked(&mut self, id: u32, _meter: &mut Meter) -> Result<(), BackendError> {
         self.bases
-            .remove(&handle.raw())
+            .remove(&id)
             .map(drop)
-            .ok_or(BackendError::UnknownBases(handle))
+            .ok_or(BackendError::UnknownBases(
+                accel_backends::BasesHandle::detached(id),
+            ))
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        _meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
         self.msm_inner(job)
     }
 
@@ -346,6 +415,7 @@ impl Backend for IcicleBackend {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        _meter: &mut Meter,
     ) -> Result<(), BackendError> {
         self.ntt_many(&mut [values], domain, op)
     }
@@ -355,6 +425,7 @@ impl Backend for IcicleBackend {
         batch: &mut [&mut [Fr]],
         domain: &Domain,
         op: NttOp,
+        _meter: &mut Meter,
     ) -> Result<(), BackendError> {
         self.ntt_many(batch, domain, op)
     }
@@ -365,7 +436,6 @@ impl std::fmt::Debug for IcicleBackend {
         f.debug_struct("IcicleBackend")
             .field("device", &self.selected.to_string())
             .field("bases_sets", &self.bases.len())
-            .field("counters", &self.counters)
             .finish()
     }
 }

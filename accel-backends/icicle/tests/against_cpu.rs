@@ -120,7 +120,7 @@ fn msm_batches_and_several_handles() {
 
 /// Forward, inverse, coset forward and coset inverse at one domain, ICICLE vs CPU.
 fn ntt_all_ops(
-    icicle: &mut IcicleBackend,
+    icicle: &mut accel_backends::Checked<IcicleBackend>,
     cpu: &mut CpuBackend,
     rng: &mut impl Rng,
     domain: &Domain,

@@ -7,32 +7,55 @@
 mod msm;
 mod ntt;
 
+use alloc::collections::BTreeMap;
+
 use crate::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, Domain, Fr, G1Affine, G1Projective,
-    LoadedBases, MsmJob, NttOp, MAX_LOG_N,
+    BackendError, BackendHooks, BasesConfig, Capabilities, Checked, Domain, Fr, G1Affine,
+    G1Projective, LoadedBases, Meter, MsmJob, NttOp, MAX_LOG_N,
 };
 
 pub use msm::window_bits;
 
-/// The CPU backend. Holds loaded bases and a small cache of NTT twiddle tables.
-pub struct CpuBackend {
-    bases: LoadedBases,
-    twiddles: ntt::TwiddleCache,
-    counters: Counters,
+/// The CPU backend, as callers use it: [`Cpu`]'s hooks behind the checked front.
+pub type CpuBackend = Checked<Cpu>;
+
+impl Checked<Cpu> {
+    /// A CPU backend with nothing loaded.
+    pub fn new() -> Self {
+        Checked::from_hooks(Cpu::new())
+    }
 }
 
-impl CpuBackend {
-    /// A backend with nothing loaded.
+impl Default for Checked<Cpu> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The most memory, in multiples of a set of bases, the CPU backend spends on precomputing
+/// for it ([`BasesConfig::precompute`]): 16 copies take windows of 16 bits to one bucket set.
+pub const MAX_PRECOMPUTE: u32 = 16;
+
+/// The CPU backend's hooks: loaded bases (with their precomputed multiples where asked for)
+/// and a small cache of NTT twiddle tables.
+pub struct Cpu {
+    bases: LoadedBases,
+    tables: BTreeMap<u32, msm::Table>,
+    twiddles: ntt::TwiddleCache,
+}
+
+impl Cpu {
+    /// Hooks with nothing loaded; [`CpuBackend::new`] puts them behind the checked front.
     pub fn new() -> Self {
         Self {
             bases: LoadedBases::new(),
+            tables: BTreeMap::new(),
             twiddles: ntt::TwiddleCache::default(),
-            counters: Counters::default(),
         }
     }
 }
 
-impl Default for CpuBackend {
+impl Default for Cpu {
     fn default() -> Self {
         Self::new()
     }
@@ -45,10 +68,10 @@ impl Default for CpuBackend {
 /// If `bases` is shorter than `scalars`; the [`Backend`] entry points check this for you.
 pub fn msm(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
     assert!(bases.len() >= scalars.len(), "fewer bases than scalars");
-    msm::msm(&bases[..scalars.len()], scalars)
+    msm::msm(&bases[..scalars.len()], scalars, crate::FULL_SCALAR_BITS)
 }
 
-impl Backend for CpuBackend {
+impl BackendHooks for Cpu {
     fn name(&self) -> &str {
         "cpu"
     }
@@ -56,31 +79,54 @@ impl Backend for CpuBackend {
     fn capabilities(&self) -> Capabilities {
         // Bounded by memory alone; these are the protocol's and the field's limits.
         Capabilities::new(u32::MAX as usize, u32::MAX as usize, u32::MAX, MAX_LOG_N)
+            .with_max_precompute(MAX_PRECOMPUTE)
     }
 
-    fn counters(&self) -> &Counters {
-        &self.counters
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.bases.len_of(id)
     }
 
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        _meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        let table = msm::Table::new(bases, config.precompute.min(MAX_PRECOMPUTE))?;
+        let id = self.bases.load(bases)?;
+        if let Some(table) = table {
+            self.tables.insert(id, table);
+        }
+        Ok(id)
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.len_of(handle)
+    fn release_bases_unchecked(&mut self, id: u32, _meter: &mut Meter) -> Result<(), BackendError> {
+        self.tables.remove(&id);
+        self.bases.release(id)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        self.bases.load(bases)
-    }
-
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.bases.release(handle)
-    }
-
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        _meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
+        // Narrow jobs have few windows: the plain bases serve them best.
+        if !job.is_narrow() {
+            if let Some(sum) = self
+                .tables
+                .get(&job.bases.id())
+                .and_then(|t| t.msm(job.start, job.scalars))
+            {
+                return Ok(sum);
+            }
+        }
         let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
-        Ok(msm::msm(bases, job.scalars))
+        Ok(msm::msm(bases, job.scalars, job.scalar_bits))
+    }
+
+    fn bases_memory_factor(&self, id: u32) -> Option<u32> {
+        self.bases_len(id)?;
+        Some(1 + self.tables.get(&id).map_or(0, |t| t.memory_factor() - 1))
     }
 
     fn ntt_unchecked(
@@ -88,6 +134,7 @@ impl Backend for CpuBackend {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        _meter: &mut Meter,
     ) -> Result<(), BackendError> {
         ntt::ntt(&mut self.twiddles, values, domain, op)
     }

@@ -11,10 +11,10 @@
 use alloc::{vec, vec::Vec};
 
 use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
-use ark_ec::{AdditiveGroup, AffineRepr};
-use ark_ff::{Field, PrimeField, Zero};
+use ark_ec::{AdditiveGroup, AffineRepr, PrimeGroup};
+use ark_ff::{BigInteger, Field, PrimeField, Zero};
 
-use crate::par;
+use crate::{par, width, BackendError, FULL_SCALAR_BITS};
 
 /// Below this many points a window uses projective buckets: a round of affine additions needs
 /// an inversion, which small windows cannot amortise.
@@ -27,13 +27,31 @@ const MIN_CHUNK: usize = 1 << 14;
 /// Signed digits must cover `256 ≥ 254 + 2` bits so that `s + K` cannot overflow the windows.
 const DIGIT_BITS: u32 = 256;
 
-/// The window width (bits) the MSM uses for `n` points: the one that minimises the estimated
-/// cost in field multiplications.
+/// How many windows of `c` bits signed digits need for magnitudes below `2^bits`: one window
+/// holds digits in `[−2^(c−1), 2^(c−1))`, so `c > bits` suffices; with more windows the
+/// recoded `s + K` must stay below `2^(W·c)`, which `W·c ≥ bits + 2` guarantees for `c ≥ 2`.
+fn windows_for(bits: u32, c: u32) -> u32 {
+    if bits == 0 {
+        0
+    } else if c > bits {
+        1
+    } else {
+        (bits + 2).div_ceil(c)
+    }
+}
+
+/// The window width (bits) the MSM uses for `n` points of full-width scalars: the one that
+/// minimises the estimated cost in field multiplications.
 pub fn window_bits(n: usize) -> u32 {
+    window_bits_for(n, DIGIT_BITS - 2)
+}
+
+/// The window width for `n` points whose scalars have magnitudes below `2^bits`.
+fn window_bits_for(n: usize, bits: u32) -> u32 {
     let per_point = if n >= AFFINE_MIN_POINTS { 7 } else { 11 };
     (2..=20u32)
         .min_by_key(|&c| {
-            let windows = DIGIT_BITS.div_ceil(c) as u64;
+            let windows = u64::from(windows_for(bits, c));
             let buckets = 1u64 << (c - 1);
             // Each point is added once per window; each bucket costs a mixed and a full
             // addition in the running sum.
@@ -51,40 +69,78 @@ struct Pt {
 
 /// Scalars recoded so that each window's signed digit is read off independently:
 /// `s + K` with `K = Σ_w 2^(c−1) · 2^(w·c)`, so that `digit_w = bits_w(s + K) − 2^(c−1)` and
-/// `s = Σ_w digit_w · 2^(w·c)`.
+/// `s = Σ_w digit_w · 2^(w·c)`. A narrow scalar is recoded from its signed value `±m`, so
+/// `−3` takes the windows of `3`, not of `r − 3`.
 struct Digits {
     c: u32,
+    windows: usize,
     shifted: Vec<[u64; 5]>,
 }
 
+/// Marks a scalar too wide for its hint in [`Digits::narrow`] (no recoded value reaches limb
+/// 4's top bit).
+const TOO_WIDE: u64 = u64::MAX;
+
 impl Digits {
-    fn new(scalars: &[Fr], c: u32) -> Self {
-        let windows = DIGIT_BITS.div_ceil(c);
+    /// `K` for `windows` windows of `c` bits.
+    fn offset(c: u32, windows: u32) -> [u64; 5] {
         let mut k = [0u64; 5];
         for w in 0..windows {
             let bit = (w * c + c - 1) as usize;
             k[bit / 64] |= 1 << (bit % 64);
         }
+        k
+    }
+
+    /// Full-width scalars, `⌈256/c⌉` windows.
+    fn full(scalars: &[Fr], c: u32) -> Self {
+        let windows = full_windows(c);
+        let k = Self::offset(c, windows);
         let mut shifted = vec![[0u64; 5]; scalars.len()];
         par::for_each_chunk_mut(&mut shifted, 1 << 12, |i, out| {
             let first = i << 12;
             for (o, s) in out.iter_mut().zip(&scalars[first..]) {
                 let limbs = s.into_bigint().0;
-                let mut carry = 0u64;
-                for j in 0..5 {
-                    let s_j = if j < 4 { limbs[j] } else { 0 };
-                    let (a, c1) = s_j.overflowing_add(k[j]);
-                    let (b, c2) = a.overflowing_add(carry);
-                    o[j] = b;
-                    carry = u64::from(c1 | c2);
-                }
+                *o = add5(&k, &limbs, false);
             }
         });
-        Self { c, shifted }
+        Self {
+            c,
+            windows: windows as usize,
+            shifted,
+        }
     }
 
-    fn windows(&self) -> usize {
-        DIGIT_BITS.div_ceil(self.c) as usize
+    /// Scalars with magnitudes below `2^bits`, as signed values; the ones that are not (a wrong
+    /// hint) get all-zero digits and their indices are returned.
+    fn narrow(scalars: &[Fr], bits: u32, c: u32) -> (Self, Vec<usize>) {
+        let windows = windows_for(bits, c);
+        let k = Self::offset(c, windows);
+        let mut shifted = vec![[0u64; 5]; scalars.len()];
+        par::for_each_chunk_mut(&mut shifted, 1 << 12, |i, out| {
+            let first = i << 12;
+            for (o, s) in out.iter_mut().zip(&scalars[first..]) {
+                let (negative, m) = width::signed(s);
+                *o = if m.num_bits() > bits {
+                    [TOO_WIDE; 5]
+                } else {
+                    add5(&k, &m.0, negative)
+                };
+            }
+        });
+        let mut wide = Vec::new();
+        for (i, v) in shifted.iter_mut().enumerate() {
+            if v[4] == TOO_WIDE {
+                wide.push(i);
+                *v = k;
+            }
+        }
+        let digits = Self {
+            c,
+            windows: windows as usize,
+            shifted,
+        };
+        (digits, wide)
     }
 
     #[inline]
@@ -101,20 +157,73 @@ impl Digits {
     }
 }
 
-pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
+/// `k + m` (or `k − m` when `negative`) over five limbs; `m < k` when subtracting.
+#[inline]
+fn add5(k: &[u64; 5], m: &[u64; 4], negative: bool) -> [u64; 5] {
+    let mut out = [0u64; 5];
+    let mut carry = 0u64;
+    for j in 0..5 {
+        let m_j = if j < 4 { m[j] } else { 0 };
+        if negative {
+            let (a, b1) = k[j].overflowing_sub(m_j);
+            let (b, b2) = a.overflowing_sub(carry);
+            out[j] = b;
+            carry = u64::from(b1 | b2);
+        } else {
+            let (a, c1) = k[j].overflowing_add(m_j);
+            let (b, c2) = a.overflowing_add(carry);
+            out[j] = b;
+            carry = u64::from(c1 | c2);
+        }
+    }
+    out
+}
+
+/// `Σ scalars[i] · bases[i]` where (as a hint) every scalar's magnitude is below `2^bits`;
+/// [`FULL_SCALAR_BITS`] for any scalars. Scalars wider than the hint are summed apart at full
+/// width, so the result never depends on the hint.
+pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr], bits: u32) -> G1Projective {
     debug_assert_eq!(bases.len(), scalars.len());
     let n = scalars.len();
     if n == 0 {
         return G1Projective::zero();
     }
-    msm_chunked(bases, scalars, MIN_CHUNK.max(4 << window_bits(n)))
+    if bits >= FULL_SCALAR_BITS - 1 {
+        let c = window_bits(n);
+        return msm_digits(bases, &Digits::full(scalars, c), chunk_for(c));
+    }
+    let c = window_bits_for(n, bits);
+    let (digits, wide) = Digits::narrow(scalars, bits, c);
+    let mut sum = if digits.windows == 0 {
+        G1Projective::zero()
+    } else {
+        msm_digits(bases, &digits, chunk_for(c))
+    };
+    if !wide.is_empty() {
+        let (b, s): (Vec<G1Affine>, Vec<Fr>) = wide.iter().map(|&i| (bases[i], scalars[i])).unzip();
+        sum += msm(&b, &s, FULL_SCALAR_BITS);
+    }
+    sum
 }
 
+/// Points sorted into buckets at a time for windows of `c` bits.
+fn chunk_for(c: u32) -> usize {
+    MIN_CHUNK.max(4 << c)
+}
+
+#[cfg(test)]
 fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective {
-    let n = scalars.len();
-    let c = window_bits(n);
-    let digits = Digits::new(scalars, c);
-    let windows = digits.windows();
+    msm_digits(
+        bases,
+        &Digits::full(scalars, window_bits(scalars.len())),
+        chunk,
+    )
+}
+
+fn msm_digits(bases: &[G1Affine], digits: &Digits, chunk: usize) -> G1Projective {
+    let n = bases.len();
+    let c = digits.c;
+    let windows = digits.windows;
 
     // Windows are independent; with more threads than windows can keep busy, split the points
     // too (each part then pays its own bucket reduction).
@@ -127,7 +236,7 @@ fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective
         let (window, part) = (task % windows, task / windows);
         let lo = part * part_len;
         let hi = n.min(lo + part_len);
-        window_sum(&bases[lo..hi], &digits, lo, window, chunk)
+        window_sum(&bases[lo..hi], digits, lo, window, chunk)
     });
 
     let mut acc = G1Projective::zero();
@@ -142,6 +251,147 @@ fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective
     acc
 }
 
+/// Multiples of a set of bases kept for MSMs over it (the CPU backend's precomputation).
+///
+/// With windows of `c` bits and `W` of them, window `w = j·rows + r` of a scalar meets copy `j`
+/// of the bases, `2^(c·rows·j)·P`, in bucket set `r`: the `W` windows share `rows` sets of
+/// buckets instead of one set each, so the bucket reductions — a quarter of a plain MSM at
+/// 2^16 — are paid `rows` times, and a larger `c` (fewer windows) pays off. `copies·n` points
+/// are kept, copy 0 being the bases themselves.
+pub(super) struct Table {
+    c: u32,
+    rows: usize,
+    copies: usize,
+    n: usize,
+    points: Vec<G1Affine>,
+}
+
+/// Windows of `c` bits that full-width signed digits need.
+fn full_windows(c: u32) -> u32 {
+    DIGIT_BITS.div_ceil(c)
+}
+
+/// Estimated cost (field multiplications) of a precomputed MSM of `m` points with windows of
+/// `c` bits and `rows` bucket sets.
+fn precomputed_cost(m: usize, c: u32, rows: u32) -> u64 {
+    u64::from(full_windows(c)) * 7 * m as u64 + u64::from(rows) * 25 * (1u64 << (c - 1))
+}
+
+/// Estimated cost of a plain MSM of `m` full-width points.
+fn plain_cost(m: usize) -> u64 {
+    let c = window_bits(m);
+    u64::from(full_windows(c)) * (7 * m as u64 + 25 * (1u64 << (c - 1)))
+}
+
+impl Table {
+    /// The multiples for `bases` within `factor` times their memory, or `None` where no choice
+    /// beats the plain MSM.
+    pub(super) fn new(bases: &[G1Affine], factor: u32) -> Result<Option<Self>, BackendError> {
+        let n = bases.len();
+        if factor < 2 || n < AFFINE_MIN_POINTS {
+            return Ok(None);
+        }
+        let best = (8..=20u32)
+            .map(|c| {
+                let windows = full_windows(c);
+                let rows = windows.div_ceil(factor);
+                (precomputed_cost(n, c, rows), c, rows)
+            })
+            .min();
+        let Some((cost, c, rows)) = best else {
+            return Ok(None);
+        };
+        if cost >= plain_cost(n) {
+            return Ok(None);
+        }
+        let copies = full_windows(c).div_ceil(rows) as usize;
+        let mut points = Vec::new();
+        points
+            .try_reserve_exact(copies * n)
+            .map_err(|_| BackendError::OutOfMemory {
+                elements: copies * n,
+            })?;
+        points.extend_from_slice(bases);
+        points.resize(copies * n, G1Affine::zero());
+        let shift = c as usize * rows as usize;
+        for j in 1..copies {
+            let (done, rest) = points.split_at_mut(j * n);
+            let previous = &done[(j - 1) * n..];
+            par::for_each_chunk_mut(&mut rest[..n], 1 << 10, |k, out| {
+                let first = k << 10;
+                let proj: Vec<G1Projective> = previous[first..first + out.len()]
+                    .iter()
+                    .map(|p| {
+                        let mut q = G1Projective::from(*p);
+                        for _ in 0..shift {
+                            q.double_in_place();
+                        }
+                        q
+                    })
+                    .collect();
+                let affine = <G1Projective as ark_ec::CurveGroup>::normalize_batch(&proj);
+                out.copy_from_slice(&affine);
+            });
+        }
+        Ok(Some(Self {
+            c,
+            rows: rows as usize,
+            copies,
+            n,
+            points,
+        }))
+    }
+
+    /// How many times the bases' own memory the table takes.
+    pub(super) fn memory_factor(&self) -> u32 {
+        self.copies as u32
+    }
+
+    /// `Σ scalars[i] · bases[start + i]` with the table, or `None` where the plain MSM is the
+    /// cheaper (a sub-range much shorter than the set).
+    pub(super) fn msm(&self, start: usize, scalars: &[Fr]) -> Option<G1Projective> {
+        let m = scalars.len();
+        if m < AFFINE_MIN_POINTS
+            || precomputed_cost(m, self.c, self.rows as u32) >= plain_cost(m)
+            || start + m > self.n
+        {
+            return None;
+        }
+        let digits = Digits::full(scalars, self.c);
+        let windows = digits.windows;
+        let nb = 1usize << (self.c - 1);
+        // Each bucket set is split by bucket range across threads: every thread reads all the
+        // digits, but no bucket reduction is paid twice.
+        let ranges = par::threads().div_ceil(self.rows).max(1);
+        let per = nb.div_ceil(ranges);
+        let chunk = chunk_for(self.c);
+        let sums = par::map_collect(self.rows * ranges, |task| {
+            let (row, range) = (task % self.rows, task / self.rows);
+            let segments: Vec<Segment<'_>> = (0..self.copies)
+                .map(|j| (j, j * self.rows + row))
+                .filter(|&(_, w)| w < windows)
+                .map(|(j, window)| Segment {
+                    bases: &self.points[j * self.n + start..j * self.n + start + m],
+                    window,
+                    offset: 0,
+                })
+                .collect();
+            let lo = range * per;
+            bucket_sum(&segments, &digits, chunk, lo..nb.min(lo + per))
+        });
+        let mut acc = G1Projective::zero();
+        for row in (0..self.rows).rev() {
+            for _ in 0..self.c {
+                acc.double_in_place();
+            }
+            for range in 0..ranges {
+                acc += sums[range * self.rows + row];
+            }
+        }
+        Some(acc)
+    }
+}
+
 /// `Σ_b b · bucket_b` for one window over `bases`, whose first point is scalar `offset`.
 fn window_sum(
     bases: &[G1Affine],
@@ -151,50 +401,100 @@ fn window_sum(
     chunk: usize,
 ) -> G1Projective {
     let nb = 1usize << (digits.c - 1);
-    if bases.len() < AFFINE_MIN_POINTS {
-        let mut buckets = vec![G1Projective::zero(); nb];
-        for (i, base) in bases.iter().enumerate() {
-            let d = digits.digit(offset + i, window);
-            if d > 0 {
-                buckets[(d - 1) as usize] += base;
-            } else if d < 0 {
-                buckets[(-d - 1) as usize] -= base;
+    bucket_sum(
+        &[Segment {
+            bases,
+            window,
+            offset,
+        }],
+        digits,
+        chunk,
+        0..nb,
+    )
+}
+
+/// Points whose digits come from one window of the scalars from index `offset` on.
+#[derive(Clone, Copy)]
+struct Segment<'a> {
+    bases: &'a [G1Affine],
+    window: usize,
+    offset: usize,
+}
+
+/// `Σ_b b · bucket_b` of one set of buckets filled from `segments`, for the buckets of
+/// magnitudes `buckets.start + 1 ..= buckets.end` only (so that threads can split one set).
+fn bucket_sum(
+    segments: &[Segment<'_>],
+    digits: &Digits,
+    chunk: usize,
+    buckets: core::ops::Range<usize>,
+) -> G1Projective {
+    let (first, nb) = (buckets.start, buckets.len());
+    let total_points: usize = segments.iter().map(|s| s.bases.len()).sum();
+    // Bucket `b` of the range holds magnitude `first + b + 1`: the running sum gives
+    // `Σ (b + 1)·B`, and `first · Σ B` makes up the rest.
+    let shifted = |total: G1Projective, running: G1Projective| {
+        if first == 0 {
+            total
+        } else {
+            total + running.mul_bigint([first as u64])
+        }
+    };
+    if total_points < AFFINE_MIN_POINTS {
+        let mut sums = vec![G1Projective::zero(); nb];
+        for seg in segments {
+            for (i, base) in seg.bases.iter().enumerate() {
+                let d = digits.digit(seg.offset + i, seg.window);
+                let b = d.unsigned_abs() as usize;
+                if b == 0 || b <= first || b > first + nb {
+                    continue;
+                }
+                if d > 0 {
+                    sums[b - 1 - first] += base;
+                } else {
+                    sums[b - 1 - first] -= base;
+                }
             }
         }
-        return running_sum(buckets.iter().rev(), |acc, b| *acc += b);
+        let (total, running) = running_sum(sums.iter().rev(), |acc, b| *acc += b);
+        return shifted(total, running);
     }
 
-    let mut buckets: Vec<Option<Pt>> = vec![None; nb];
+    let mut carried: Vec<Option<Pt>> = vec![None; nb];
     let mut scratch = Scratch::new(nb);
-    for lo in (0..bases.len()).step_by(chunk) {
-        let hi = bases.len().min(lo + chunk);
-        scratch.sort(&mut buckets, &bases[lo..hi], |i| {
-            digits.digit(offset + lo + i, window)
-        });
-        scratch.reduce();
-        for (b, bucket) in buckets.iter_mut().enumerate() {
-            *bucket = (scratch.lens[b] == 1).then(|| scratch.pts[scratch.starts[b] as usize]);
+    for seg in segments {
+        for lo in (0..seg.bases.len()).step_by(chunk) {
+            let hi = seg.bases.len().min(lo + chunk);
+            scratch.sort(&mut carried, &seg.bases[lo..hi], first, |i| {
+                digits.digit(seg.offset + lo + i, seg.window)
+            });
+            scratch.reduce();
+            for (b, bucket) in carried.iter_mut().enumerate() {
+                *bucket = (scratch.lens[b] == 1).then(|| scratch.pts[scratch.starts[b] as usize]);
+            }
         }
     }
-    running_sum(buckets.iter().rev(), |acc, b| {
+    let (total, running) = running_sum(carried.iter().rev(), |acc, b| {
         if let Some(p) = b {
             *acc += G1Affine::new_unchecked(p.x, p.y);
         }
-    })
+    });
+    shifted(total, running)
 }
 
-/// `Σ_b b · bucket_b` given the buckets from the highest down: a running sum of buckets, summed.
+/// `(Σ_b b · bucket_b, Σ_b bucket_b)` given the buckets from the highest down (`b` from 1): a
+/// running sum of buckets, summed.
 fn running_sum<T>(
     buckets_high_to_low: impl Iterator<Item = T>,
     add: impl Fn(&mut G1Projective, T),
-) -> G1Projective {
+) -> (G1Projective, G1Projective) {
     let mut running = G1Projective::zero();
     let mut total = G1Projective::zero();
     for bucket in buckets_high_to_low {
         add(&mut running, bucket);
         total += running;
     }
-    total
+    (total, running)
 }
 
 /// Working memory of one window task, reused across chunks.
@@ -222,21 +522,31 @@ impl Scratch {
         }
     }
 
-    /// Counting sort of the chunk's points (and the carried bucket values) by bucket.
+    /// Counting sort of the chunk's points (and the carried bucket values) by bucket; bucket
+    /// `b` holds the points of digit magnitude `first + b + 1`, points of other digits are
+    /// left out.
     fn sort(
         &mut self,
         carried: &mut [Option<Pt>],
         bases: &[G1Affine],
+        first: usize,
         digit: impl Fn(usize) -> i32,
     ) {
+        let nb = self.lens.len();
+        // The bucket of digit `d`, if it is in this set's range.
+        let slot = |d: i32| {
+            let b = (d.unsigned_abs() as usize).wrapping_sub(first + 1);
+            (b < nb).then_some(b)
+        };
         self.lens
             .iter_mut()
             .zip(carried.iter())
             .for_each(|(l, c)| *l = u32::from(c.is_some()));
         for (i, base) in bases.iter().enumerate() {
-            let d = digit(i);
-            if d != 0 && !base.is_zero() {
-                self.lens[(d.unsigned_abs() - 1) as usize] += 1;
+            if let Some(b) = slot(digit(i)) {
+                if !base.is_zero() {
+                    self.lens[b] += 1;
+                }
             }
         }
         let mut total = 0u32;
@@ -262,10 +572,10 @@ impl Scratch {
         }
         for (i, base) in bases.iter().enumerate() {
             let d = digit(i);
-            if d == 0 || base.is_zero() {
+            let Some(b) = slot(d) else { continue };
+            if base.is_zero() {
                 continue;
             }
-            let b = (d.unsigned_abs() - 1) as usize;
             let y = if d < 0 { -base.y } else { base.y };
             self.pts[(self.starts[b] + self.lens[b]) as usize] = Pt { x: base.x, y };
             self.lens[b] += 1;
@@ -382,6 +692,34 @@ mod tests {
                 want,
                 "chunk {chunk}"
             );
+        }
+    }
+
+    #[test]
+    fn precomputed_tables_are_taken_where_they_pay() {
+        let rng = &mut test_rng();
+        let n = 5000;
+        let k: Vec<Fr> = (0..n).map(|_| Fr::rand(rng)).collect();
+        let bases = G1Projective::generator().batch_mul(&k);
+        assert!(Table::new(&bases, 1).unwrap().is_none());
+        assert!(Table::new(&bases[..100], 16).unwrap().is_none());
+        for factor in [2, 4, 16] {
+            let table = Table::new(&bases, factor)
+                .unwrap()
+                .expect("pays at 5000 points");
+            assert!(table.memory_factor() <= factor && table.memory_factor() >= 2);
+            let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(rng)).collect();
+            let got = table
+                .msm(0, &scalars)
+                .expect("the whole set takes the table");
+            assert_eq!(got, G1Projective::msm(&bases, &scalars).unwrap());
+            let got = table.msm(700, &scalars[..4000]).expect("most of it too");
+            assert_eq!(
+                got,
+                G1Projective::msm(&bases[700..4700], &scalars[..4000]).unwrap()
+            );
+            // A short sub-range is cheaper without the table.
+            assert!(table.msm(0, &scalars[..50]).is_none());
         }
     }
 

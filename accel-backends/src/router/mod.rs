@@ -20,7 +20,9 @@
 //! the reference cannot hold them (a device's session adopts the host's SRS by handle): those
 //! MSMs have nowhere else to go, and their failures are the caller's.
 //!
-//! It is a `Backend` itself, so the prover neither knows nor cares.
+//! Its jobs keep their scalar-width hints and its bases their [`BasesConfig`] on whichever
+//! backend runs them. It is a backend's hooks itself, so behind the checked front
+//! ([`Checked`](crate::Checked)) it is a `Backend` and the prover neither knows nor cares.
 
 mod breaker;
 pub mod check;
@@ -36,8 +38,8 @@ pub use breaker::StdClock;
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Clock};
 
 use crate::{
-    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
-    G1Projective, MsmJob, NttOp,
+    Backend, BackendError, BackendHooks, BasesConfig, BasesHandle, Capabilities, DeviceTiming,
+    Domain, Fr, G1Affine, G1Projective, Meter, MsmJob, NttOp,
 };
 
 /// Where jobs go: MSMs shorter than `msm_min` and NTTs smaller than `2^ntt_min_log` stay on
@@ -109,7 +111,7 @@ struct Checks {
     rng: ChaCha20Rng,
 }
 
-/// One set of bases, as both backends know it.
+/// One set of bases, as both backends know it (their own handles).
 #[derive(Clone, Copy, Debug)]
 struct Bases {
     accel: Option<BasesHandle>,
@@ -120,7 +122,10 @@ struct Bases {
 }
 
 /// An accelerator `A` with a reference backend `C` beside it, and a clock `K` for the
-/// breaker's back-off.
+/// breaker's back-off: a backend's hooks. `Router::new` (with `std`) gives one behind the
+/// checked front; [`with_parts`](Self::with_parts) gives the hooks, to configure
+/// ([`with_breaker`](Self::with_breaker)) and put behind one
+/// ([`Checked::from_hooks`](crate::Checked::from_hooks)).
 pub struct Router<A: Backend, C: Backend, K: Clock> {
     accel: A,
     reference: C,
@@ -128,24 +133,32 @@ pub struct Router<A: Backend, C: Backend, K: Clock> {
     clock: K,
     breaker: Breaker,
     suspect: bool,
+    /// By the router's own set ids.
     bases: BTreeMap<u32, Bases>,
     next: u32,
-    counters: Counters,
+    /// Device cycles and link bytes of both backends already reported to the front.
+    reported: (u64, u64),
     stats: RouterStats,
     checks: Option<Checks>,
 }
 
 #[cfg(feature = "std")]
 impl<A: Backend> Router<A, crate::CpuBackend, StdClock> {
-    /// Routes between `accel` and the CPU backend by `policy`, on the wall clock, with the
-    /// default breaker.
-    pub fn new(accel: A, policy: Policy) -> Self {
-        Self::with_parts(accel, crate::CpuBackend::new(), policy, StdClock::default())
+    /// A backend that routes between `accel` and the CPU backend by `policy`, on the wall
+    /// clock, with the default breaker.
+    pub fn new(accel: A, policy: Policy) -> crate::Checked<Self> {
+        crate::Checked::from_hooks(Self::with_parts(
+            accel,
+            crate::CpuBackend::new(),
+            policy,
+            StdClock::default(),
+        ))
     }
 }
 
 impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
-    /// Routes between `accel` and `reference` by `policy`; `clock` times the breaker.
+    /// The hooks of a router between `accel` and `reference` by `policy`; `clock` times the
+    /// breaker.
     pub fn with_parts(accel: A, reference: C, policy: Policy, clock: K) -> Self {
         Self {
             accel,
@@ -156,7 +169,7 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
             suspect: false,
             bases: BTreeMap::new(),
             next: 0,
-            counters: Counters::default(),
+            reported: (0, 0),
             stats: RouterStats::default(),
             checks: None,
         }
@@ -235,10 +248,15 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
         self.suspect = true;
     }
 
-    /// The router's handle for bases that only the accelerator holds, under its handle `raw`
-    /// (a host driver's SRS, named in a session): `len` points.
-    pub fn adopt_accel_bases(&mut self, raw: u32, len: usize) -> Result<BasesHandle, BackendError> {
-        let accel = Some(BasesHandle::from_raw(raw));
+    /// The router's set id for bases that only the accelerator holds, under the accelerator's
+    /// handle `accel` (a host driver's SRS, named in a session): `len` points. The front's
+    /// [`handle_for`](Backend::handle_for) gives the router's handle for it.
+    pub fn adopt_accel_bases(
+        &mut self,
+        accel: BasesHandle,
+        len: usize,
+    ) -> Result<u32, BackendError> {
+        let accel = Some(accel);
         if let Some((&ours, _)) = self.bases.iter().find(|(_, b)| b.accel == accel) {
             self.bases.insert(
                 ours,
@@ -249,7 +267,7 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
                     basis: None,
                 },
             );
-            return Ok(BasesHandle::from_raw(ours));
+            return Ok(ours);
         }
         self.insert(Bases {
             accel,
@@ -259,18 +277,18 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
         })
     }
 
-    fn insert(&mut self, bases: Bases) -> Result<BasesHandle, BackendError> {
-        let raw = self.next;
-        self.next = raw
+    fn insert(&mut self, bases: Bases) -> Result<u32, BackendError> {
+        let id = self.next;
+        self.next = id
             .checked_add(1)
             .ok_or(BackendError::NoBasesSlot { max: u32::MAX })?;
-        self.bases.insert(raw, bases);
-        Ok(BasesHandle::from_raw(raw))
+        self.bases.insert(id, bases);
+        Ok(id)
     }
 
     fn entry(&self, h: BasesHandle) -> Result<Bases, BackendError> {
         self.bases
-            .get(&h.raw())
+            .get(&h.id())
             .copied()
             .ok_or(BackendError::UnknownBases(h))
     }
@@ -295,10 +313,14 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
         e.try_elsewhere()
     }
 
-    fn sync_counters(&mut self) {
+    /// Reports the device cycles and link bytes both backends counted since the last report.
+    fn sync_counters(&mut self, meter: &mut Meter) {
         let (a, c) = (self.accel.counters(), self.reference.counters());
-        self.counters.device_cycles = a.device_cycles + c.device_cycles;
-        self.counters.link_bytes = a.link_bytes + c.link_bytes;
+        let cycles = a.device_cycles.saturating_add(c.device_cycles);
+        let bytes = a.link_bytes.saturating_add(c.link_bytes);
+        meter.add_device_cycles(cycles.saturating_sub(self.reported.0));
+        meter.add_link_bytes(bytes.saturating_sub(self.reported.1));
+        self.reported = (cycles, bytes);
     }
 
     /// Runs `jobs` (indices `at` of the caller's batch, over accelerator handles) on the
@@ -324,7 +346,7 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
                 if self.breaker.is_open() {
                     break;
                 }
-                match self.accel.msm(job.bases, job.start, job.scalars) {
+                match self.accel.msm_job(job) {
                     Ok(s) => {
                         self.breaker.success();
                         sums[i] = Some(s);
@@ -423,12 +445,12 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
     ) -> Option<BackendError> {
         let srs = self.checks.as_ref()?.config.srs?;
         let mut wrong = None;
-        let mut handles: Vec<u32> = jobs.iter().map(|j| j.bases.raw()).collect();
+        let mut handles: Vec<u32> = jobs.iter().map(|j| j.bases.id()).collect();
         handles.sort_unstable();
         handles.dedup();
-        for raw in handles {
+        for id in handles {
             let members: Vec<usize> = (0..jobs.len())
-                .filter(|&i| jobs[i].bases.raw() == raw && sums[i].is_some())
+                .filter(|&i| jobs[i].bases.id() == id && sums[i].is_some())
                 .collect();
             let Some(&first) = members.first() else {
                 continue;
@@ -486,7 +508,7 @@ impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
     }
 }
 
-impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
+impl<A: Backend, C: Backend, K: Clock> BackendHooks for Router<A, C, K> {
     fn name(&self) -> &str {
         "router"
     }
@@ -502,14 +524,7 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
             r.max_bases_sets,
             r.max_ntt_log_n.max(a.max_ntt_log_n),
         )
-    }
-
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
+        .with_max_precompute(r.max_precompute)
     }
 
     /// The accelerator's: the device cycles and link bytes counted are its.
@@ -517,27 +532,42 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
         self.accel.device_timing()
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.get(&handle.raw()).map(|b| b.len)
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.bases.get(&id).map(|b| b.len)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        let reference = Some(self.reference.load_bases(bases)?);
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        let reference = self.reference.load_bases_with(bases, config);
+        let reference = match reference {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.sync_counters(meter);
+                return Err(e);
+            }
+        };
         // An accelerator that cannot hold these bases (or is not trusted now, or is given no
         // MSM by the policy) leaves their MSMs to the reference.
         let accel = if self.policy.msm_min != usize::MAX && self.accel_allowed() {
-            match self.accel.load_bases(bases) {
+            match self.accel.load_bases_with(bases, config) {
                 Ok(h) => {
                     self.breaker.success();
                     Some(h)
                 }
                 Err(e) if self.accel_failed(&e) => None,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.sync_counters(meter);
+                    return Err(e);
+                }
             }
         } else {
             None
         };
-        self.sync_counters();
+        self.sync_counters(meter);
         let basis = self
             .checks
             .as_ref()
@@ -555,9 +585,9 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
     /// Forgets the bases on both sides. The accelerator is told only while its breaker is
     /// closed (and a wire accelerator waits one short reply window at most): a release never
     /// holds up an exit behind a silent peer.
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        let entry = self.entry(handle)?;
-        self.bases.remove(&handle.raw());
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        let entry = self.entry(BasesHandle::detached(id))?;
+        self.bases.remove(&id);
         if let Some(a) = entry.accel {
             if !self.breaker.is_open() {
                 if let Err(e) = self.accel.release_bases(a) {
@@ -565,14 +595,20 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
                 }
             }
         }
-        match entry.reference {
+        let done = match entry.reference {
             Some(r) => self.reference.release_bases(r),
             None => Ok(()),
-        }
+        };
+        self.sync_counters(meter);
+        done
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        Ok(self.msm_batch_unchecked(core::slice::from_ref(job))?[0])
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
+        Ok(self.msm_batch_unchecked(core::slice::from_ref(job), meter)?[0])
     }
 
     fn ntt_unchecked(
@@ -580,15 +616,38 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        self.ntt_batch_unchecked(&mut [values], domain, op)
+        self.ntt_batch_unchecked(&mut [values], domain, op, meter)
     }
 
     /// The accelerator's share of a batch goes to it as one batch (a GPU overlaps them).
     fn msm_batch_unchecked(
         &mut self,
         jobs: &[MsmJob<'_>],
+        meter: &mut Meter,
     ) -> Result<Vec<G1Projective>, BackendError> {
+        let sums = self.route_msms(jobs);
+        self.sync_counters(meter);
+        sums
+    }
+
+    fn ntt_batch_unchecked(
+        &mut self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+        meter: &mut Meter,
+    ) -> Result<(), BackendError> {
+        let done = self.route_ntts(batch, domain, op);
+        self.sync_counters(meter);
+        done
+    }
+}
+
+impl<A: Backend, C: Backend, K: Clock> Router<A, C, K> {
+    /// Runs a batch of MSMs (over the router's handles) where they may go.
+    fn route_msms(&mut self, jobs: &[MsmJob<'_>]) -> Result<Vec<G1Projective>, BackendError> {
         let wanted: Vec<bool> = jobs
             .iter()
             .map(|j| j.scalars.len() >= self.policy.msm_min)
@@ -629,7 +688,6 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
             // Counted here, after the checks: a result they rejected was not the accelerator's.
             self.stats.accel_jobs += kept;
             self.stats.fallbacks += on_accel.len() as u64 - kept;
-            self.sync_counters();
         }
         jobs.iter()
             .zip(&entries)
@@ -638,7 +696,7 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
                 (Some(s), _) => Ok(s),
                 (None, Some(r)) => {
                     self.stats.reference_jobs += 1;
-                    self.reference.msm(r, job.start, job.scalars)
+                    self.reference.msm_job(&MsmJob { bases: r, ..*job })
                 }
                 // Only the accelerator holds these bases and it failed: its error is the
                 // caller's.
@@ -647,7 +705,8 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
             .collect()
     }
 
-    fn ntt_batch_unchecked(
+    /// Runs a batch of NTTs where they may go.
+    fn route_ntts(
         &mut self,
         batch: &mut [&mut [Fr]],
         domain: &Domain,
@@ -660,7 +719,6 @@ impl<A: Backend, C: Backend, K: Clock> Backend for Router<A, C, K> {
             self.stats.fallbacks += batch.len() as u64;
         } else if wanted {
             let done = self.ntt_on_accel(batch, domain, op)?;
-            self.sync_counters();
             let did = done.iter().filter(|&&d| d).count();
             self.stats.accel_jobs += did as u64;
             self.stats.fallbacks += (batch.len() - did) as u64;

@@ -1,7 +1,7 @@
-//! [`WireBackend`]: a [`Backend`] whose MSMs and NTTs are done by a wire server on the other
-//! side of a [`Line`] — the host's link to an accelerator
+//! [`WireBackend`]: the hooks of a backend whose MSMs and NTTs are done by a wire server on the
+//! other side of a [`Line`] — the host's link to an accelerator
 //! ([`SerialBackend`](super::serial::SerialBackend)) and a device's link to the host driver
-//! (`zkedge-device`) are both this type.
+//! (`zkedge-device`) are both this type, behind the checked front ([`Checked`]).
 //!
 //! Bases are uploaded once per handle (or adopted: a host driver loads the SRS itself and
 //! names its handles in a session); scalars and NTT values travel in chunks that fit the
@@ -9,6 +9,9 @@
 //! under one deadline sized to its bytes and its work ([`Timeouts::job_ms`](super::Timeouts::job_ms)):
 //! a silent, closed or garbled link comes back as a [`LinkError`] by then — never a hang,
 //! and never a result that did not arrive whole and CRC-checked.
+//!
+//! Scalars travel at full width (32 bytes each) whatever an MSM's
+//! [`scalar_bits`](crate::MsmJob::scalar_bits) says: the protocol has no narrower encoding yet.
 
 use alloc::{collections::BTreeMap, vec::Vec};
 
@@ -21,38 +24,43 @@ use ark_ff::{AdditiveGroup, Zero};
 
 use super::{CallError, Client, Line, LineError, Wait, Work};
 use crate::{
-    wire_error::wire_error_to_backend, Backend, BackendError, BasesHandle, Capabilities, Counters,
-    DeviceFault, DeviceTiming, Domain, Fr, G1Affine, G1Projective, LinkError, MsmJob, NttDirection,
-    NttOp, Op,
+    wire_error::wire_error_to_backend, BackendError, BackendHooks, BasesConfig, BasesHandle,
+    Capabilities, Checked, DeviceFault, DeviceTiming, Domain, Fr, G1Affine, G1Projective,
+    LinkError, Meter, MsmJob, NttDirection, NttOp, Op,
 };
 
 /// Bytes of a chunk's frame and its reply beyond its elements, at most (header, CRC, COBS,
 /// delimiter, the `Ok`): for sizing job budgets.
 const CHUNK_OVERHEAD: usize = 48;
 
-/// A [`Backend`] served over a [`Line`] by the wire protocol.
+/// A backend served over a [`Line`] by the wire protocol: the hooks, which
+/// [`checked`](Self::checked) (or [`Checked::from_hooks`]) puts behind the checked front.
 pub struct WireBackend<L: Line> {
     client: Client<L>,
     name: &'static str,
-    /// The peer's handles and their lengths.
+    /// The peer's set ids and their lengths.
     bases: BTreeMap<u32, usize>,
-    counters: Counters,
+    /// The link bytes (the client's, both directions) already reported to the front.
+    reported_bytes: u64,
+    /// Device cycles the peer reported and the front has not been told of yet.
+    unreported_cycles: u64,
     last_stats: Stats,
-    /// The line's rate in baud, if it has one (for [`Backend::device_timing`]).
+    /// The line's rate in baud, if it has one (for [`device_timing`](BackendHooks::device_timing)).
     baud: Option<u32>,
     /// One chunk of encoded elements.
     scratch: Vec<u8>,
 }
 
 impl<L: Line> WireBackend<L> {
-    /// A backend over `client`, named `name` in reports; call [`connect`](Self::connect) (or
-    /// connect the client) before any job.
+    /// The hooks of a backend over `client`, named `name` in reports; call
+    /// [`connect`](Self::connect) (or connect the client) before any job.
     pub fn new(client: Client<L>, name: &'static str) -> Self {
         Self {
             client,
             name,
             bases: BTreeMap::new(),
-            counters: Counters::default(),
+            reported_bytes: 0,
+            unreported_cycles: 0,
             last_stats: Stats::default(),
             baud: None,
             scratch: Vec::new(),
@@ -65,13 +73,17 @@ impl<L: Line> WireBackend<L> {
         self
     }
 
+    /// These hooks behind the checked front: the backend callers use.
+    pub fn checked(self) -> Checked<Self> {
+        Checked::from_hooks(self)
+    }
+
     /// Shakes hands with the peer, up to `attempts` times.
     pub fn connect(&mut self, attempts: u32) -> Result<WireCaps, BackendError> {
         let caps = self
             .client
             .connect(attempts)
             .map_err(|e| call_error(e, Op::LoadBases, None, 0, 0))?;
-        self.sync();
         if chunk_capacity(self.client.max_frame(), POINT_BYTES) == 0 {
             return Err(LinkError::Protocol.into());
         }
@@ -99,19 +111,24 @@ impl<L: Line> WireBackend<L> {
     }
 
     /// Refers to bases the peer loaded itself (a host driver's SRS, named in a session): `len`
-    /// points under the peer's handle `raw`.
-    pub fn adopt_bases(&mut self, raw: u32, len: usize) -> BasesHandle {
-        self.bases.insert(raw, len);
-        BasesHandle::from_raw(raw)
+    /// points under the peer's set `id`, which is then this backend's set `id`
+    /// ([`Backend::handle_for`](crate::Backend::handle_for) on the front gives its handle).
+    pub fn adopt_bases(&mut self, id: u32, len: usize) {
+        self.bases.insert(id, len);
     }
 
-    fn sync(&mut self) {
+    /// Reports the link bytes (the handshake and session messages included) and device cycles
+    /// since the last report.
+    fn sync(&mut self, meter: &mut Meter) {
         let s = self.client.stats();
-        self.counters.link_bytes = s.tx_bytes + s.rx_bytes;
+        let total = s.tx_bytes + s.rx_bytes;
+        meter.add_link_bytes(total.saturating_sub(self.reported_bytes));
+        self.reported_bytes = total;
+        meter.add_device_cycles(core::mem::take(&mut self.unreported_cycles));
     }
 
     fn record(&mut self, stats: Stats) {
-        self.counters.device_cycles += stats.compute_cycles;
+        self.unreported_cycles = self.unreported_cycles.saturating_add(stats.compute_cycles);
         self.last_stats = stats;
     }
 
@@ -186,7 +203,7 @@ pub fn call_error(
     }
 }
 
-impl<L: Line> Backend for WireBackend<L> {
+impl<L: Line> BackendHooks for WireBackend<L> {
     fn name(&self) -> &str {
         self.name
     }
@@ -204,25 +221,22 @@ impl<L: Line> Backend for WireBackend<L> {
             })
     }
 
-    fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
-    }
-
     /// The clock the peer announced (none if it announced 0), behind the line's rate.
     fn device_timing(&self) -> Option<DeviceTiming> {
         let mhz = self.client.server()?.clock_mhz;
         (mhz > 0).then(|| DeviceTiming::new(u64::from(mhz) * 1_000_000, self.baud))
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.bases.get(&handle.raw()).copied()
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.bases.get(&id).copied()
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        _config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
         let fail = |e| call_error(e, Op::LoadBases, None, bases.len(), 0);
         let len = to_u32(bases.len()).map_err(fail)?;
         let cap = self.cap(POINT_BYTES);
@@ -230,7 +244,7 @@ impl<L: Line> Backend for WireBackend<L> {
         let Self {
             client, scratch, ..
         } = &mut *self;
-        let (handle, stats) = client
+        let handle = client
             .job(|c| {
                 let deadline = c.job_deadline(bytes, Work::LoadBases, bases.len());
                 c.call_ok(RequestBody::BasesBegin { len }, Wait::Reply(16), deadline)?;
@@ -253,46 +267,53 @@ impl<L: Line> Backend for WireBackend<L> {
                     _ => Err(CallError::Unexpected),
                 }
             })
-            .map_err(fail)?;
-        self.sync();
-        self.record(stats);
-        Ok(self.adopt_bases(handle, bases.len()))
+            .map_err(fail);
+        let done = handle.map(|(handle, stats)| {
+            self.record(stats);
+            self.adopt_bases(handle, bases.len());
+            handle
+        });
+        self.sync(meter);
+        done
     }
 
     /// Forgets a set of bases here at once, then tells the peer within one short reply
     /// window, never retried: a release must never hold up an exit behind a silent peer.
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        if self.bases.remove(&handle.raw()).is_none() {
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        let handle = BasesHandle::detached(id);
+        if self.bases.remove(&id).is_none() {
             return Err(BackendError::UnknownBases(handle));
         }
         let window = u64::from(self.client.config().timeouts.reply_ms);
         let deadline = self.client.now_ms().saturating_add(window);
-        let body = RequestBody::ReleaseBases {
-            handle: handle.raw(),
-        };
+        let body = RequestBody::ReleaseBases { handle: id };
         let result = match self.client.call_ok(body, Wait::Reply(16), deadline) {
             // Already released: a retransmitted release.
             Ok(()) | Err(CallError::Refused(_)) => Ok(()),
             Err(e) => Err(call_error(e, Op::LoadBases, Some(handle), 0, 0)),
         };
-        self.sync();
+        self.sync(meter);
         result
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
         if job.scalars.is_empty() {
             return Ok(G1Projective::zero());
         }
         let n = job.scalars.len();
         let fail = |e| call_error(e, Op::Msm, Some(job.bases), n, 0);
         let (start, len) = (to_u32(job.start).map_err(fail)?, to_u32(n).map_err(fail)?);
-        let handle = job.bases.raw();
+        let handle = job.bases.id();
         let cap = self.cap(FE_BYTES);
         let bytes = n * FE_BYTES + n.div_ceil(cap) * CHUNK_OVERHEAD;
         let Self {
             client, scratch, ..
         } = &mut *self;
-        let (sum, stats) = client
+        let sum = client
             .job(|c| {
                 let deadline = c.job_deadline(bytes, Work::Msm, n);
                 let begin = RequestBody::MsmBegin { handle, start, len };
@@ -313,10 +334,13 @@ impl<L: Line> Backend for WireBackend<L> {
                     _ => Err(CallError::Unexpected),
                 }
             })
-            .map_err(fail)?;
-        self.sync();
-        self.record(stats);
-        Ok(sum.into())
+            .map_err(fail);
+        let done = sum.map(|(sum, stats)| {
+            self.record(stats);
+            sum.into()
+        });
+        self.sync(meter);
+        done
     }
 
     fn ntt_unchecked(
@@ -324,6 +348,7 @@ impl<L: Line> Backend for WireBackend<L> {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
         let n = values.len();
         let log_n = domain.log_n();
@@ -384,10 +409,12 @@ impl<L: Line> Backend for WireBackend<L> {
                 }
                 Ok(stats)
             })
-            .map_err(fail)?;
-        values.copy_from_slice(&out);
-        self.sync();
-        self.record(stats);
-        Ok(())
+            .map_err(fail);
+        let done = stats.map(|stats| {
+            values.copy_from_slice(&out);
+            self.record(stats);
+        });
+        self.sync(meter);
+        done
     }
 }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use super::{Client, ClientConfig, Line, LineError, Timeouts, WireBackend};
-use crate::BackendError;
+use crate::{BackendError, Checked};
 
 /// How to talk to the port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,13 +145,14 @@ impl Line for SerialLine {
     }
 }
 
-/// A [`Backend`](crate::Backend) served over a serial port by the wire protocol.
+/// A backend served over a serial port by the wire protocol: the hooks, which
+/// [`open`](WireBackend::open) and [`over`](WireBackend::over) put behind the checked front.
 pub type SerialBackend = WireBackend<SerialLine>;
 
 impl WireBackend<SerialLine> {
     /// Opens `path`, resynchronises the line and shakes hands with the peer (up to
     /// [`SerialConfig::connect_attempts`] times).
-    pub fn open(path: &str, config: SerialConfig) -> Result<Self, OpenError> {
+    pub fn open(path: &str, config: SerialConfig) -> Result<Checked<Self>, OpenError> {
         let port = serialport::new(path, config.baud)
             .timeout(Duration::from_millis(u64::from(
                 config.timeouts.reply_ms.max(1),
@@ -171,10 +172,10 @@ impl WireBackend<SerialLine> {
     pub fn over(
         port: Box<dyn serialport::SerialPort>,
         config: SerialConfig,
-    ) -> Result<Self, BackendError> {
+    ) -> Result<Checked<Self>, BackendError> {
         let client = Client::new(SerialLine::new(port), ClientConfig::new(config.timeouts, 0));
         let mut backend = WireBackend::new(client, "serial").with_baud(config.baud);
         backend.connect(config.connect_attempts)?;
-        Ok(backend)
+        Ok(backend.checked())
     }
 }

@@ -142,6 +142,7 @@ pub struct Server<B: Backend, E: Extension<B> = NoExtension> {
     job: Job,
     finished: Option<Finished>,
     faults: u64,
+    /// Sets loaded through this server (their slots), by the id the wire names them with.
     live: BTreeSet<u32>,
     /// Bytes of the current job's frames so far, both directions.
     job_bytes: u64,
@@ -350,6 +351,14 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
         &out[..len]
     }
 
+    /// The backend's handle for the set the wire calls `id` (loaded through this server, or
+    /// by an extension).
+    fn wire_handle(&self, id: u32) -> Result<BasesHandle, Refusal> {
+        self.backend
+            .handle_for(id)
+            .ok_or(refuse(ErrorCode::UnknownBases, id))
+    }
+
     fn stats(&self, cycles: u64) -> Stats {
         let link_cycles = match self.config.link_baud {
             Some(baud) if baud > 0 => {
@@ -452,22 +461,23 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                     .backend
                     .load_bases(&points)
                     .map_err(|e| backend_error_to_wire(&e))?;
-                self.live.insert(handle.raw());
+                self.live.insert(handle.id());
                 let cycles = self.backend.counters().device_cycles - before;
-                let (handle, stats) = (handle.raw(), self.stats(cycles));
+                let (handle, stats) = (handle.id(), self.stats(cycles));
                 self.finished = Some(Finished::Bases { handle, stats });
                 Ok(Answer::BasesLoaded { handle, stats })
             }
             RequestBody::ReleaseBases { handle } => {
+                let h = self.wire_handle(handle)?;
                 self.backend
-                    .release_bases(BasesHandle::from_raw(handle))
+                    .release_bases(h)
                     .map_err(|e| backend_error_to_wire(&e))?;
                 self.live.remove(&handle);
                 self.finished = None;
                 Ok(Answer::Ok)
             }
             RequestBody::MsmBegin { handle, start, len } => {
-                let h = BasesHandle::from_raw(handle);
+                let h = self.wire_handle(handle)?;
                 let loaded = self
                     .backend
                     .bases_len(h)

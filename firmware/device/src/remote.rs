@@ -12,8 +12,9 @@
 //! fails runs here instead.
 
 use accel_backends::{
-    router::Router, wire::WireBackend, Backend, BackendError, BasesHandle, Capabilities, Counters,
-    CpuBackend, DeviceTiming, Domain, Fr, G1Affine, G1Projective, MsmJob, NttOp, Policy,
+    router::Router, wire::WireBackend, Backend, BackendError, BackendHooks, BasesConfig,
+    Capabilities, Checked, CpuBackend, DeviceTiming, Domain, Fr, G1Affine, G1Projective, Meter,
+    MsmJob, NttOp, Policy,
 };
 use accel_proto::NTT_NEVER;
 use alloc::vec::Vec;
@@ -23,40 +24,45 @@ use crate::{Client, Line};
 /// The device's clock for the router's breaker: milliseconds since boot.
 pub type Millis = fn() -> u64;
 
-/// The device's backend: MSMs over the link by bases handle, NTTs local unless the host's
-/// policy takes them.
+/// The device's backend's hooks: MSMs over the link by bases handle, NTTs local unless the
+/// host's policy takes them. [`new`](Self::new) gives them behind the checked front.
 pub struct Remote<L: Line> {
-    router: Router<WireBackend<L>, CpuBackend, Millis>,
+    router: Router<Checked<WireBackend<L>>, CpuBackend, Millis>,
 }
 
 impl<L: Line> Remote<L> {
     /// A backend over a client; every NTT local until a session says otherwise. `millis`
     /// times the breaker's back-off.
-    pub fn new(client: Client<L>, millis: Millis) -> Self {
+    pub fn new(client: Client<L>, millis: Millis) -> Checked<Self> {
         let policy = Policy {
             msm_min: 0,
             ntt_min_log: u32::MAX,
         };
-        Self {
+        Checked::from_hooks(Self {
             router: Router::with_parts(
-                WireBackend::new(client, "host-link"),
+                WireBackend::new(client, "host-link").checked(),
                 CpuBackend::new(),
                 policy,
                 millis,
             ),
-        }
+        })
     }
 
     /// The client, for session messages.
     pub fn client(&mut self) -> &mut Client<L> {
-        self.router.accelerator_mut().client()
+        self.router.accelerator_mut().hooks_mut().client()
+    }
+
+    /// The client, to read its statistics.
+    pub fn client_ref(&self) -> &Client<L> {
+        self.router.accelerator().client_ref()
     }
 
     /// The client back.
     pub fn into_client(self) -> Client<L> {
         let Self { router } = self;
         let (wire, _) = router.into_parts();
-        wire.into_client()
+        wire.into_hooks().into_client()
     }
 
     /// The device's own backend (what stayed on the device is in its counters).
@@ -70,13 +76,16 @@ impl<L: Line> Remote<L> {
     }
 
     /// Refers to bases the host loaded itself (the SRS of a session): `len` points under the
-    /// host's handle `raw`. Their MSMs can only run on the host.
-    pub fn adopt_bases(&mut self, raw: u32, len: usize) -> BasesHandle {
-        self.router.accelerator_mut().adopt_bases(raw, len);
-        // A fresh handle per adoption is at most one per session: u32 does not run out.
-        self.router
-            .adopt_accel_bases(raw, len)
-            .unwrap_or(BasesHandle::from_raw(raw))
+    /// host's set `raw`. Their MSMs can only run on the host. Returns this backend's set id
+    /// for them ([`Backend::handle_for`] on the front gives its handle).
+    pub fn adopt_bases(&mut self, raw: u32, len: usize) -> Result<u32, BackendError> {
+        let link = self.router.accelerator_mut();
+        link.hooks_mut().adopt_bases(raw, len);
+        let adopted = link.handle_for(raw).ok_or(BackendError::UnknownBases(
+            accel_backends::BasesHandle::detached(raw),
+        ))?;
+        // A fresh id per adoption is at most one per session: u32 does not run out.
+        self.router.adopt_accel_bases(adopted, len)
     }
 
     /// NTTs of `2^log` points or more go to the host ([`NTT_NEVER`]: none).
@@ -93,8 +102,8 @@ impl<L: Line> Remote<L> {
     }
 }
 
-/// Every hook goes to the router.
-impl<L: Line> Backend for Remote<L> {
+/// Every hook goes to the router's.
+impl<L: Line> BackendHooks for Remote<L> {
     fn name(&self) -> &str {
         "host-link"
     }
@@ -103,32 +112,33 @@ impl<L: Line> Backend for Remote<L> {
         self.router.capabilities()
     }
 
-    fn counters(&self) -> &Counters {
-        self.router.counters()
-    }
-
-    fn counters_mut(&mut self) -> &mut Counters {
-        self.router.counters_mut()
-    }
-
     fn device_timing(&self) -> Option<DeviceTiming> {
         self.router.device_timing()
     }
 
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.router.bases_len(handle)
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.router.bases_len(id)
     }
 
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        self.router.load_bases_unchecked(bases)
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        self.router.load_bases_unchecked(bases, config, meter)
     }
 
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.router.release_bases(handle)
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        self.router.release_bases_unchecked(id, meter)
     }
 
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        self.router.msm_unchecked(job)
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
+        self.router.msm_unchecked(job, meter)
     }
 
     fn ntt_unchecked(
@@ -136,15 +146,17 @@ impl<L: Line> Backend for Remote<L> {
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        self.router.ntt_unchecked(values, domain, op)
+        self.router.ntt_unchecked(values, domain, op, meter)
     }
 
     fn msm_batch_unchecked(
         &mut self,
         jobs: &[MsmJob<'_>],
+        meter: &mut Meter,
     ) -> Result<Vec<G1Projective>, BackendError> {
-        self.router.msm_batch_unchecked(jobs)
+        self.router.msm_batch_unchecked(jobs, meter)
     }
 
     fn ntt_batch_unchecked(
@@ -152,7 +164,12 @@ impl<L: Line> Backend for Remote<L> {
         batch: &mut [&mut [Fr]],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        self.router.ntt_batch_unchecked(batch, domain, op)
+        self.router.ntt_batch_unchecked(batch, domain, op, meter)
+    }
+
+    fn bases_memory_factor(&self, id: u32) -> Option<u32> {
+        self.router.bases_memory_factor(id)
     }
 }

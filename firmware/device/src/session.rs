@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-use accel_backends::BasesHandle;
+use accel_backends::{Backend, BasesHandle, Checked};
 use accel_proto::{witness, ErrorCode, MultiOpen, ReplyBody, RequestBody, SessionInfo};
 
 use crate::{CallError, Client, Line, Remote, Wait, Work};
@@ -42,8 +42,11 @@ pub struct Proved {
 
 /// Opens a session for the model whose binary form hashes to `model`, and adopts the host's
 /// SRS handles and NTT policy into `remote`.
-pub fn open<L: Line>(remote: &mut Remote<L>, model: &[u8; 32]) -> Result<Session, CallError> {
-    let info = remote.client().job(|c| {
+pub fn open<L: Line>(
+    remote: &mut Checked<Remote<L>>,
+    model: &[u8; 32],
+) -> Result<Session, CallError> {
+    let info = remote.hooks_mut().client().job(|c| {
         // The host may have to load its SRS into its backend again: a computing request.
         let deadline = c.job_deadline(0, Work::LoadBases, 0);
         let wait = Wait::Work(Work::LoadBases, 0);
@@ -56,9 +59,14 @@ pub fn open<L: Line>(remote: &mut Remote<L>, model: &[u8; 32]) -> Result<Session
         .checked_shl(u32::from(info.k))
         .filter(|_| info.k < 32)
         .ok_or(CallError::Unexpected)?;
-    let monomial = remote.adopt_bases(info.monomial, n);
-    let lagrange = remote.adopt_bases(info.lagrange, n);
-    remote.set_ntt_min_log(info.ntt_min_log);
+    let hooks = remote.hooks_mut();
+    // The host's handles as this backend's: only an exhausted id counter refuses them.
+    let adopt = |h: &mut Remote<L>, raw| h.adopt_bases(raw, n).map_err(|_| CallError::Unexpected);
+    let monomial = adopt(hooks, info.monomial)?;
+    let lagrange = adopt(hooks, info.lagrange)?;
+    hooks.set_ntt_min_log(info.ntt_min_log);
+    let adopted = |id| remote.handle_for(id).ok_or(CallError::Unexpected);
+    let (monomial, lagrange) = (adopted(monomial)?, adopted(lagrange)?);
     Ok(Session {
         info,
         monomial,

@@ -18,7 +18,7 @@
 use alloc::{vec, vec::Vec};
 use core::fmt;
 
-use accel_backends::Backend as _;
+use accel_backends::{Backend as _, Checked};
 use accel_proto::MultiOpen;
 use zkedge_device::{
     session::{self, Proved, Session},
@@ -80,7 +80,7 @@ impl fmt::Display for Hex<'_> {
 
 /// The host driver behind the link, with the session reopened whenever it is lost.
 struct Host {
-    remote: Remote<UartLine>,
+    remote: Checked<Remote<UartLine>>,
     session: Option<Session>,
     model: [u8; 32],
 }
@@ -93,6 +93,7 @@ impl Host {
         for round in 1..=HOST_ROUNDS {
             let connected = self
                 .remote
+                .hooks_mut()
                 .client()
                 .connect(HELLO_ATTEMPTS)
                 .and_then(|_| session::open(&mut self.remote, &self.model));
@@ -243,11 +244,11 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
     let mut input = vec![0i8; sensor.sample_len()];
     for i in 0..plan.witness {
         let (witness, output, class) = observe(&model, &layout, &mut sensor, &mut input, report)?;
-        let before = host.remote.client().stats();
+        let before = host.remote.hooks_mut().client().stats();
         let t0 = clock::nanos();
         let proved: Proved = host.with("witness mode", |h, _| {
             session::send_witness(
-                h.remote.client(),
+                h.remote.hooks_mut().client(),
                 &witness.advice,
                 &output,
                 class,
@@ -255,7 +256,7 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
             )
         })?;
         let ms = (clock::nanos() - t0) / 1_000_000;
-        let (tx, rx) = traffic(before, host.remote.client().stats());
+        let (tx, rx) = traffic(before, host.remote.hooks_mut().client().stats());
         defmt::info!(
             "witness mode, sample {}: class {}, host proved and verified in {} ms ({} ms here), proof {} B, digest {=[u8]:x}; link {} B up, {} B down",
             i,
@@ -293,7 +294,7 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
         )?;
     }
 
-    let s = host.remote.client().stats();
+    let s = host.remote.hooks_mut().client().stats();
     defmt::info!(
         "link: {} B up, {} B down, {} requests, {} timeouts, {} faults, {} retransmits, {} retries",
         s.tx_bytes,
@@ -422,7 +423,7 @@ fn prove_one(
 
     let (advice, instance) = witness.to_field();
 
-    let before = host.remote.client().stats();
+    let before = host.remote.hooks_mut().client().stats();
     let t_start = clock::nanos();
     let proof = host.with("device proving", |h, s| {
         let srs = Srs {
@@ -448,11 +449,11 @@ fn prove_one(
         })
     })?;
     let prove_ns = clock::nanos() - t_start;
-    let after_prove = host.remote.client().stats();
+    let after_prove = host.remote.hooks_mut().client().stats();
     let digest = session::digest(&proof.bytes);
     let proved = host.with("submitting the proof", |h, _| {
         session::submit_proof(
-            h.remote.client(),
+            h.remote.hooks_mut().client(),
             &proof.bytes,
             output,
             class,
@@ -460,7 +461,7 @@ fn prove_one(
         )
     })?;
     let (tx, rx) = traffic(before, after_prove);
-    let (stx, srx) = traffic(after_prove, host.remote.client().stats());
+    let (stx, srx) = traffic(after_prove, host.remote.hooks_mut().client().stats());
     let t = proof.times;
     let local_ntts = host.remote.local().counters().ntt_calls;
     defmt::info!(
@@ -528,7 +529,7 @@ fn link_error(e: accel_backends::BackendError) -> CallError {
         BackendError::Link(_) => CallError::Corrupt,
         BackendError::UnknownBases(h) => CallError::Refused(accel_proto::ErrorReply {
             code: accel_proto::ErrorCode::UnknownBases,
-            detail: h.raw(),
+            detail: h.id(),
         }),
         other => {
             defmt::error!("backend: {}", other);

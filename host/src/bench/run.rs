@@ -118,7 +118,7 @@ fn run_once(
         OpKind::Msm => {
             let (h, _) = c
                 .bases
-                .ok_or(BackendError::UnknownBases(BasesHandle::from_raw(0)))?;
+                .ok_or(BackendError::UnknownBases(BasesHandle::detached(0)))?;
             Ok(Output::Msm(c.backend.msm(h, 0, input)?.into_affine()))
         }
         // Jobs are kernels: MSM or NTT.
@@ -366,7 +366,7 @@ fn time(
             OpKind::Msm => {
                 let (h, _) = c
                     .bases
-                    .ok_or(fail(BackendError::UnknownBases(BasesHandle::from_raw(0))))?;
+                    .ok_or(fail(BackendError::UnknownBases(BasesHandle::detached(0))))?;
                 let start = Instant::now();
                 let _sum = c.backend.msm(h, 0, input).map_err(fail)?;
                 start.elapsed()

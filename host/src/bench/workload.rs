@@ -3,7 +3,7 @@
 
 use accel_backends::{
     wire::{loopback::Loopback, Client, ClientConfig, ServeConfig, Server, WireBackend},
-    Backend, BasesHandle, CpuBackend, Domain, Fr, G1Affine, G1Projective, NttOp,
+    Backend, BasesHandle, Checked, CpuBackend, Domain, Fr, G1Affine, G1Projective, NttOp,
 };
 use ark_ec::{CurveGroup, PrimeGroup, ScalarMul};
 use ark_ff::UniformRand;
@@ -44,7 +44,7 @@ pub(super) fn coset_generator() -> Fr {
 /// the server beforehand and not counted (they cross once per SRS, not per job).
 fn wire_bytes(
     bases_len: usize,
-    job: impl FnOnce(&mut WireBackend<Loopback<CpuBackend>>, BasesHandle),
+    job: impl FnOnce(&mut Checked<WireBackend<Loopback<CpuBackend>>>, BasesHandle),
 ) -> u64 {
     let mut cpu = CpuBackend::new();
     let g = G1Projective::generator().into_affine();
@@ -56,7 +56,11 @@ fn wire_bytes(
     if wire.connect(1).is_err() {
         return 0;
     }
-    let handle = wire.adopt_bases(raw.raw(), bases_len);
+    wire.adopt_bases(raw.id(), bases_len);
+    let mut wire = wire.checked();
+    let Some(handle) = wire.handle_for(raw.id()) else {
+        return 0;
+    };
     let before = wire.client_ref().stats();
     job(&mut wire, handle);
     let after = wire.client_ref().stats();

@@ -395,9 +395,20 @@ pub fn run_with(
         Command::Fetch(args) => cluster::fetch(&args),
         Command::Worker(args) => cluster::worker(&args, registry),
         Command::Backends => {
-            registry
-                .list()
-                .for_each(|(name, help)| println!("{name:<12} {help}"));
+            for (name, help) in registry.list() {
+                println!("{name:<12} {help}");
+                // Backends that need no argument say how far they precompute bases.
+                if let Ok(backend) = registry.create(name) {
+                    let factor = backend.capabilities().max_precompute;
+                    if factor > 1 {
+                        println!(
+                            "{:<12} precomputed bases (serve --precompute F): at most F copies \
+                             of each point, F ≤ {factor} (up to {factor}× the SRS's memory)",
+                            ""
+                        );
+                    }
+                }
+            }
             Ok(())
         }
     };

@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// Seconds to keep trying to connect to a `unix:` socket.
     #[arg(long, default_value_t = 30)]
     wait: u64,
+    /// Keep up to F times the SRS's memory of precomputed multiples in the backend, so that
+    /// each MSM of a proof is faster after a slower start (`zkedge backends` says how far each
+    /// backend goes; 1: none).
+    #[arg(long, value_name = "F", default_value_t = 1)]
+    precompute: u32,
 }
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
@@ -78,6 +83,7 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
         ntt_min_log: args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER),
         out_dir: args.out.clone(),
         verbose: true,
+        bases: accel_backends::BasesConfig::precomputed(args.precompute),
     };
     let model = keys.manifest.model.clone();
     let mut server = serve::server(keys, router, config).context("starting the service")?;

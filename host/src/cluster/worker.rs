@@ -22,6 +22,8 @@ use super::{
     store_err, Cluster, ClusterError, DeadLetter, Job, JobId, Record, DEAD_SUBJECT, DONE_SUBJECT,
     INPUT_STREAM, INPUT_SUBJECT, INTAKE, JOBS_SUBJECT, MAX_JOB_BYTES,
 };
+use accel_backends::Checked;
+
 use crate::{
     keys::Keys,
     proof::{self, MultiOpen, ProofError, ProofFile},
@@ -57,7 +59,7 @@ impl Default for WorkerConfig {
 /// One model a worker proves: its keys and a prover with the SRS loaded on the backend.
 struct Prover {
     keys: Keys,
-    prover: ZkProver<Router>,
+    prover: ZkProver<Checked<Router>>,
 }
 
 /// What a worker did (returned when it stops).
@@ -105,7 +107,7 @@ impl Worker {
     pub fn new(
         cluster: Cluster,
         config: WorkerConfig,
-        keys: Vec<(Keys, Router)>,
+        keys: Vec<(Keys, Checked<Router>)>,
     ) -> Result<Self, ProofError> {
         let mut provers = HashMap::new();
         for (keys, backend) in keys {
@@ -244,7 +246,7 @@ impl Worker {
         let start = Instant::now();
         let made = tokio::task::block_in_place(|| {
             let Prover { keys, prover } = &mut *prover;
-            let prove = |prover: &mut ZkProver<Router>| {
+            let prove = |prover: &mut ZkProver<Checked<Router>>| {
                 proof::prove_zkedge_with(keys, prover, &job.input, job.multiopen, &mut OsRng)
                     .map(|(proved, _)| proved.file)
             };
@@ -257,7 +259,7 @@ impl Worker {
                 Ok(()) => Ok(file),
                 Err(e) if prover.backend().stats().accel_jobs > before => {
                     let router = prover.backend_mut();
-                    router.mark_suspect();
+                    router.hooks_mut().mark_suspect();
                     eprintln!(
                         "warning: a proof made with {} does not verify ({e}); it is suspect, \
                          proving again on the CPU",

@@ -28,7 +28,7 @@ use std::{
 
 use accel_backends::{
     wire::{Extension, ServeConfig, Server, Upload, FRAME},
-    Backend, BasesHandle, G1Affine,
+    Backend, BasesConfig, BasesHandle, Checked, G1Affine,
 };
 use accel_proto::{
     witness, ErrorCode, ErrorReply, FrameAccumulator, MultiOpen as WireMultiOpen, ReplyBody,
@@ -72,6 +72,9 @@ pub struct ServiceConfig {
     pub out_dir: Option<PathBuf>,
     /// Print one line per event on stderr.
     pub verbose: bool,
+    /// How the SRS is held by the backend: precomputed multiples pay off over the many MSMs
+    /// of a long-running service ([`BasesConfig::precompute`]).
+    pub bases: BasesConfig,
 }
 
 impl Default for ServiceConfig {
@@ -80,6 +83,7 @@ impl Default for ServiceConfig {
             ntt_min_log: accel_proto::NTT_NEVER,
             out_dir: None,
             verbose: false,
+            bases: BasesConfig::plain(),
         }
     }
 }
@@ -211,8 +215,12 @@ impl DeviceService {
         monomial.truncate(n);
         lagrange.truncate(n);
         let srs = Srs {
-            monomial: backend.load_bases(&monomial).map_err(ProveError::from)?,
-            lagrange: backend.load_bases(&lagrange).map_err(ProveError::from)?,
+            monomial: backend
+                .load_bases_with(&monomial, config.bases)
+                .map_err(ProveError::from)?,
+            lagrange: backend
+                .load_bases_with(&lagrange, config.bases)
+                .map_err(ProveError::from)?,
         };
         let prepared = Prepared::new(key, backend)?;
         Ok(Self {
@@ -278,10 +286,14 @@ impl DeviceService {
         let n = self.prepared.key().n();
         let device = |_| refuse(ErrorCode::Device, 0);
         if backend.bases_len(self.srs.monomial) != Some(n) {
-            self.srs.monomial = backend.load_bases(&self.monomial).map_err(device)?;
+            self.srs.monomial = backend
+                .load_bases_with(&self.monomial, self.config.bases)
+                .map_err(device)?;
         }
         if backend.bases_len(self.srs.lagrange) != Some(n) {
-            self.srs.lagrange = backend.load_bases(&self.lagrange).map_err(device)?;
+            self.srs.lagrange = backend
+                .load_bases_with(&self.lagrange, self.config.bases)
+                .map_err(device)?;
         }
         Ok(())
     }
@@ -299,7 +311,7 @@ impl DeviceService {
         self.upload = Uploading::None;
         self.finished = None;
         self.report.sessions += 1;
-        let raw = |h: BasesHandle| h.raw();
+        let raw = |h: BasesHandle| h.id();
         let info = SessionInfo {
             k: u8::try_from(self.prepared.key().k).unwrap_or(u8::MAX),
             monomial: raw(self.srs.monomial),
@@ -395,7 +407,7 @@ impl DeviceService {
 
     fn witness_end(
         &mut self,
-        router: &mut Router,
+        router: &mut Checked<Router>,
         multiopen: WireMultiOpen,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         if let (Uploading::None, Some(done)) = (&self.upload, self.finished) {
@@ -432,7 +444,7 @@ impl DeviceService {
             // is wrong. The CPU alone tells which.
             Err(e) if accelerated => {
                 let name = router.accelerator().name().to_string();
-                router.mark_suspect();
+                router.hooks_mut().mark_suspect();
                 self.report.suspect = Some(name.clone());
                 self.log(format_args!(
                     "the proof made with {name} does not verify ({e}); {name} is suspect for \
@@ -455,7 +467,7 @@ impl DeviceService {
     /// The zkedge prover on `router` over the session's SRS.
     fn prove(
         &mut self,
-        router: &mut Router,
+        router: &mut Checked<Router>,
         witness: &zkedge_kernel::layout::Witness,
         multiopen: MultiOpen,
     ) -> Result<Vec<u8>, ErrorReply> {
@@ -617,8 +629,8 @@ fn host_multiopen(m: WireMultiOpen) -> MultiOpen {
     }
 }
 
-impl Extension<Router> for DeviceService {
-    fn answer(&mut self, backend: &mut Router, body: &RequestBody<'_>) -> Answer {
+impl Extension<Checked<Router>> for DeviceService {
+    fn answer(&mut self, backend: &mut Checked<Router>, body: &RequestBody<'_>) -> Answer {
         let (request, result) = match *body {
             RequestBody::Hello { .. } => {
                 // A device that says hello starts its jobs over; the session survives.
@@ -710,7 +722,7 @@ const POLL_BUSY: Duration = Duration::from_millis(10);
 /// [`STALL`] — loses its session, with a log line saying so; the service goes on, and the
 /// device is served again once it says hello and opens a new session.
 pub fn serve_link<L: port::DeviceLine>(
-    server: &mut Server<Router, DeviceService>,
+    server: &mut Server<Checked<Router>, DeviceService>,
     link: &mut L,
 ) -> io::Result<()> {
     let mut acc = FrameAccumulator::<FRAME>::new();
@@ -769,9 +781,9 @@ pub fn serve_link<L: port::DeviceLine>(
 /// or an accelerator beside it) with a [`DeviceService`].
 pub fn server(
     keys: Keys,
-    mut router: Router,
+    mut router: Checked<Router>,
     config: ServiceConfig,
-) -> Result<Server<Router, DeviceService>, ServeError> {
+) -> Result<Server<Checked<Router>, DeviceService>, ServeError> {
     let service = DeviceService::new(keys, &mut router, config)?;
     Ok(Server::new(router, ServeConfig::default()).with_extension(service))
 }

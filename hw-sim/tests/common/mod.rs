@@ -13,8 +13,8 @@ use std::{
 
 use accel_backends::{
     wire::serial::{SerialBackend, SerialConfig},
-    Backend, BackendError, BasesHandle, Capabilities, Counters, DeviceTiming, Domain, Fr, G1Affine,
-    G1Projective, MsmJob, NttOp,
+    BackendError, BackendHooks, BasesConfig, Capabilities, Checked, DeviceTiming, Domain, Fr,
+    G1Affine, G1Projective, Meter, MsmJob, NttOp,
 };
 
 /// A running simulator; killed when dropped.
@@ -48,7 +48,7 @@ impl Sim {
     }
 
     /// Opens a SerialBackend on this simulator.
-    pub fn connect(&self, timeout: Duration) -> SerialBackend {
+    pub fn connect(&self, timeout: Duration) -> Checked<SerialBackend> {
         SerialBackend::open(&self.path, SerialConfig::new(921_600, timeout))
             .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.path))
     }
@@ -69,46 +69,50 @@ pub struct SimBackend {
 }
 
 /// A fresh simulator with default parameters and a client connected to it.
-pub fn sim_backend() -> SimBackend {
+pub fn sim_backend() -> Checked<SimBackend> {
     let sim = Sim::spawn(&[]);
-    let serial = sim.connect(Duration::from_secs(60));
-    SimBackend { serial, sim }
+    let serial = sim.connect(Duration::from_secs(60)).into_hooks();
+    Checked::from_hooks(SimBackend { serial, sim })
 }
 
-impl Backend for SimBackend {
+impl BackendHooks for SimBackend {
     fn name(&self) -> &str {
         self.serial.name()
     }
     fn capabilities(&self) -> Capabilities {
         self.serial.capabilities()
     }
-    fn counters(&self) -> &Counters {
-        self.serial.counters()
-    }
-    fn counters_mut(&mut self) -> &mut Counters {
-        self.serial.counters_mut()
-    }
     fn device_timing(&self) -> Option<DeviceTiming> {
         self.serial.device_timing()
     }
-    fn bases_len(&self, handle: BasesHandle) -> Option<usize> {
-        self.serial.bases_len(handle)
+    fn bases_len(&self, id: u32) -> Option<usize> {
+        self.serial.bases_len(id)
     }
-    fn load_bases_unchecked(&mut self, bases: &[G1Affine]) -> Result<BasesHandle, BackendError> {
-        self.serial.load_bases_unchecked(bases)
+    fn load_bases_unchecked(
+        &mut self,
+        bases: &[G1Affine],
+        config: BasesConfig,
+        meter: &mut Meter,
+    ) -> Result<u32, BackendError> {
+        self.serial.load_bases_unchecked(bases, config, meter)
     }
-    fn release_bases(&mut self, handle: BasesHandle) -> Result<(), BackendError> {
-        self.serial.release_bases(handle)
+    fn release_bases_unchecked(&mut self, id: u32, meter: &mut Meter) -> Result<(), BackendError> {
+        self.serial.release_bases_unchecked(id, meter)
     }
-    fn msm_unchecked(&mut self, job: &MsmJob<'_>) -> Result<G1Projective, BackendError> {
-        self.serial.msm_unchecked(job)
+    fn msm_unchecked(
+        &mut self,
+        job: &MsmJob<'_>,
+        meter: &mut Meter,
+    ) -> Result<G1Projective, BackendError> {
+        self.serial.msm_unchecked(job, meter)
     }
     fn ntt_unchecked(
         &mut self,
         values: &mut [Fr],
         domain: &Domain,
         op: NttOp,
+        meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        self.serial.ntt_unchecked(values, domain, op)
+        self.serial.ntt_unchecked(values, domain, op, meter)
     }
 }

@@ -11,7 +11,7 @@ pub fn choice() -> DeviceChoice {
         .unwrap_or_else(|e| panic!("ZKEDGE_ICICLE_TEST_DEVICE={spec:?}: {e}"))
 }
 
-pub fn backend() -> IcicleBackend {
+pub fn backend() -> accel_backends::Checked<IcicleBackend> {
     let backend =
         IcicleBackend::new(&choice()).unwrap_or_else(|e| panic!("ICICLE device {}: {e}", choice()));
     eprintln!("testing on {}", backend.selected());

@@ -21,7 +21,7 @@ mod transcript;
 
 use alloc::{vec, vec::Vec};
 
-use accel_backends::{Backend, BackendError, BasesHandle, Domain, MsmJob, NttOp};
+use accel_backends::{width, Backend, BackendError, BasesHandle, Domain, MsmJob, NttOp};
 use ark_ec::CurveGroup;
 use ark_ff::{AdditiveGroup, Field, UniformRand};
 use rand_core::RngCore;
@@ -250,40 +250,78 @@ impl Prepared {
     }
 }
 
-/// Commits Lagrange-form columns with one batched MSM.
+/// Commits Lagrange-form columns with one batched MSM (see [`commit`]).
 fn commit_lagrange<B: Backend + ?Sized>(
     backend: &mut B,
     srs: &Srs,
     columns: &[&[Fr]],
 ) -> Result<Vec<G1Affine>, ProveError> {
-    let jobs: Vec<MsmJob<'_>> = columns
-        .iter()
-        .map(|c| MsmJob {
-            bases: srs.lagrange,
-            start: 0,
-            scalars: c,
-        })
-        .collect();
-    let sums = backend.msm_batch(&jobs)?;
-    Ok(G1Projective::normalize_batch(&sums))
+    commit(backend, srs.lagrange, columns)
 }
 
-/// Commits coefficient-form polynomials with one batched MSM.
+/// Commits coefficient-form polynomials with one batched MSM (see [`commit`]).
 fn commit_coeffs<B: Backend + ?Sized>(
     backend: &mut B,
     srs: &Srs,
     polys: &[&[Fr]],
 ) -> Result<Vec<G1Affine>, ProveError> {
-    let jobs: Vec<MsmJob<'_>> = polys
-        .iter()
-        .map(|c| MsmJob {
-            bases: srs.monomial,
-            start: 0,
-            scalars: c,
-        })
-        .collect();
+    commit(backend, srs.monomial, polys)
+}
+
+/// Commits each of `columns` against `bases` with one batched MSM, telling the backend how wide
+/// the scalars are.
+///
+/// An inference circuit's columns hold small signed values (int8 activations, limbs) in
+/// their usable rows and random blinding values in the last few. Each column is read up to
+/// its first wide value (over [`NARROW_BITS`]): if that prefix is most of the column, it
+/// becomes one job with the prefix's width ([`MsmJob::with_scalar_bits`]) and the rest a
+/// full-width job of a few terms; the two sums add up to the column's commitment. Reading
+/// stops at the first wide value, so a column of random values costs one conversion.
+fn commit<B: Backend + ?Sized>(
+    backend: &mut B,
+    bases: BasesHandle,
+    columns: &[&[Fr]],
+) -> Result<Vec<G1Affine>, ProveError> {
+    let mut jobs: Vec<MsmJob<'_>> = Vec::with_capacity(2 * columns.len());
+    // How many jobs each column became.
+    let mut parts: Vec<usize> = Vec::with_capacity(columns.len());
+    for column in columns {
+        let (head, bits) = narrow_prefix(column);
+        if head == column.len() {
+            jobs.push(MsmJob::new(bases, 0, column).with_scalar_bits(bits));
+            parts.push(1);
+        } else if head >= column.len() / 2 && head > 0 {
+            jobs.push(MsmJob::new(bases, 0, &column[..head]).with_scalar_bits(bits));
+            jobs.push(MsmJob::new(bases, head, &column[head..]));
+            parts.push(2);
+        } else {
+            jobs.push(MsmJob::new(bases, 0, column));
+            parts.push(1);
+        }
+    }
     let sums = backend.msm_batch(&jobs)?;
-    Ok(G1Projective::normalize_batch(&sums))
+    let mut sums = sums.into_iter();
+    let commitments: Vec<G1Projective> =
+        parts.iter().map(|&k| sums.by_ref().take(k).sum()).collect();
+    Ok(G1Projective::normalize_batch(&commitments))
+}
+
+/// The widest value a narrow commitment job holds: past it, a narrow MSM saves too little to
+/// be worth a second job (and a random field element is 250-odd bits wide).
+const NARROW_BITS: u32 = 128;
+
+/// The length of `column`'s prefix before its first value wider than [`NARROW_BITS`], and the
+/// prefix's width.
+fn narrow_prefix(column: &[Fr]) -> (usize, u32) {
+    let mut bits = 0;
+    for (i, s) in column.iter().enumerate() {
+        let b = width::bits(s);
+        if b > NARROW_BITS {
+            return (i, bits);
+        }
+        bits = bits.max(b);
+    }
+    (column.len(), bits)
 }
 
 /// `x · ωʳ`.
