@@ -52,7 +52,7 @@ pub fn srs_check(srs: &crate::srs::Srs) -> Option<accel_backends::router::check:
     };
     let g2 = |p: H2G2| {
         let fq = |x: &halo2_proofs::halo2curves::bn256::Fq| {
-            <ark_bn254::Fq as ark_ff::PrimeField>::from_le_bytes_mod_order(x.to_repr().as_ref())
+            accel_proto::elem::decode_fq(&x.to_repr()).unwrap_or_default()
         };
         let fq2 =
             |x: &halo2_proofs::halo2curves::bn256::Fq2| ark_bn254::Fq2::new(fq(&x.c0), fq(&x.c1));

@@ -2,7 +2,6 @@
 //! from halo2's types, SRS bases loaded once per backend, and the witness of the model circuit.
 
 use accel_backends::{Backend, Fr, G1Affine};
-use ark_ff::PrimeField;
 use halo2_proofs::{
     halo2curves::{
         bn256::{Fq as H2Fq, Fr as H2Fr, G1Affine as H2G1Affine},
@@ -23,20 +22,14 @@ use zkedge_kernel::{
 
 use crate::srs::Srs;
 
-/// A halo2curves scalar in arkworks.
+/// A halo2curves scalar in arkworks. halo2curves' bytes are canonical little-endian, the wire
+/// protocol's form, so the wire codec reads them.
 pub fn fr(x: &H2Fr) -> Fr {
-    let repr = x.to_repr();
-    let mut limbs = [0u64; 4];
-    for (limb, bytes) in limbs.iter_mut().zip(repr.as_ref().chunks_exact(8)) {
-        *limb = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
-    }
-    // halo2curves' representation is canonical, so this is the same element (one Montgomery
-    // multiplication instead of a reduction from bytes).
-    Fr::from_bigint(ark_ff::BigInt(limbs)).unwrap_or_default()
+    accel_proto::elem::decode_fr(&x.to_repr()).unwrap_or_default()
 }
 
 fn fq(x: &H2Fq) -> ark_bn254::Fq {
-    ark_bn254::Fq::from_le_bytes_mod_order(x.to_repr().as_ref())
+    accel_proto::elem::decode_fq(&x.to_repr()).unwrap_or_default()
 }
 
 /// A halo2curves point in arkworks (halo2curves' (0, 0) is the identity).

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, PrimeField};
+use ark_ff::{AdditiveGroup, Field};
 use serde::{
     de::{self, SeqAccess, Visitor},
     ser::SerializeSeq,
@@ -314,22 +314,15 @@ pub enum KeyError {
     Unsupported(&'static str),
 }
 
+/// Keys hold field elements in the wire protocol's form (canonical little-endian), so the
+/// wire codec reads and writes them; a value at or above the modulus is refused.
 fn fr(b: &Bytes32) -> Result<Fr, KeyError> {
-    let mut limbs = [0u64; 4];
-    for (limb, chunk) in limbs.iter_mut().zip(b.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        *limb = u64::from_le_bytes(word);
-    }
-    // `from_bigint` refuses a value at or above the modulus: exactly the non-canonical ones.
-    Fr::from_bigint(BigInt(limbs)).ok_or(KeyError::NonCanonical)
+    accel_proto::elem::decode_fr(b).map_err(|_| KeyError::NonCanonical)
 }
 
 /// The canonical little-endian bytes of `x`.
 pub fn bytes(x: &Fr) -> Bytes32 {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&x.into_bigint().to_bytes_le());
-    out
+    accel_proto::elem::encode_fr(x)
 }
 
 fn queries(q: &[Query], columns: u32) -> Result<Vec<(usize, i32)>, KeyError> {
