@@ -175,6 +175,61 @@ fn witness_mode_proves_on_the_host() {
     assert!(stats.tx_bytes < 3 * values as u64);
 }
 
+#[test]
+fn input_mode_runs_the_model_on_the_host_and_holds_the_device_to_its_output() {
+    let keys = keys();
+    let model_hash = keys.model_hash;
+    let input_len = keys.model.input_len();
+    let values: usize = keys.layout.advice_columns().count() * keys.layout.rows();
+    let input = bundled::samples().unwrap().inputs[1].clone();
+    let trace = infer(&keys.model, &input).unwrap();
+    let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+    let (line, host) = host(keys, ServiceConfig::default());
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    session::open(&mut remote, &model_hash).unwrap();
+    let mut client = remote.into_hooks().into_client();
+
+    // A claimed output the model does not give on this input is refused, whichever part lies.
+    let mut lie = output.clone();
+    lie[0] = lie[0].wrapping_add(1);
+    let refused = session::send_input(&mut client, &input, &lie, class, MultiOpen::Gwc);
+    assert!(
+        matches!(&refused, Err(CallError::Refused(r)) if r.code == ErrorCode::Unsatisfied),
+        "{refused:?}"
+    );
+    let other = (class + 1) % output.len() as u32;
+    let refused = session::send_input(&mut client, &input, &output, other, MultiOpen::Gwc);
+    assert!(
+        matches!(&refused, Err(CallError::Refused(r)) if r.code == ErrorCode::Unsatisfied),
+        "{refused:?}"
+    );
+    // An input of another length is refused before anything is allocated.
+    let refused = session::send_input(&mut client, &input[1..], &output, class, MultiOpen::Gwc);
+    assert!(
+        matches!(&refused, Err(CallError::Refused(r)) if r.code == ErrorCode::BadLength && r.detail as usize == input_len),
+        "{refused:?}"
+    );
+
+    let before = client.stats().tx_bytes;
+    let proved =
+        session::send_input(&mut client, &input, &output, class, MultiOpen::Shplonk).unwrap();
+    let sent = client.stats().tx_bytes - before;
+    drop(client);
+    let (report, _, _) = host.join().unwrap();
+    assert_eq!(report.proofs.len(), 1, "{report:?}");
+    let p = &report.proofs[0];
+    assert_eq!(p.mode, Mode::Input);
+    assert_eq!(p.digest, hex(&proved.digest));
+    assert_eq!((p.output.clone(), p.class), (output, class));
+    // The link carries the input, not the witness: bytes, not one or more per witness value.
+    assert_eq!(report.input_bytes, 3 * input_len as u64);
+    assert!(
+        sent < values as u64 / 4,
+        "{sent} bytes up for {values} witness values"
+    );
+}
+
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -72,8 +72,9 @@ pub use msg::{
 /// Version 2 made uploads resumable and their ends repeatable, so that a client retransmits a
 /// lost or damaged chunk instead of starting its job over: a chunk at the wrong offset is
 /// refused with `BadOffset` (detail = the offset expected) *without* abandoning the upload,
-/// and a repeated `BasesEnd`, `MsmEnd`, `NttRun`, `WitnessEnd` or `ProofEnd` is answered with
-/// the job's result again instead of `OutOfSequence`.
+/// and a repeated `BasesEnd`, `MsmEnd`, `NttRun`, `WitnessEnd`, `ProofEnd` or `InputEnd` is
+/// answered with the job's result again instead of `OutOfSequence`. (Input mode, kinds 21–23,
+/// came later as an addition: a version 2 server without it answers `UnknownKind`.)
 pub const VERSION: u16 = 2;
 
 #[cfg(test)]
@@ -93,7 +94,7 @@ mod wire_numbering {
     #[test]
     fn request_kinds_are_pinned() {
         let fe = [1u8; 32];
-        let all: [(u32, RequestBody<'_>); 21] = [
+        let all: [(u32, RequestBody<'_>); 24] = [
             (
                 0,
                 RequestBody::Hello {
@@ -199,6 +200,27 @@ mod wire_numbering {
                     about: 3,
                     code: ErrorCode::BadCrc,
                     detail: 0,
+                },
+            ),
+            (
+                21,
+                RequestBody::InputBegin {
+                    len: 24,
+                    output: &[1, 0xff],
+                    class: 0,
+                },
+            ),
+            (
+                22,
+                RequestBody::InputChunk {
+                    offset: 0,
+                    bytes: &[],
+                },
+            ),
+            (
+                23,
+                RequestBody::InputEnd {
+                    multiopen: MultiOpen::Gwc,
                 },
             ),
         ];

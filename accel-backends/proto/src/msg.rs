@@ -205,6 +205,34 @@ pub enum RequestBody<'a> {
         /// As in [`ErrorReply::detail`].
         detail: u32,
     },
+    /// 21 — input mode: starts uploading one inference's int8 input (`len` bytes, the model's
+    /// own input order, two's complement) with the output it claims. The server runs the model
+    /// itself, so a device sends its input instead of its whole witness (bytes instead of the
+    /// witness's kilobytes to megabytes). Needs an open session.
+    InputBegin {
+        /// Input bytes that follow (the model's input length).
+        len: u32,
+        /// The model's int8 output (logits) the device computed, one byte each.
+        #[serde(borrow)]
+        output: &'a [u8],
+        /// The predicted class.
+        class: u32,
+    },
+    /// 22 — input bytes `offset..offset + bytes.len()`.
+    InputChunk {
+        /// Index of the first byte in this chunk.
+        offset: u32,
+        /// The bytes.
+        #[serde(borrow)]
+        bytes: &'a [u8],
+    },
+    /// 23 — ends the input: the server runs the model, refuses an output other than the one
+    /// claimed ([`ErrorCode::Unsatisfied`]), else proves, verifies with the stock verifier and
+    /// answers [`ReplyBody::Proved`].
+    InputEnd {
+        /// The multi-opening argument of the proof.
+        multiopen: MultiOpen,
+    },
 }
 
 /// The multi-opening argument of a proof (halo2's KZG provers).
@@ -444,6 +472,6 @@ impl core::fmt::Display for ErrorCode {
 }
 
 /// How many request kinds this version knows (kinds `0..REQUEST_KINDS`).
-pub const REQUEST_KINDS: u32 = 21;
+pub const REQUEST_KINDS: u32 = 24;
 /// How many reply kinds this version knows.
 pub const REPLY_KINDS: u32 = 9;

@@ -4,6 +4,8 @@
 //!   and its NTT policy.
 //! - [`send_witness`] (witness mode): the public output and the private witness go up; the
 //!   host proves, verifies, and answers with the proof's digest.
+//! - [`send_input`] (input mode): the input and the claimed output go up; the host runs the
+//!   model itself, refuses an output that differs, proves, verifies and answers likewise.
 //! - [`submit_proof`] (device-proving mode): a proof made here goes up; the host verifies it
 //!   with the stock verifier and answers with its digest.
 
@@ -212,5 +214,45 @@ pub fn submit_proof<L: Line>(
         }
         let wait = Wait::Work(Work::Verify, proof.len());
         proved(c.call(RequestBody::ProofEnd, wait, deadline)?)
+    })
+}
+
+/// Input mode: sends the int8 input (the model's own order) and the output computed here; the
+/// host runs the model itself, refuses an output that differs (`Unsatisfied`), proves and
+/// verifies. The link carries the input's bytes instead of the whole witness. Needs an open
+/// session.
+pub fn send_input<L: Line>(
+    client: &mut Client<L>,
+    input: &[i8],
+    output: &[i8],
+    class: u32,
+    multiopen: MultiOpen,
+) -> Result<Proved, CallError> {
+    let len = u32::try_from(input.len()).map_err(|_| CallError::BadRequest)?;
+    let input: Vec<u8> = input.iter().map(|&v| v as u8).collect();
+    let output = output_bytes(output);
+    // InputChunk frames like ProofChunk: an offset and bytes.
+    let cap = witness::proof_chunk_bytes(client.max_frame()).max(1);
+    client.job(|c| {
+        let deadline = c.job_deadline(input.len(), Work::Verify, 0);
+        let begin = RequestBody::InputBegin {
+            len,
+            output: &output,
+            class,
+        };
+        c.call_ok(begin, Wait::Reply(16), deadline)?;
+        let mut at = 0;
+        while at < input.len() {
+            let bytes = &input[at..input.len().min(at + cap)];
+            let offset = u32::try_from(at).map_err(|_| CallError::BadRequest)?;
+            let body = RequestBody::InputChunk { offset, bytes };
+            match c.call_ok(body, Wait::Reply(16), deadline) {
+                Ok(()) => at += bytes.len(),
+                Err(e) => at = resume(c, e, at, input.len())?,
+            }
+        }
+        // The host runs the model and proves: its own budget, on top of the upload's.
+        let deadline = deadline.saturating_add(u64::from(c.config().timeouts.prove_ms));
+        proved(c.call(RequestBody::InputEnd { multiopen }, Wait::Prove, deadline)?)
     })
 }

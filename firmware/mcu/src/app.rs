@@ -1,11 +1,14 @@
 //! The device app: sample the sensor, run the model, build the witness, and have it proven.
 //!
-//! What runs is a [`Plan`] (by default two samples in witness mode, then one proven on the
-//! device):
+//! What runs is a [`Plan`] (by default two samples in witness mode, one in input mode, then
+//! one proven on the device):
 //!
 //! 1. **Witness mode**, for the first samples: the public output and the
 //!    private witness go to the host driver, which proves, verifies and answers with the
 //!    proof's digest.
+//! 1. **Input mode**, for the next: only the input and the output go up; the host runs the
+//!    model itself, refuses an output other than the one claimed, proves and verifies. The
+//!    link carries the input's bytes instead of the witness.
 //! 2. **Device-proving mode** (feature `device-proving`), for the next samples: the zkedge
 //!    prover runs here, its MSMs on the host by SRS handle (`zkedge_device::Remote`), its
 //!    NTTs here unless the host's policy takes them; the proof goes to the host, which
@@ -270,6 +273,53 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
         );
         report.line(
             "witness",
+            format_args!(
+                "sample={i} class={class} digest={} len={} host_ms={} device_ms={ms} tx={tx} rx={rx}",
+                Hex(&proved.digest),
+                proved.len,
+                proved.millis
+            ),
+        );
+        entropy.mix(clock::nanos());
+    }
+
+    for i in 0..plan.input {
+        // Input mode: only the input and the output go up; no witness is built here.
+        sensor.read(&mut input).map_err(|e| {
+            defmt::error!("sensor: {}", e.kind());
+            Exit::Sensor
+        })?;
+        let trace = infer(&model, &input).map_err(|e| {
+            defmt::error!("inference: {}", defmt::Display2Format(&e));
+            Exit::Setup
+        })?;
+        let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+        let before = host.remote.hooks_mut().client().stats();
+        let t0 = clock::nanos();
+        let proved: Proved = host.with("input mode", |h, _| {
+            session::send_input(
+                h.remote.hooks_mut().client(),
+                &input,
+                &output,
+                class,
+                MultiOpen::Gwc,
+            )
+        })?;
+        let ms = (clock::nanos() - t0) / 1_000_000;
+        let (tx, rx) = traffic(before, host.remote.hooks_mut().client().stats());
+        defmt::info!(
+            "input mode, sample {}: class {}, host ran the model, proved and verified in {} ms ({} ms here), proof {} B, digest {=[u8]:x}; link {} B up, {} B down",
+            i,
+            class,
+            proved.millis,
+            ms,
+            proved.len,
+            proved.digest,
+            tx,
+            rx
+        );
+        report.line(
+            "input",
             format_args!(
                 "sample={i} class={class} digest={} len={} host_ms={} device_ms={ms} tx={tx} rx={rx}",
                 Hex(&proved.digest),

@@ -1,6 +1,6 @@
 //! What a run does: how many samples go through witness mode and how many through device
 //! proving. The defaults suit a sensor; under QEMU the host may change them with
-//! `-semihosting-config …,arg=witness=N,arg=device=N` (read with semihosting's
+//! `-semihosting-config …,arg=witness=N,arg=input=N,arg=device=N` (read with semihosting's
 //! `SYS_GET_CMDLINE`), so that one image serves every test.
 
 /// Samples for each mode.
@@ -8,6 +8,8 @@
 pub struct Plan {
     /// Samples proven in witness mode.
     pub witness: u32,
+    /// Samples proven in input mode (the host runs the model on the input sent).
+    pub input: u32,
     /// Samples proven on the device.
     pub device: u32,
 }
@@ -16,6 +18,7 @@ impl Default for Plan {
     fn default() -> Self {
         Self {
             witness: 2,
+            input: 1,
             device: u32::from(cfg!(feature = "device-proving")),
         }
     }
@@ -42,6 +45,7 @@ impl Plan {
             };
             match key {
                 b"witness" => plan.witness = n,
+                b"input" => plan.input = n,
                 b"device" if cfg!(feature = "device-proving") => plan.device = n,
                 _ => {}
             }

@@ -11,6 +11,9 @@
 //! - witness mode (`WitnessBegin/Chunk/End`): the device sends its public output and private
 //!   witness; the service proves with the zkedge prover on the backend, verifies with
 //!   halo2-axiom's verifier, and answers with the proof's digest;
+//! - input mode (`InputBegin/Chunk/End`): the device sends its input and the output it
+//!   computed; the service runs the model itself, refuses an output that differs, then proves
+//!   and verifies as in witness mode (the link carries the input, not the witness);
 //! - device-proving mode (`ProofBegin/Chunk/End`): the device sends a proof it made; the
 //!   service verifies it with halo2-axiom's verifier and answers with its digest;
 //! - `Fault`: the device refused one of our replies; it is logged and counted.
@@ -96,6 +99,8 @@ pub enum Mode {
     Witness,
     /// The device proved; the host verified.
     DeviceProving,
+    /// The device sent its input and output; the host ran the model and proved.
+    Input,
 }
 
 /// One proof the service accepted.
@@ -141,6 +146,8 @@ pub struct Report {
     pub witness_bytes: u64,
     /// Bytes from the device: proof uploads.
     pub proof_bytes: u64,
+    /// Bytes from the device: input uploads (input mode).
+    pub input_bytes: u64,
     /// The accelerator whose proof failed verification, suspect for the rest of the run.
     pub suspect: Option<String>,
     /// Sessions dropped because the device stopped reading its replies.
@@ -163,6 +170,11 @@ enum Uploading {
         output: Vec<i8>,
         class: u32,
         multiopen: MultiOpen,
+    },
+    Input {
+        bytes: Upload<u8>,
+        output: Vec<i8>,
+        class: u32,
     },
 }
 
@@ -433,13 +445,40 @@ impl DeviceService {
             wide: Vec::new(),
             commitment: None,
         };
+        let done = self.prove_and_keep(
+            router,
+            &witness,
+            &output,
+            class,
+            multiopen,
+            Mode::Witness,
+            start,
+        )?;
+        self.finished = Some(done);
+        Ok(done)
+    }
+
+    /// Proves `witness`, verifies with halo2-axiom and keeps the proof. A proof made with the
+    /// accelerator's help that does not verify makes it suspect and is made again on the CPU;
+    /// one the CPU made that does not verify means the witness is wrong (`Unsatisfied`).
+    #[allow(clippy::too_many_arguments)]
+    fn prove_and_keep(
+        &mut self,
+        router: &mut Checked<Router>,
+        witness: &zkedge_kernel::layout::Witness,
+        output: &[i8],
+        class: u32,
+        multiopen: MultiOpen,
+        mode: Mode,
+        start: Instant,
+    ) -> Result<ReplyBody<'static>, ErrorReply> {
         let accel_before = router.stats().accel_jobs;
-        let proof = self.prove(router, &witness, multiopen)?;
+        let proof = self.prove(router, witness, multiopen)?;
         let accelerated = router.stats().accel_jobs > accel_before;
-        let file = self.file(proof, &output, class, multiopen);
+        let file = self.file(proof, output, class, multiopen);
         let verified = proof::verify(&self.keys, &file);
-        let done = match verified {
-            Ok(()) => self.keep(Mode::Witness, file, start),
+        Ok(match verified {
+            Ok(()) => self.keep(mode, file, start),
             // Made with the accelerator's help and rejected: the accelerator or the witness
             // is wrong. The CPU alone tells which.
             Err(e) if accelerated => {
@@ -450,16 +489,107 @@ impl DeviceService {
                     "the proof made with {name} does not verify ({e}); {name} is suspect for \
                      the rest of this run: proving again on the CPU"
                 ));
-                let proof = self.prove(router, &witness, multiopen)?;
-                let file = self.file(proof, &output, class, multiopen);
-                self.accept(Mode::Witness, file, start)
+                let proof = self.prove(router, witness, multiopen)?;
+                let file = self.file(proof, output, class, multiopen);
+                self.accept(mode, file, start)
                     .map_err(|_| refuse(ErrorCode::Unsatisfied, 0))?
             }
             Err(e) => {
                 self.log(format_args!("the device's witness does not prove: {e}"));
                 return Err(refuse(ErrorCode::Unsatisfied, 0));
             }
+        })
+    }
+
+    fn input_begin(
+        &mut self,
+        len: u32,
+        output: &[u8],
+        class: u32,
+    ) -> Result<ReplyBody<'static>, ErrorReply> {
+        if !self.session {
+            return Err(refuse(ErrorCode::NoSession, 0));
+        }
+        let want = self.keys.model.input_len();
+        if len as usize != want {
+            return Err(refuse(ErrorCode::BadLength, want));
+        }
+        let output = self.check_output(output, class)?;
+        // The length is the model's, checked above: the allocation is not the peer's choice.
+        self.upload = Uploading::Input {
+            bytes: Upload::new(want)?,
+            output,
+            class,
         };
+        self.finished = None;
+        Ok(ReplyBody::Ok)
+    }
+
+    fn input_chunk(&mut self, offset: u32, chunk: &[u8]) -> Result<ReplyBody<'static>, ErrorReply> {
+        let Uploading::Input { bytes, .. } = &mut self.upload else {
+            return Err(refuse(ErrorCode::OutOfSequence, 0));
+        };
+        bytes.accept(offset, chunk, 1, |chunk, sink| {
+            chunk.iter().enumerate().for_each(|(i, &b)| sink(i, b));
+            Ok(())
+        })?;
+        self.report.input_bytes += chunk.len() as u64;
+        Ok(ReplyBody::Ok)
+    }
+
+    /// Runs the model on the device's input, holds the device to the output it claimed, and
+    /// proves what the model computed.
+    fn input_end(
+        &mut self,
+        router: &mut Checked<Router>,
+        multiopen: WireMultiOpen,
+    ) -> Result<ReplyBody<'static>, ErrorReply> {
+        if let (Uploading::None, Some(done)) = (&self.upload, self.finished) {
+            return Ok(done);
+        }
+        let Uploading::Input {
+            bytes,
+            output,
+            class,
+        } = std::mem::replace(&mut self.upload, Uploading::None)
+        else {
+            return Err(refuse(ErrorCode::OutOfSequence, 0));
+        };
+        let input: Vec<i8> = bytes.finish()?.into_iter().map(|b| b as i8).collect();
+        let start = Instant::now();
+        let trace = match zkedge_kernel::infer::infer(&self.keys.model, &input) {
+            Ok(t) => t,
+            Err(e) => {
+                self.log(format_args!("the device's input does not run: {e}"));
+                return Err(refuse(ErrorCode::Unsatisfied, 0));
+            }
+        };
+        if trace.output() != output.as_slice() || trace.class() as u32 != class {
+            self.log(format_args!(
+                "input mode: the device claimed class {class}, logits {output:?}; the model \
+                 gives class {}, logits {:?} on its input: refused",
+                trace.class(),
+                trace.output()
+            ));
+            return Err(refuse(ErrorCode::Unsatisfied, 0));
+        }
+        let witness = match self.keys.layout.witness(&self.keys.model, &trace) {
+            Ok(w) => w,
+            Err(e) => {
+                self.log(format_args!("no witness for the device's input: {e}"));
+                return Err(refuse(ErrorCode::Unsatisfied, 0));
+            }
+        };
+        let multiopen = host_multiopen(multiopen);
+        let done = self.prove_and_keep(
+            router,
+            &witness,
+            &output,
+            class,
+            multiopen,
+            Mode::Input,
+            start,
+        )?;
         self.finished = Some(done);
         Ok(done)
     }
@@ -601,6 +731,7 @@ impl DeviceService {
             match mode {
                 Mode::Witness => "witness-mode",
                 Mode::DeviceProving => "device-made",
+                Mode::Input => "input-mode",
             },
             file.proof.len()
         ));
@@ -681,6 +812,13 @@ impl Extension<Checked<Router>> for DeviceService {
                 ("ProofChunk", self.proof_chunk(offset, bytes))
             }
             RequestBody::ProofEnd => ("ProofEnd", self.proof_end()),
+            RequestBody::InputBegin { len, output, class } => {
+                ("InputBegin", self.input_begin(len, output, class))
+            }
+            RequestBody::InputChunk { offset, bytes } => {
+                ("InputChunk", self.input_chunk(offset, bytes))
+            }
+            RequestBody::InputEnd { multiopen } => ("InputEnd", self.input_end(backend, multiopen)),
             _ => return None,
         };
         Some(result.map_err(|e| {

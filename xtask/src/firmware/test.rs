@@ -1,8 +1,8 @@
 //! `cargo xtask firmware test`: the firmware in QEMU against the host driver, end to end.
 //!
 //! 1. `-serial pty`, the host driver started 4 s after QEMU (the device must probe until it
-//!    answers): two samples in witness mode (the host proves) and, unless `--witness-only`,
-//!    one proven on the device with its MSMs on the host. Every proof is checked again with
+//!    answers): two samples in witness mode (the host proves), one in input mode (the host
+//!    runs the model on the input sent) and, unless `--witness-only`, one proven on the device with its MSMs on the host. Every proof is checked again with
 //!    `zkedge verify` (halo2-axiom's verifier) from the file the host wrote, and the device's
 //!    own digest of its proof must equal the host's.
 //! 2. `-serial unix:…` through a relay that damages host→device bytes: the device must refuse
@@ -106,7 +106,7 @@ fn checked(built: &Built, o: &Outcome, check: impl FnOnce(&Outcome) -> Result<()
     result
 }
 
-fn common(o: &Outcome, witness: usize, device: usize) -> Result<()> {
+fn common(o: &Outcome, witness: usize, input: usize, device: usize) -> Result<()> {
     ensure!(
         o.qemu == Some(0),
         "the firmware exited with {:?} (0 = every proof accepted; see app.rs `Exit`)",
@@ -123,10 +123,17 @@ fn common(o: &Outcome, witness: usize, device: usize) -> Result<()> {
         .context("zkedge serve wrote no report")?;
     let count = |mode: &str| proofs.iter().filter(|p| p["mode"] == mode).count();
     ensure!(
-        count("witness") == witness && count("device-proving") == device,
-        "the host accepted {} witness-mode and {} device-made proofs; expected {witness} and {device}",
+        count("witness") == witness && count("input") == input && count("device-proving") == device,
+        "the host accepted {} witness-mode, {} input-mode and {} device-made proofs; expected \
+         {witness}, {input} and {device}",
         count("witness"),
+        count("input"),
         count("device-proving")
+    );
+    let input_lines = o.report.get("input").map_or(0, Vec::len);
+    ensure!(
+        input_lines == input,
+        "the device logged {input_lines} input-mode proofs, expected {input}"
     );
     let witness_lines = o.report.get("witness").map_or(0, Vec::len);
     ensure!(
@@ -134,8 +141,11 @@ fn common(o: &Outcome, witness: usize, device: usize) -> Result<()> {
         "the device logged {witness_lines} witness-mode proofs, expected {witness}"
     );
     // Every digest the device logged is one the host accepted.
-    for line in o.report.get("witness").into_iter().flatten() {
-        let digest = Outcome::field(line, "digest").context("witness line without digest")?;
+    for line in ["witness", "input"]
+        .into_iter()
+        .flat_map(|mode| o.report.get(mode).into_iter().flatten())
+    {
+        let digest = Outcome::field(line, "digest").context("proof line without digest")?;
         ensure!(
             proofs.iter().any(|p| p["digest"] == digest),
             "the device logged digest {digest}, which the host never accepted"
@@ -146,7 +156,7 @@ fn common(o: &Outcome, witness: usize, device: usize) -> Result<()> {
 
 fn check_clean(built: &Built, o: &Outcome) -> Result<()> {
     let device = usize::from(built.device_proving);
-    common(o, 2, device)?;
+    common(o, 2, 1, device)?;
     if built.device_proving {
         // The firmware itself fails (exit 5) when the host's digest is not its own, so check
         // from the host's side: its report holds the proof the device made, with that digest.
@@ -181,7 +191,7 @@ fn check_clean(built: &Built, o: &Outcome) -> Result<()> {
 }
 
 fn check_damaged(o: &Outcome) -> Result<()> {
-    common(o, 2, 0)?;
+    common(o, 2, 1, 0)?;
     let link = o.get("link").context("no link statistics")?;
     let field = |name| -> u32 {
         Outcome::field(link, name)
