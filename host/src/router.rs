@@ -46,14 +46,9 @@ pub fn describe_faults(router: &Router, name: &str) -> String {
 /// What the router needs to check MSMs over the bases of `srs` (`G`, `H`, `[τ]H`, from
 /// halo2's parameters); `None` if its G2 points are not valid arkworks points.
 pub fn srs_check(srs: &crate::srs::Srs) -> Option<accel_backends::router::check::SrsCheck> {
-    use halo2_proofs::{
-        halo2curves::{bn256::G2Affine as H2G2, ff::PrimeField as _},
-        poly::commitment::ParamsProver,
-    };
+    use halo2_proofs::{halo2curves::bn256::G2Affine as H2G2, poly::commitment::ParamsProver};
     let g2 = |p: H2G2| {
-        let fq = |x: &halo2_proofs::halo2curves::bn256::Fq| {
-            accel_proto::elem::decode_fq(&x.to_repr()).unwrap_or_default()
-        };
+        let fq = crate::zk::fq;
         let fq2 =
             |x: &halo2_proofs::halo2curves::bn256::Fq2| ark_bn254::Fq2::new(fq(&x.c0), fq(&x.c1));
         let p = ark_bn254::G2Affine::new_unchecked(fq2(&p.x), fq2(&p.y));

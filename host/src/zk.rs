@@ -28,7 +28,8 @@ pub fn fr(x: &H2Fr) -> Fr {
     accel_proto::elem::decode_fr(&x.to_repr()).unwrap_or_default()
 }
 
-fn fq(x: &H2Fq) -> ark_bn254::Fq {
+/// A halo2curves base-field element in arkworks.
+pub fn fq(x: &H2Fq) -> ark_bn254::Fq {
     accel_proto::elem::decode_fq(&x.to_repr()).unwrap_or_default()
 }
 

@@ -188,31 +188,29 @@ impl Bench {
             &input,
             serde_json::json!({ "input": samples["inputs"][0] }).to_string(),
         )?;
-        let b = Self {
-            zkedge: root.join("target/debug/zkedge"),
-            hwsim: root.join("target/debug/zkedge-hwsim"),
-            model,
-            input,
-            keys: dir.join("keys"),
-            bad_keys: dir.join("bad-keys"),
-            dir,
-            extended_k: 0,
-        };
-        let out = Command::new(&b.zkedge)
+        let zkedge = root.join("target/debug/zkedge");
+        let keys = dir.join("keys");
+        let out = Command::new(&zkedge)
             .args(["setup", "--model"])
-            .arg(&b.model)
+            .arg(&model)
             .arg("--out")
-            .arg(&b.keys)
+            .arg(&keys)
             .output()?;
         ensure!(out.status.success(), "zkedge setup failed");
         let manifest: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(b.keys.join("manifest.json"))?)?;
+            serde_json::from_str(&fs::read_to_string(keys.join("manifest.json"))?)?;
         let k = manifest["k"]
             .as_u64()
             .context("the keys' manifest.json has no k")?;
         let b = Self {
+            zkedge,
+            hwsim: root.join("target/debug/zkedge-hwsim"),
+            model,
+            input,
+            keys,
+            bad_keys: dir.join("bad-keys"),
+            dir,
             extended_k: k as u32 + 1,
-            ..b
         };
         b.damage_keys()?;
         Ok(b)

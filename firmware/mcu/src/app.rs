@@ -132,6 +132,45 @@ impl Host {
         Err(Exit::HostLost)
     }
 
+    /// Has the host prove sample `i` with `send` (witness or input mode), logs what it took and
+    /// writes the report line `mode sample=… digest=…` the host's side is checked against.
+    fn have_proven(
+        &mut self,
+        mode: &'static str,
+        i: u32,
+        class: u32,
+        report: &mut Report,
+        mut send: impl FnMut(&mut Client<UartLine>) -> Result<Proved, CallError>,
+    ) -> Result<(), Exit> {
+        let before = self.remote.hooks_mut().client().stats();
+        let t0 = clock::nanos();
+        let proved = self.with(mode, |h, _| send(h.remote.hooks_mut().client()))?;
+        let ms = (clock::nanos() - t0) / 1_000_000;
+        let (tx, rx) = traffic(before, self.remote.hooks_mut().client().stats());
+        defmt::info!(
+            "{=str} mode, sample {}: class {}, host proved and verified in {} ms ({} ms here), proof {} B, digest {=[u8]:x}; link {} B up, {} B down",
+            mode,
+            i,
+            class,
+            proved.millis,
+            ms,
+            proved.len,
+            proved.digest,
+            tx,
+            rx
+        );
+        report.line(
+            mode,
+            format_args!(
+                "sample={i} class={class} digest={} len={} host_ms={} device_ms={ms} tx={tx} rx={rx}",
+                Hex(&proved.digest),
+                proved.len,
+                proved.millis
+            ),
+        );
+        Ok(())
+    }
+
     /// Runs `op` in a session, reconnecting when the link fails.
     fn with<T, E: Into<OpError>>(
         &mut self,
@@ -247,39 +286,9 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
     let mut input = vec![0i8; sensor.sample_len()];
     for i in 0..plan.witness {
         let (witness, output, class) = observe(&model, &layout, &mut sensor, &mut input, report)?;
-        let before = host.remote.hooks_mut().client().stats();
-        let t0 = clock::nanos();
-        let proved: Proved = host.with("witness mode", |h, _| {
-            session::send_witness(
-                h.remote.hooks_mut().client(),
-                &witness.advice,
-                &output,
-                class,
-                MultiOpen::Gwc,
-            )
+        host.have_proven("witness", i, class, report, |client| {
+            session::send_witness(client, &witness.advice, &output, class, MultiOpen::Gwc)
         })?;
-        let ms = (clock::nanos() - t0) / 1_000_000;
-        let (tx, rx) = traffic(before, host.remote.hooks_mut().client().stats());
-        defmt::info!(
-            "witness mode, sample {}: class {}, host proved and verified in {} ms ({} ms here), proof {} B, digest {=[u8]:x}; link {} B up, {} B down",
-            i,
-            class,
-            proved.millis,
-            ms,
-            proved.len,
-            proved.digest,
-            tx,
-            rx
-        );
-        report.line(
-            "witness",
-            format_args!(
-                "sample={i} class={class} digest={} len={} host_ms={} device_ms={ms} tx={tx} rx={rx}",
-                Hex(&proved.digest),
-                proved.len,
-                proved.millis
-            ),
-        );
         entropy.mix(clock::nanos());
     }
 
@@ -294,39 +303,9 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
             Exit::Setup
         })?;
         let (output, class) = (trace.output().to_vec(), trace.class() as u32);
-        let before = host.remote.hooks_mut().client().stats();
-        let t0 = clock::nanos();
-        let proved: Proved = host.with("input mode", |h, _| {
-            session::send_input(
-                h.remote.hooks_mut().client(),
-                &input,
-                &output,
-                class,
-                MultiOpen::Gwc,
-            )
+        host.have_proven("input", i, class, report, |client| {
+            session::send_input(client, &input, &output, class, MultiOpen::Gwc)
         })?;
-        let ms = (clock::nanos() - t0) / 1_000_000;
-        let (tx, rx) = traffic(before, host.remote.hooks_mut().client().stats());
-        defmt::info!(
-            "input mode, sample {}: class {}, host ran the model, proved and verified in {} ms ({} ms here), proof {} B, digest {=[u8]:x}; link {} B up, {} B down",
-            i,
-            class,
-            proved.millis,
-            ms,
-            proved.len,
-            proved.digest,
-            tx,
-            rx
-        );
-        report.line(
-            "input",
-            format_args!(
-                "sample={i} class={class} digest={} len={} host_ms={} device_ms={ms} tx={tx} rx={rx}",
-                Hex(&proved.digest),
-                proved.len,
-                proved.millis
-            ),
-        );
         entropy.mix(clock::nanos());
     }
 

@@ -529,10 +529,7 @@ impl DeviceService {
         let Uploading::Input { bytes, .. } = &mut self.upload else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
-        bytes.accept(offset, chunk, 1, |chunk, sink| {
-            chunk.iter().enumerate().for_each(|(i, &b)| sink(i, b));
-            Ok(())
-        })?;
+        accept_bytes(bytes, offset, chunk)?;
         self.report.input_bytes += chunk.len() as u64;
         Ok(ReplyBody::Ok)
     }
@@ -664,11 +661,7 @@ impl DeviceService {
         let Uploading::Proof { bytes, .. } = &mut self.upload else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
-        // One byte per element: the upload's own offset and length checks.
-        bytes.accept(offset, chunk, 1, |chunk, sink| {
-            chunk.iter().enumerate().for_each(|(i, &b)| sink(i, b));
-            Ok(())
-        })?;
+        accept_bytes(bytes, offset, chunk)?;
         self.report.proof_bytes += chunk.len() as u64;
         Ok(ReplyBody::Ok)
     }
@@ -751,6 +744,15 @@ impl DeviceService {
             millis: u32::try_from(ms).unwrap_or(u32::MAX),
         }
     }
+}
+
+/// A chunk of a byte upload (a proof, an input): one byte per element, through the upload's
+/// own offset and length checks.
+fn accept_bytes(upload: &mut Upload<u8>, offset: u32, chunk: &[u8]) -> Result<(), ErrorReply> {
+    upload.accept(offset, chunk, 1, |chunk, sink| {
+        chunk.iter().enumerate().for_each(|(i, &b)| sink(i, b));
+        Ok(())
+    })
 }
 
 fn host_multiopen(m: WireMultiOpen) -> MultiOpen {
