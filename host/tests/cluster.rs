@@ -18,6 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod common;
+
 use rand::{rngs::StdRng, SeedableRng};
 use zkedge::{
     cluster::{Cluster, Job, JobId, Record, Submitted},
@@ -500,6 +502,143 @@ fn jobs_survive_a_killed_worker_and_a_restarted_server_and_are_stored_once() {
          per worker {counts:?}",
         all.len() + 1,
         start.elapsed().as_secs_f64()
+    );
+    drop(workers);
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The device's clock for its router's breaker.
+fn device_millis() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+#[test]
+fn serve_turns_a_devices_input_into_a_job_and_answers_with_the_workers_proof() {
+    use accel_proto::ErrorCode;
+    use std::os::unix::net::UnixListener;
+    use zkedge_device::{session, CallError, Client, ClientConfig, Remote, Timeouts};
+
+    let start = Instant::now();
+    let dir = std::env::temp_dir().join(format!("zkedge-gateway-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = StdRng::seed_from_u64(accel_conformance::test_seed("gateway"));
+    let mut keys = small_keys(&mut rng);
+    keys.save(&dir.join("keys")).unwrap();
+    let model_hash = keys.model_hash;
+    let server = Server::new(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = rt
+        .block_on(Cluster::connect(&server.url(), "test"))
+        .unwrap();
+
+    // `zkedge serve --nats` on the device's line (a socket the test listens on, as QEMU does),
+    // with no worker running yet.
+    let sock = dir.join("device.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let report = dir.join("serve.json");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_zkedge"))
+        .arg("serve")
+        .arg("--port")
+        .arg(format!("unix:{}", sock.display()))
+        .arg("--keys")
+        .arg(dir.join("keys"))
+        .args(["--nats", &server.url(), "--job-wait", "3", "--report"])
+        .arg(&report)
+        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let mut t = Timeouts::default();
+    t.reply_ms = 10_000;
+    let line = common::line::SocketLine::new(stream);
+    let mut remote = Remote::new(Client::new(line, ClientConfig::new(t, 3)), device_millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    session::open(&mut remote, &model_hash).unwrap();
+    let mut device = remote.into_hooks().into_client();
+
+    let input = synthetic::input(&mut rng, &keys.model);
+    let trace = infer(&keys.model, &input).unwrap();
+    let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+    let id = Job::new(model_hash, input.clone(), MultiOpen::Gwc)
+        .id()
+        .unwrap();
+    let gwc = accel_proto::MultiOpen::Gwc;
+    let record = |id: &JobId| rt.block_on(cluster.record(id)).unwrap().map(|(r, _)| r);
+
+    // A claim the model does not give is refused before any job is made.
+    let mut lie = output.clone();
+    lie[0] = lie[0].wrapping_add(1);
+    let refused = session::send_input(&mut device, &input, &lie, class, gwc);
+    assert!(
+        matches!(&refused, Err(CallError::Refused(r)) if r.code == ErrorCode::Unsatisfied),
+        "{refused:?}"
+    );
+    assert_eq!(record(&id), None, "a refused claim made a job");
+
+    // No worker: the job is queued, and the device is told to try again after the wait.
+    let waited = session::send_input(&mut device, &input, &output, class, gwc);
+    assert!(
+        matches!(&waited, Err(CallError::Refused(r)) if r.code == ErrorCode::Device),
+        "{waited:?}"
+    );
+    assert!(
+        matches!(record(&id), Some(Record::Queued { .. })),
+        "{:?}",
+        record(&id)
+    );
+
+    // A worker comes; the device's next tries are answered with its proof.
+    let workers = Workers::spawn(1, &server.url(), &dir.join("keys"), &dir);
+    let proved = (0..10)
+        .find_map(|_| session::send_input(&mut device, &input, &output, class, gwc).ok())
+        .expect("the device was never answered with a proof");
+    let (stored, bytes) = rt.block_on(cluster.proof(&id)).unwrap();
+    let Record::Done { proof, worker, .. } = stored else {
+        panic!("job {id} answered but not done: {stored:?}")
+    };
+    // The device's digest names the halo2 transcript (what a device that proves hashes
+    // itself); the cluster names the whole proof file.
+    assert_eq!(proof, zkedge::files::hash_hex(&bytes));
+    assert_eq!(worker, "w0");
+    let file = ProofFile::from_bytes(&bytes).unwrap();
+    assert_eq!(hash(&file.proof), proved.digest);
+    proof::verify(&keys, &file).unwrap();
+    assert_eq!((file.output.clone(), file.class), (output.clone(), class));
+
+    // The same input again is the same job: answered from the stored proof, proven once.
+    let again = session::send_input(&mut device, &input, &output, class, gwc).unwrap();
+    assert_eq!(again.digest, proved.digest);
+    let dones = rt
+        .block_on(cluster.history(&id))
+        .unwrap()
+        .into_iter()
+        .filter(|r| matches!(r, Record::Done { .. }))
+        .count();
+    assert_eq!(dones, 1);
+
+    drop(device);
+    let status = serve.wait().unwrap();
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+    assert!(status.success(), "serve exited with {status}: {log}");
+    assert!(log.contains("input-mode uploads become jobs"), "{log}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let proofs = report["report"]["proofs"].as_array().unwrap();
+    assert_eq!(proofs.len(), 2, "{report}");
+    for p in proofs {
+        assert_eq!(p["job"][0], id.to_string(), "{p}");
+        assert_eq!(p["digest"], srs::hex(&proved.digest), "{p}");
+    }
+    eprintln!(
+        "gateway: {} s, {} lines from the worker",
+        start.elapsed().as_secs(),
+        workers.lines().len()
     );
     drop(workers);
     drop(server);

@@ -2,6 +2,8 @@
 //! driver (`zkedge serve`'s service), in process over a socket pair: both modes end to end,
 //! the NTT policy, damaged and hostile replies, a silent host, and refused uploads.
 
+mod common;
+
 use std::{
     io::{Read, Write},
     os::unix::net::{UnixListener, UnixStream},
@@ -13,6 +15,7 @@ use accel_backends::{wire::FRAME, Backend, Checked, CpuBackend, Fr};
 use accel_proto::{
     encode_reply, ErrorCode, MultiOpen, Reply, ReplyBody, RequestBody, Stats, WirePoint,
 };
+use common::line::SocketLine;
 use rand::{Rng, SeedableRng};
 use zkedge::{
     bundled,
@@ -21,9 +24,7 @@ use zkedge::{
     serve::{self, port, Mode, Report, ServiceConfig},
     srs,
 };
-use zkedge_device::{
-    session, CallError, Client, ClientConfig, Line, LineError, Remote, Timeouts, Wait,
-};
+use zkedge_device::{session, CallError, Client, ClientConfig, Line, Remote, Timeouts, Wait};
 use zkedge_kernel::{
     infer::infer,
     layout::{Layout, Witness},
@@ -49,66 +50,6 @@ fn observe(keys: &Keys, sample: usize) -> (Witness, Vec<i8>, u32) {
     let trace = infer(&keys.model, input).unwrap();
     let witness = keys.layout.witness(&keys.model, &trace).unwrap();
     (witness, trace.output().to_vec(), trace.class() as u32)
-}
-
-/// The device's line over a socket, optionally damaging what it receives.
-struct SocketLine {
-    stream: UnixStream,
-    start: Instant,
-    /// Flip one received byte in every `n`.
-    damage: Option<usize>,
-    received: usize,
-}
-
-impl SocketLine {
-    fn new(stream: UnixStream) -> Self {
-        Self {
-            stream,
-            start: Instant::now(),
-            damage: None,
-            received: 0,
-        }
-    }
-}
-
-impl Line for SocketLine {
-    fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineError> {
-        self.stream.write_all(bytes).map_err(|_| LineError::Io)
-    }
-
-    fn read(&mut self, buf: &mut [u8], timeout_ms: u32) -> Result<usize, LineError> {
-        let wait = Duration::from_millis(u64::from(timeout_ms.max(1)));
-        self.stream
-            .set_read_timeout(Some(wait))
-            .map_err(|_| LineError::Io)?;
-        match self.stream.read(buf) {
-            Ok(0) => Err(LineError::Closed),
-            Ok(n) => {
-                if let Some(every) = self.damage {
-                    for b in &mut buf[..n] {
-                        self.received += 1;
-                        if self.received % every == every / 2 {
-                            *b ^= 0x5a;
-                        }
-                    }
-                }
-                Ok(n)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(0)
-            }
-            Err(_) => Err(LineError::Io),
-        }
-    }
-
-    fn now_ms(&mut self) -> u64 {
-        self.start.elapsed().as_millis() as u64
-    }
 }
 
 /// The host driver on one end of a socket pair, in a thread; the device's line on the other.

@@ -49,6 +49,15 @@ pub struct ServeArgs {
     /// backend goes; 1: none).
     #[arg(long, value_name = "F", default_value_t = 1)]
     precompute: u32,
+    /// Send input-mode uploads to the cluster at URL as jobs (`zkedge worker`s prove them)
+    /// instead of proving them here; witness-mode uploads and device-made proofs are still
+    /// handled here (docs/cluster.md).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// With --nats: how long a device's job is waited on before the device is told to try
+    /// again (the job stays queued; keep it below the device's own proving timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    job_wait: u64,
 }
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
@@ -87,9 +96,16 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     };
     let model = keys.manifest.model.clone();
     let mut server = serve::server(keys, router, config).context("starting the service")?;
+    let mut jobs = String::new();
+    if let Some(url) = &args.nats {
+        let gateway = serve::Gateway::connect(url, Duration::from_secs(args.job_wait))
+            .context("connecting to the cluster (--nats)")?;
+        jobs = format!("; input-mode uploads become jobs on {url}");
+        server.extension_mut().set_gateway(gateway);
+    }
     let mut line = port::open(&args.port, args.baud, Duration::from_secs(args.wait))?;
     eprintln!(
-        "zkedge serve: serving {model} on {} (backend {}{routing})",
+        "zkedge serve: serving {model} on {} (backend {}{routing}{jobs})",
         args.port, args.backend
     );
     let served = serve::serve_link(&mut server, &mut line);
@@ -116,12 +132,17 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
             "zkedge serve: {name} was suspect after a proof made with it failed verification"
         );
     }
-    if report.witness_bytes + report.proof_bytes > 0 {
+    if report.witness_bytes + report.proof_bytes + report.input_bytes > 0 {
         eprintln!(
-            "zkedge serve: uploads: witnesses {}, proofs {}",
+            "zkedge serve: uploads: witnesses {}, proofs {}, inputs {}",
             bytes(report.witness_bytes as usize),
-            bytes(report.proof_bytes as usize)
+            bytes(report.proof_bytes as usize),
+            bytes(report.input_bytes as usize)
         );
+    }
+    let jobs = report.proofs.iter().filter(|p| p.job.is_some()).count();
+    if args.nats.is_some() {
+        eprintln!("zkedge serve: {jobs} proofs made by cluster workers");
     }
     if let Some(path) = &args.report {
         let json = serde_json::json!({

@@ -136,6 +136,34 @@ impl Cluster {
         Ok((record, bytes))
     }
 
+    /// Waits until the job is done or dead (its record), polling the bucket: a restarted server
+    /// or a redelivered job only delays the answer. `None` when `wait` passes first: the job
+    /// stays queued, and waiting again (or submitting it again) picks it up.
+    pub async fn wait(
+        &self,
+        id: &JobId,
+        wait: std::time::Duration,
+    ) -> Result<Option<Record>, ClusterError> {
+        let until = tokio::time::Instant::now() + wait;
+        let mut pause = std::time::Duration::from_millis(20);
+        loop {
+            // A server that restarts refuses reads for a moment: retried until the deadline.
+            match self.record(id).await {
+                Ok(Some((record @ (Record::Done { .. } | Record::Dead { .. }), _))) => {
+                    return Ok(Some(record))
+                }
+                Ok(_) => {}
+                Err(e) if tokio::time::Instant::now() >= until => return Err(e),
+                Err(_) => {}
+            }
+            if tokio::time::Instant::now() >= until {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(250));
+        }
+    }
+
     /// Counts over the whole cluster (reads every record: for people, not for loops).
     pub async fn status(&self) -> Result<Status, ClusterError> {
         use futures_util::StreamExt;

@@ -13,13 +13,16 @@
 //!   halo2-axiom's verifier, and answers with the proof's digest;
 //! - input mode (`InputBegin/Chunk/End`): the device sends its input and the output it
 //!   computed; the service runs the model itself, refuses an output that differs, then proves
-//!   and verifies as in witness mode (the link carries the input, not the witness);
+//!   and verifies as in witness mode (the link carries the input, not the witness); with a
+//!   [`Gateway`] (`zkedge serve --nats`) the input becomes a cluster job instead, proven by a
+//!   `zkedge worker`, and the service verifies the stored proof before answering;
 //! - device-proving mode (`ProofBegin/Chunk/End`): the device sends a proof it made; the
 //!   service verifies it with halo2-axiom's verifier and answers with its digest;
 //! - `Fault`: the device refused one of our replies; it is logged and counted.
 //!
 //! Every size the device announces is checked against the keys before anything is allocated.
 
+pub mod gateway;
 pub mod port;
 
 use std::{
@@ -41,7 +44,10 @@ use rand::rngs::OsRng;
 use serde::Serialize;
 use zkedge_kernel::prover::{self, Prepared, ProveError, Srs};
 
+pub use gateway::{Gateway, Outcome};
+
 use crate::{
+    cluster::{Job, JobId},
     files::{hash, hash_hex},
     keys::Keys,
     proof::{self, MultiOpen, ProofFile},
@@ -120,6 +126,8 @@ pub struct Served {
     pub millis: u64,
     /// The proof file written, if any.
     pub file: Option<PathBuf>,
+    /// The cluster job that proved it (`serve --nats`), and the worker.
+    pub job: Option<(String, String)>,
 }
 
 /// One request the service refused.
@@ -192,6 +200,7 @@ pub struct DeviceService {
     /// was lost and the device retransmitted it).
     finished: Option<ReplyBody<'static>>,
     report: Report,
+    gateway: Option<Gateway>,
 }
 
 type Answer = Option<Result<ReplyBody<'static>, ErrorReply>>;
@@ -246,7 +255,13 @@ impl DeviceService {
             upload: Uploading::None,
             finished: None,
             report: Report::default(),
+            gateway: None,
         })
+    }
+
+    /// Sends input-mode uploads to the cluster behind `gateway` instead of proving them here.
+    pub fn set_gateway(&mut self, gateway: Gateway) {
+        self.gateway = Some(gateway);
     }
 
     /// What the service has done.
@@ -330,9 +345,14 @@ impl DeviceService {
             lagrange: raw(self.srs.lagrange),
             ntt_min_log: self.config.ntt_min_log,
         };
+        let ntts = if info.ntt_min_log == accel_proto::NTT_NEVER {
+            "NTTs stay on the device".to_string()
+        } else {
+            format!("NTTs from 2^{} on the host", info.ntt_min_log)
+        };
         self.log(format_args!(
-            "session open for {} (k = {}); NTTs from 2^{} on the host",
-            self.keys.manifest.model, info.k, info.ntt_min_log
+            "session open for {} (k = {}); {ntts}",
+            self.keys.manifest.model, info.k
         ));
         Ok(ReplyBody::Session(info))
     }
@@ -478,7 +498,7 @@ impl DeviceService {
         let file = self.file(proof, output, class, multiopen);
         let verified = proof::verify(&self.keys, &file);
         Ok(match verified {
-            Ok(()) => self.keep(mode, file, start),
+            Ok(()) => self.keep(mode, file, start, None),
             // Made with the accelerator's help and rejected: the accelerator or the witness
             // is wrong. The CPU alone tells which.
             Err(e) if accelerated => {
@@ -570,6 +590,14 @@ impl DeviceService {
             ));
             return Err(refuse(ErrorCode::Unsatisfied, 0));
         }
+        let multiopen = host_multiopen(multiopen);
+        if let Some(gateway) = &self.gateway {
+            let job = Job::new(self.keys.model_hash, input, multiopen);
+            let outcome = gateway.prove(&job);
+            let done = self.answer_from_cluster(outcome, &output, class, start)?;
+            self.finished = Some(done);
+            return Ok(done);
+        }
         let witness = match self.keys.layout.witness(&self.keys.model, &trace) {
             Ok(w) => w,
             Err(e) => {
@@ -577,7 +605,6 @@ impl DeviceService {
                 return Err(refuse(ErrorCode::Unsatisfied, 0));
             }
         };
-        let multiopen = host_multiopen(multiopen);
         let done = self.prove_and_keep(
             router,
             &witness,
@@ -589,6 +616,64 @@ impl DeviceService {
         )?;
         self.finished = Some(done);
         Ok(done)
+    }
+
+    /// Answers the device from how its cluster job ended: a stored proof is read back,
+    /// verified with halo2-axiom against the served keys and held to the device's claim.
+    fn answer_from_cluster(
+        &mut self,
+        outcome: Result<Outcome, crate::cluster::ClusterError>,
+        output: &[i8],
+        class: u32,
+        start: Instant,
+    ) -> Result<ReplyBody<'static>, ErrorReply> {
+        let (id, bytes, worker) = match outcome {
+            Ok(Outcome::Proved { id, file, worker }) => (id, file, worker),
+            Ok(Outcome::Dead { id, reason }) => {
+                self.log(format_args!(
+                    "job {id} was given up by the workers: {reason}"
+                ));
+                return Err(refuse(ErrorCode::Unsatisfied, 0));
+            }
+            Ok(Outcome::Waiting(id)) => {
+                let waited = self.gateway.as_ref().map(Gateway::wait).unwrap_or_default();
+                self.log(format_args!(
+                    "job {id} is not done after {} s (is a `zkedge worker` holding these keys \
+                     running?); it stays queued, and the device's next try waits on it again",
+                    waited.as_secs()
+                ));
+                return Err(refuse(ErrorCode::Device, 0));
+            }
+            Err(e) => {
+                self.log(format_args!("the cluster failed: {e}"));
+                return Err(refuse(ErrorCode::Device, 0));
+            }
+        };
+        let file = match ProofFile::from_bytes(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                self.log(format_args!(
+                    "job {id}: the stored proof does not parse: {e}"
+                ));
+                return Err(refuse(ErrorCode::InvalidProof, 0));
+            }
+        };
+        if file.output != output || file.class != class {
+            self.log(format_args!(
+                "job {id}: the stored proof is of class {}, logits {:?}; the device claimed \
+                 class {class}, logits {output:?}",
+                file.class, file.output
+            ));
+            return Err(refuse(ErrorCode::Unsatisfied, 0));
+        }
+        if let Err(e) = proof::verify(&self.keys, &file) {
+            self.log(format_args!(
+                "job {id}: the proof worker {worker} stored does not verify with the keys \
+                 served here ({e}): give the gateway and the workers the same keys"
+            ));
+            return Err(refuse(ErrorCode::InvalidProof, 0));
+        }
+        Ok(self.keep(Mode::Input, file, start, Some((id, worker))))
     }
 
     /// The zkedge prover on `router` over the session's SRS.
@@ -699,11 +784,17 @@ impl DeviceService {
             self.log(format_args!("{mode:?} proof rejected: {e}"));
             return Err(e);
         }
-        Ok(self.keep(mode, file, start))
+        Ok(self.keep(mode, file, start, None))
     }
 
     /// Keeps and reports a proof halo2-axiom's verifier accepted.
-    fn keep(&mut self, mode: Mode, file: ProofFile, start: Instant) -> ReplyBody<'static> {
+    fn keep(
+        &mut self,
+        mode: Mode,
+        file: ProofFile,
+        start: Instant,
+        job: Option<(JobId, String)>,
+    ) -> ReplyBody<'static> {
         let digest = hash(&file.proof);
         let hex = hash_hex(&file.proof);
         let path = self.config.out_dir.as_ref().and_then(|dir| {
@@ -719,8 +810,13 @@ impl DeviceService {
         });
         let ms = millis(start);
         let (output, class) = (file.output.clone(), file.class);
+        let by = match &job {
+            Some((id, worker)) => format!(" (job {id}, proven by {worker})"),
+            None => String::new(),
+        };
         self.log(format_args!(
-            "{} proof verified: class {class}, logits {output:?}, {} bytes, digest {hex}, {ms} ms",
+            "{} proof verified{by}: class {class}, logits {output:?}, {} bytes, digest {hex}, \
+             {ms} ms",
             match mode {
                 Mode::Witness => "witness-mode",
                 Mode::DeviceProving => "device-made",
@@ -737,6 +833,7 @@ impl DeviceService {
             class,
             millis: ms,
             file: path,
+            job: job.map(|(id, worker)| (id.to_string(), worker)),
         });
         ReplyBody::Proved {
             digest,

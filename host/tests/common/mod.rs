@@ -1,6 +1,8 @@
 //! What the end-to-end tests share: running the `zkedge` binary.
 #![allow(dead_code)] // each test binary takes what it needs
 
+pub mod line;
+
 use std::{path::Path, process::Command};
 
 /// Runs `zkedge args…`: its exit code, stdout and stderr.
