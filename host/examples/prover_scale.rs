@@ -304,7 +304,7 @@ fn prove(dir: &Path, prover: Prover, multiopen: MultiOpen, seed: u64) -> Result<
             report("rss_before_prove_mib", rss().1);
             let mut rng = StdRng::seed_from_u64(seed);
             let t = Instant::now();
-            let proof = zk.prove(advice, &inst, multiopen.into(), &mut rng)?;
+            let proof = zk.prove(advice, &inst, multiopen, &mut rng)?;
             report("prove_s", secs(t));
             let ms = |ns: u64| format!("{:.0}", ns as f64 / 1e6);
             let c = zk.backend().counters();

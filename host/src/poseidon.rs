@@ -6,10 +6,7 @@
 
 use std::sync::OnceLock;
 
-use halo2_proofs::halo2curves::{
-    bn256::Fr,
-    ff::{Field, PrimeField},
-};
+use halo2_proofs::halo2curves::{bn256::Fr, ff::Field};
 use poseidon_primitives::poseidon::primitives::Spec;
 use zkedge_kernel::layout::{
     hash::{FULL_ROUNDS, PARTIAL_ROUNDS, WIDTH},
@@ -59,10 +56,6 @@ pub fn constants() -> &'static Constants {
     })
 }
 
-fn ark(x: &Fr) -> zkedge_kernel::prover::Fr {
-    crate::zk::fr(x)
-}
-
 /// The permutation for the kernel (arkworks field).
 pub fn poseidon() -> &'static Poseidon {
     static POSEIDON: OnceLock<Poseidon> = OnceLock::new();
@@ -71,18 +64,9 @@ pub fn poseidon() -> &'static Poseidon {
         let rc = c
             .round_constants
             .iter()
-            .map(|r| r.map(|x| ark(&x)))
+            .map(|r| r.map(|x| crate::zk::fr(&x)))
             .collect();
-        let mds = c.mds.map(|row| row.map(|x| ark(&x)));
+        let mds = c.mds.map(|row| row.map(|x| crate::zk::fr(&x)));
         Poseidon::new(rc, mds).expect("poseidon-primitives makes one row per round")
     })
-}
-
-/// An arkworks scalar in halo2's type.
-pub fn halo2_fr(x: &zkedge_kernel::prover::Fr) -> Fr {
-    use ark_ff::{BigInteger, PrimeField as _};
-    let mut repr = [0u8; 32];
-    repr.copy_from_slice(&x.into_bigint().to_bytes_le());
-    // A reduced arkworks scalar is a canonical halo2 one.
-    Fr::from_repr(repr).unwrap_or(Fr::ZERO)
 }

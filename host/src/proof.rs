@@ -58,32 +58,7 @@ pub const PROOF_VERSION: u16 = 3;
 /// Largest proof file accepted.
 pub const MAX_PROOF_FILE: u64 = 4 << 20;
 
-/// halo2's multi-opening argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum MultiOpen {
-    /// GWC19, the multi-point opening of the PLONK paper: one opening proof per point.
-    Gwc,
-    /// SHPLONK (BDFG20): smaller proofs.
-    Shplonk,
-}
-
-impl std::fmt::Display for MultiOpen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            MultiOpen::Gwc => "GWC",
-            MultiOpen::Shplonk => "SHPLONK",
-        })
-    }
-}
-
-impl From<MultiOpen> for zkedge_kernel::prover::MultiOpen {
-    fn from(m: MultiOpen) -> Self {
-        match m {
-            MultiOpen::Gwc => Self::Gwc,
-            MultiOpen::Shplonk => Self::Shplonk,
-        }
-    }
-}
+pub use accel_proto::MultiOpen;
 
 /// Which prover makes the proof; the verifier is halo2-axiom's either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -318,7 +293,7 @@ pub fn random_salt(rng: &mut (impl RngCore + CryptoRng)) -> Fr {
 /// The commitment to `input` with `salt` (hashed input): what a sensor signs, and what the
 /// proof's instance holds.
 pub fn commitment(input: &[i8], salt: &Fr) -> Fr {
-    crate::poseidon::halo2_fr(&zkedge_kernel::layout::hash::commitment(
+    crate::zk::halo2_fr(&zkedge_kernel::layout::hash::commitment(
         crate::poseidon::poseidon(),
         crate::zk::fr(salt),
         input,
@@ -365,7 +340,7 @@ fn witness(
             let c = w
                 .commitment
                 .as_ref()
-                .map(crate::poseidon::halo2_fr)
+                .map(crate::zk::halo2_fr)
                 .unwrap_or(Fr::from(0u64));
             (w, Revealed::Commitment(c.to_repr()), Some(salt))
         }
@@ -479,7 +454,7 @@ pub fn prove_zkedge_with_salt<B: accel_backends::Backend>(
     let trace = infer(&keys.model, input)?;
     let (witness, revealed, salt) = witness(keys, &trace, salt, rng)?;
     let proof = prover
-        .prove_witness(&witness, multiopen.into(), rng)
+        .prove_witness(&witness, multiopen, rng)
         .map_err(|e| ProofError::Prover(e.to_string()))?;
     let file = ProofFile::new(
         keys,

@@ -108,7 +108,7 @@ fn decimal(x: &Fr) -> String {
 }
 
 fn halo2(x: &zkedge_kernel::prover::Fr) -> Fr {
-    zkedge::poseidon::halo2_fr(x)
+    zkedge::zk::halo2_fr(x)
 }
 
 #[test]

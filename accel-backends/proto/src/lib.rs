@@ -33,7 +33,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(test)]
+// Tests, and clap's derive (the host's command line), need std.
+#[cfg(any(test, feature = "clap"))]
 extern crate std;
 
 mod accumulator;

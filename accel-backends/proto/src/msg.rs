@@ -235,14 +235,25 @@ pub enum RequestBody<'a> {
     },
 }
 
-/// The multi-opening argument of a proof (halo2's KZG provers).
+/// The multi-opening argument of a proof (halo2's KZG provers): one type for the wire, the
+/// prover, proof files, jobs and the command line; the verifier must use the proof's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum MultiOpen {
-    /// GWC19: one opening proof per point.
+    /// GWC19, the multi-point opening of the PLONK paper: one opening proof per point.
     Gwc,
     /// SHPLONK (BDFG20): smaller proofs.
     Shplonk,
+}
+
+impl core::fmt::Display for MultiOpen {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            MultiOpen::Gwc => "GWC",
+            MultiOpen::Shplonk => "SHPLONK",
+        })
+    }
 }
 
 /// What a server tells a device that opens a session ([`ReplyBody::Session`]).

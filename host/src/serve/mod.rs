@@ -37,8 +37,8 @@ use accel_backends::{
     Backend, BasesConfig, BasesHandle, Checked, G1Affine,
 };
 use accel_proto::{
-    witness, ErrorCode, ErrorReply, FrameAccumulator, MultiOpen as WireMultiOpen, ReplyBody,
-    RequestBody, RequestId, SessionInfo,
+    witness, ErrorCode, ErrorReply, FrameAccumulator, ReplyBody, RequestBody, RequestId,
+    SessionInfo,
 };
 use rand::rngs::OsRng;
 use serde::Serialize;
@@ -440,7 +440,7 @@ impl DeviceService {
     fn witness_end(
         &mut self,
         router: &mut Checked<Router>,
-        multiopen: WireMultiOpen,
+        multiopen: MultiOpen,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         if let (Uploading::None, Some(done)) = (&self.upload, self.finished) {
             return Ok(done);
@@ -456,7 +456,6 @@ impl DeviceService {
         };
         let values = values.finish()?;
         let columns: Vec<Vec<i64>> = values.chunks(rows.max(1)).map(<[i64]>::to_vec).collect();
-        let multiopen = host_multiopen(multiopen);
         let start = Instant::now();
         let witness = zkedge_kernel::layout::Witness {
             advice: columns,
@@ -559,7 +558,7 @@ impl DeviceService {
     fn input_end(
         &mut self,
         router: &mut Checked<Router>,
-        multiopen: WireMultiOpen,
+        multiopen: MultiOpen,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         if let (Uploading::None, Some(done)) = (&self.upload, self.finished) {
             return Ok(done);
@@ -590,7 +589,6 @@ impl DeviceService {
             ));
             return Err(refuse(ErrorCode::Unsatisfied, 0));
         }
-        let multiopen = host_multiopen(multiopen);
         if let Some(gateway) = &self.gateway {
             let job = Job::new(self.keys.model_hash, input, multiopen);
             let outcome = gateway.prove(&job);
@@ -690,7 +688,7 @@ impl DeviceService {
             &self.srs,
             advice,
             &instance,
-            multiopen.into(),
+            multiopen,
             &mut OsRng,
         );
         match made {
@@ -723,7 +721,7 @@ impl DeviceService {
         len: u32,
         output: &[u8],
         class: u32,
-        multiopen: WireMultiOpen,
+        multiopen: MultiOpen,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
@@ -736,7 +734,7 @@ impl DeviceService {
             bytes: Upload::new(len as usize)?,
             output,
             class,
-            multiopen: host_multiopen(multiopen),
+            multiopen,
         };
         self.finished = None;
         Ok(ReplyBody::Ok)
@@ -850,13 +848,6 @@ fn accept_bytes(upload: &mut Upload<u8>, offset: u32, chunk: &[u8]) -> Result<()
         chunk.iter().enumerate().for_each(|(i, &b)| sink(i, b));
         Ok(())
     })
-}
-
-fn host_multiopen(m: WireMultiOpen) -> MultiOpen {
-    match m {
-        WireMultiOpen::Gwc => MultiOpen::Gwc,
-        WireMultiOpen::Shplonk => MultiOpen::Shplonk,
-    }
 }
 
 impl Extension<Checked<Router>> for DeviceService {

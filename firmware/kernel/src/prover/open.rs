@@ -16,15 +16,7 @@ use super::{
     rotate, Fr, Prepared, ProveError, Srs, Transcript,
 };
 
-/// Which multi-opening argument a proof uses; the verifier must use the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum MultiOpen {
-    /// GWC19.
-    Gwc,
-    /// SHPLONK (BDFG20).
-    Shplonk,
-}
+pub use accel_proto::MultiOpen;
 
 /// One opening: polynomial `id` (coefficients `poly`) at `point`, where it takes `value`.
 pub(super) struct Opening<'a> {
