@@ -1,7 +1,7 @@
 //! Proving with the zkedge prover (`zkedge_kernel::prover`) on any [`Backend`]: conversions
 //! from halo2's types, SRS bases loaded once per backend, and the witness of the model circuit.
 
-use accel_backends::{Backend, Fr, G1Affine};
+use accel_backends::{Backend, BasesConfig, Fr, G1Affine};
 use halo2_proofs::{
     halo2curves::{
         bn256::{Fq as H2Fq, Fr as H2Fr, G1Affine as H2G1Affine},
@@ -90,12 +90,13 @@ pub fn bases(srs: &Srs) -> (Vec<G1Affine>, Vec<G1Affine>) {
     (monomial, lagrange)
 }
 
-/// A backend with the SRS loaded and a proving key prepared: ready to prove many times.
-pub struct ZkProver<B: Backend> {
-    backend: B,
+/// A proving key prepared with a backend, and the SRS's bases loaded into it: proves on that
+/// backend, lent per proof. `zkedge serve` lends it the backend its wire server owns;
+/// [`ZkProver`] owns one.
+pub struct Prover {
     srs: BackendSrs,
     prepared: Prepared,
-    progress: Option<Box<dyn Progress + Send>>,
+    bases: BasesConfig,
 }
 
 /// Why the zkedge prover could not be set up.
@@ -118,28 +119,125 @@ pub enum SetupError {
     },
 }
 
+/// The first `n` points of the SRS's monomial and Lagrange bases.
+fn bases_for(srs: &Srs, n: usize) -> Result<(Vec<G1Affine>, Vec<G1Affine>), SetupError> {
+    let (mut monomial, mut lagrange) = bases(srs);
+    if monomial.len() < n || lagrange.len() < n {
+        return Err(SetupError::SrsTooShort {
+            have: monomial.len().min(lagrange.len()),
+            need: n,
+        });
+    }
+    monomial.truncate(n);
+    lagrange.truncate(n);
+    Ok((monomial, lagrange))
+}
+
+impl Prover {
+    /// Loads the SRS's bases into `backend` (held as `bases` says) and prepares `key` with it.
+    pub fn new<B: Backend + ?Sized>(
+        key: ProvingKey,
+        srs: &Srs,
+        backend: &mut B,
+        bases: BasesConfig,
+    ) -> Result<Self, SetupError> {
+        let (monomial, lagrange) = bases_for(srs, key.n())?;
+        let load = |backend: &mut B, points: &[G1Affine]| {
+            backend
+                .load_bases_with(points, bases)
+                .map_err(ProveError::from)
+        };
+        let srs = BackendSrs {
+            monomial: load(backend, &monomial)?,
+            lagrange: load(backend, &lagrange)?,
+        };
+        let prepared = Prepared::new(key, backend)?;
+        Ok(Self {
+            srs,
+            prepared,
+            bases,
+        })
+    }
+
+    /// The prepared key (its quotient plan, the circuit's description).
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// The SRS's handles in the backend.
+    pub fn srs(&self) -> &BackendSrs {
+        &self.srs
+    }
+
+    /// Loads the SRS's bases into `backend` again where they were released (a device on the
+    /// link may release any handle); a no-op otherwise.
+    pub fn ensure_loaded<B: Backend + ?Sized>(
+        &mut self,
+        backend: &mut B,
+        srs: &Srs,
+    ) -> Result<(), SetupError> {
+        let n = self.prepared.key().n();
+        let missing = |h| backend.bases_len(h) != Some(n);
+        if !missing(self.srs.monomial) && !missing(self.srs.lagrange) {
+            return Ok(());
+        }
+        let (monomial, lagrange) = bases_for(srs, n)?;
+        if backend.bases_len(self.srs.monomial) != Some(n) {
+            self.srs.monomial = backend
+                .load_bases_with(&monomial, self.bases)
+                .map_err(ProveError::from)?;
+        }
+        if backend.bases_len(self.srs.lagrange) != Some(n) {
+            self.srs.lagrange = backend
+                .load_bases_with(&lagrange, self.bases)
+                .map_err(ProveError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Proves with the given advice and instance columns on `backend` (the one the bases were
+    /// loaded into).
+    pub fn prove<B: Backend + ?Sized>(
+        &self,
+        backend: &mut B,
+        advice: Vec<Vec<Fr>>,
+        instance: &[Vec<Fr>],
+        options: Options<'_>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Proof, ProveError> {
+        prover::prove_with(
+            &self.prepared,
+            backend,
+            &self.srs,
+            advice,
+            instance,
+            rng,
+            options,
+        )
+    }
+
+    /// Gives the SRS's bases slots back (a backend that cannot, its link gone, has nothing
+    /// left to leak).
+    pub fn release<B: Backend + ?Sized>(&self, backend: &mut B) {
+        let _ = backend.release_bases(self.srs.monomial);
+        let _ = backend.release_bases(self.srs.lagrange);
+    }
+}
+
+/// A [`Prover`] with a backend of its own: ready to prove many times.
+pub struct ZkProver<B: Backend> {
+    backend: B,
+    prover: Prover,
+    progress: Option<Box<dyn Progress + Send>>,
+}
+
 impl<B: Backend> ZkProver<B> {
     /// Loads the SRS's bases into `backend` and prepares `key` with it.
     pub fn new(key: ProvingKey, srs: &Srs, mut backend: B) -> Result<Self, SetupError> {
-        let (monomial, lagrange) = bases(srs);
-        let need = key.n();
-        if monomial.len() < need || lagrange.len() < need {
-            return Err(SetupError::SrsTooShort {
-                have: monomial.len().min(lagrange.len()),
-                need,
-            });
-        }
-        let monomial = backend
-            .load_bases(&monomial[..need])
-            .map_err(ProveError::from)?;
-        let lagrange = backend
-            .load_bases(&lagrange[..need])
-            .map_err(ProveError::from)?;
-        let prepared = Prepared::new(key, &mut backend)?;
+        let prover = Prover::new(key, srs, &mut backend, BasesConfig::plain())?;
         Ok(Self {
             backend,
-            srs: BackendSrs { monomial, lagrange },
-            prepared,
+            prover,
             progress: None,
         })
     }
@@ -151,7 +249,7 @@ impl<B: Backend> ZkProver<B> {
 
     /// The prepared key (its quotient plan, the circuit's description).
     pub fn prepared(&self) -> &Prepared {
-        &self.prepared
+        self.prover.prepared()
     }
 
     /// Proves with the given advice columns and instance columns.
@@ -166,15 +264,8 @@ impl<B: Backend> ZkProver<B> {
         if let Some(p) = self.progress.as_mut() {
             options = options.progress(p.as_mut());
         }
-        prover::prove_with(
-            &self.prepared,
-            &mut self.backend,
-            &self.srs,
-            advice,
-            instance,
-            rng,
-            options,
-        )
+        self.prover
+            .prove(&mut self.backend, advice, instance, options, rng)
     }
 
     /// Proves the model circuit's witness (from `zkedge_kernel::layout`).
@@ -190,10 +281,8 @@ impl<B: Backend> ZkProver<B> {
 
     /// The backend back, with whatever it counted.
     pub fn into_backend(mut self) -> B {
-        // The SRS's handles would otherwise hold the backend's bases slots for good. A backend
-        // that cannot release (its link gone) has nothing left to leak.
-        let _ = self.backend.release_bases(self.srs.monomial);
-        let _ = self.backend.release_bases(self.srs.lagrange);
+        // The SRS's handles would otherwise hold the backend's bases slots for good.
+        self.prover.release(&mut self.backend);
         self.backend
     }
 

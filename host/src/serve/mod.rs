@@ -34,7 +34,7 @@ use std::{
 
 use accel_backends::{
     wire::{Extension, ServeConfig, Server, Upload, FRAME},
-    Backend, BasesConfig, BasesHandle, Checked, G1Affine,
+    Backend, BasesConfig, BasesHandle, Checked,
 };
 use accel_proto::{
     witness, ErrorCode, ErrorReply, FrameAccumulator, ReplyBody, RequestBody, RequestId,
@@ -42,7 +42,7 @@ use accel_proto::{
 };
 use rand::rngs::OsRng;
 use serde::Serialize;
-use zkedge_kernel::prover::{self, Prepared, ProveError, Srs};
+use zkedge_kernel::prover::{self, ProveError};
 
 pub use gateway::{Gateway, Outcome};
 
@@ -64,7 +64,7 @@ pub enum ServeError {
     NoProvingKey,
     /// Loading the SRS or preparing the key failed.
     #[error("preparing the prover: {0}")]
-    Prove(#[from] ProveError),
+    Prove(#[from] zk::SetupError),
 }
 
 /// The largest proof a device may upload.
@@ -189,10 +189,7 @@ enum Uploading {
 /// The proving-session half of `zkedge serve`, as an [`Extension`] of the wire server.
 pub struct DeviceService {
     keys: Keys,
-    prepared: Prepared,
-    monomial: Vec<G1Affine>,
-    lagrange: Vec<G1Affine>,
-    srs: Srs,
+    prover: zk::Prover,
     config: ServiceConfig,
     session: bool,
     upload: Uploading,
@@ -224,32 +221,10 @@ impl DeviceService {
         config: ServiceConfig,
     ) -> Result<Self, ServeError> {
         let key = keys.zk.clone().ok_or(ServeError::NoProvingKey)?;
-        let n = key.n();
-        let (mut monomial, mut lagrange) = zk::bases(&keys.srs);
-        if monomial.len() < n || lagrange.len() < n {
-            return Err(ProveError::SrsTooShort {
-                have: monomial.len().min(lagrange.len()),
-                need: n,
-            }
-            .into());
-        }
-        monomial.truncate(n);
-        lagrange.truncate(n);
-        let srs = Srs {
-            monomial: backend
-                .load_bases_with(&monomial, config.bases)
-                .map_err(ProveError::from)?,
-            lagrange: backend
-                .load_bases_with(&lagrange, config.bases)
-                .map_err(ProveError::from)?,
-        };
-        let prepared = Prepared::new(key, backend)?;
+        let prover = zk::Prover::new(key, &keys.srs, backend, config.bases)?;
         Ok(Self {
             keys,
-            prepared,
-            monomial,
-            lagrange,
-            srs,
+            prover,
             config,
             session: false,
             upload: Uploading::None,
@@ -308,23 +283,6 @@ impl DeviceService {
         e
     }
 
-    /// Re-loads the SRS if the device released it.
-    fn ensure_bases<B: Backend + ?Sized>(&mut self, backend: &mut B) -> Result<(), ErrorReply> {
-        let n = self.prepared.key().n();
-        let device = |_| refuse(ErrorCode::Device, 0);
-        if backend.bases_len(self.srs.monomial) != Some(n) {
-            self.srs.monomial = backend
-                .load_bases_with(&self.monomial, self.config.bases)
-                .map_err(device)?;
-        }
-        if backend.bases_len(self.srs.lagrange) != Some(n) {
-            self.srs.lagrange = backend
-                .load_bases_with(&self.lagrange, self.config.bases)
-                .map_err(device)?;
-        }
-        Ok(())
-    }
-
     fn session<B: Backend + ?Sized>(
         &mut self,
         backend: &mut B,
@@ -333,16 +291,22 @@ impl DeviceService {
         if *model != self.keys.model_hash {
             return Err(refuse(ErrorCode::UnknownModel, 0));
         }
-        self.ensure_bases(backend)?;
+        if let Err(e) = self.prover.ensure_loaded(backend, &self.keys.srs) {
+            self.log(format_args!(
+                "cannot load the SRS into the backend again: {e}"
+            ));
+            return Err(refuse(ErrorCode::Device, 0));
+        }
         self.session = true;
         self.upload = Uploading::None;
         self.finished = None;
         self.report.sessions += 1;
         let raw = |h: BasesHandle| h.id();
+        let srs = self.prover.srs();
         let info = SessionInfo {
-            k: u8::try_from(self.prepared.key().k).unwrap_or(u8::MAX),
-            monomial: raw(self.srs.monomial),
-            lagrange: raw(self.srs.lagrange),
+            k: u8::try_from(self.prover.prepared().key().k).unwrap_or(u8::MAX),
+            monomial: raw(srs.monomial),
+            lagrange: raw(srs.lagrange),
             ntt_min_log: self.config.ntt_min_log,
         };
         let ntts = if info.ntt_min_log == accel_proto::NTT_NEVER {
@@ -682,13 +646,11 @@ impl DeviceService {
         multiopen: MultiOpen,
     ) -> Result<Vec<u8>, ErrorReply> {
         let (advice, instance) = witness.to_field();
-        let made = prover::prove(
-            &self.prepared,
+        let made = self.prover.prove(
             router,
-            &self.srs,
             advice,
             &instance,
-            multiopen,
+            prover::Options::new(multiopen),
             &mut OsRng,
         );
         match made {
