@@ -13,12 +13,13 @@ use halo2_proofs::{
 use rand::rngs::OsRng;
 use zkedge::{
     bundled,
+    convert::fr,
     export::export,
     keys::{self, SrsOrigin},
     proof::{self, MultiOpen},
     srs,
     synthetic::Synthetic,
-    zk::{fr, ZkProver},
+    zk_prover::ZkProver,
 };
 use zkedge_kernel::{layout::Layout, model::Model, prover::ProvingKey};
 

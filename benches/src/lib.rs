@@ -1,5 +1,5 @@
 //! Shared inputs for the benches: the same random data handed to zkedge and to each reference,
-//! converted between arkworks and halo2curves types by the host's own conversions (`zkedge::zk`).
+//! converted between arkworks and halo2curves types by the host's own conversions (`zkedge::convert`).
 
 use accel_backends::{Fr, G1Affine, G1Projective};
 use ark_ec::{PrimeGroup, ScalarMul};
@@ -22,4 +22,4 @@ pub fn points(rng: &mut ChaCha20Rng, n: usize) -> Vec<G1Affine> {
     G1Projective::generator().batch_mul(&scalars(rng, n))
 }
 
-pub use zkedge::zk::{halo2_fr as fr_to_halo2, halo2_point as point_to_halo2};
+pub use zkedge::convert::{halo2_fr as fr_to_halo2, halo2_point as point_to_halo2};

@@ -29,11 +29,12 @@ use halo2_proofs::{
 use rand::{rngs::StdRng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use zkedge::{
+    convert::fr,
     keygen::{SetupStep, VkSource},
     proof::{verify_transcript, MultiOpen},
     srs,
     synthetic::wide::{Shape, Wide},
-    zk::{fr, ZkProver},
+    zk_prover::ZkProver,
 };
 use zkedge_kernel::prover::{Phase, Progress, ProvingKey};
 

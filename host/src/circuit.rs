@@ -106,7 +106,7 @@ pub fn instance(witness: &Witness) -> Vec<Fr> {
         .instance
         .iter()
         .map(|&v| field(v))
-        .chain(witness.commitment.as_ref().map(crate::zk::halo2_fr))
+        .chain(witness.commitment.as_ref().map(crate::convert::halo2_fr))
         .collect()
 }
 
@@ -452,7 +452,7 @@ impl Circuit<Fr> for ModelCircuit {
                 let constants = self.layout.hash_constants(crate::poseidon::poseidon());
                 for (lane, values) in lanes.into_iter().zip(constants) {
                     for (row, v) in values.iter().enumerate() {
-                        let v = crate::zk::halo2_fr(v);
+                        let v = crate::convert::halo2_fr(v);
                         if v != Fr::from(0u64) {
                             region.assign_fixed(config.fixed[fc.hash(lane)], row, v);
                         }
@@ -463,7 +463,9 @@ impl Circuit<Fr> for ModelCircuit {
                     for row in 0..rows {
                         let value = match &self.witness {
                             Some(w) if column < integers => Value::known(field(w.get(column, row))),
-                            Some(w) => Value::known(crate::zk::halo2_fr(&w.value(column, row))),
+                            Some(w) => {
+                                Value::known(crate::convert::halo2_fr(&w.value(column, row)))
+                            }
                             None => Value::unknown(),
                         };
                         region.assign_advice(c, row, value);

@@ -118,7 +118,7 @@ fn expression(
 /// Exports halo2's proving key for the zkedge prover.
 pub fn export(pk: &ProvingKey<G1Affine>) -> Result<KeyFile, ExportError> {
     let mut file = describe(pk.get_vk())?;
-    let column = |values: &[H2Fr]| ColumnValues(values.iter().map(crate::zk::fr).collect());
+    let column = |values: &[H2Fr]| ColumnValues(values.iter().map(crate::convert::fr).collect());
     file.fixed = pk
         .fixed_values()
         .iter()

@@ -578,7 +578,7 @@ pub fn keys<C: Circuit<Fr>>(
     let convert = |columns: Vec<Vec<Fr>>| -> Vec<ColumnValues> {
         columns
             .into_iter()
-            .map(|c| ColumnValues(c.par_iter().map(crate::zk::fr).collect()))
+            .map(|c| ColumnValues(c.par_iter().map(crate::convert::fr).collect()))
             .collect()
     };
     file.fixed = convert(fixed);

@@ -64,9 +64,9 @@ pub fn poseidon() -> &'static Poseidon {
         let rc = c
             .round_constants
             .iter()
-            .map(|r| r.map(|x| crate::zk::fr(&x)))
+            .map(|r| r.map(|x| crate::convert::fr(&x)))
             .collect();
-        let mds = c.mds.map(|row| row.map(|x| crate::zk::fr(&x)));
+        let mds = c.mds.map(|row| row.map(|x| crate::convert::fr(&x)));
         Poseidon::new(rc, mds).expect("poseidon-primitives makes one row per round")
     })
 }

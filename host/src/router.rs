@@ -48,13 +48,13 @@ pub fn describe_faults(router: &Router, name: &str) -> String {
 pub fn srs_check(srs: &crate::srs::Srs) -> Option<accel_backends::router::check::SrsCheck> {
     use halo2_proofs::{halo2curves::bn256::G2Affine as H2G2, poly::commitment::ParamsProver};
     let g2 = |p: H2G2| {
-        let fq = crate::zk::fq;
+        let fq = crate::convert::fq;
         let fq2 =
             |x: &halo2_proofs::halo2curves::bn256::Fq2| ark_bn254::Fq2::new(fq(&x.c0), fq(&x.c1));
         let p = ark_bn254::G2Affine::new_unchecked(fq2(&p.x), fq2(&p.y));
         (p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve()).then_some(p)
     };
-    let g1 = crate::zk::point(srs.get_g().first()?);
+    let g1 = crate::convert::point(srs.get_g().first()?);
     Some(accel_backends::router::check::SrsCheck {
         g1,
         g2: g2(srs.g2())?,
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(check.g1, ark_bn254::G1Affine::generator());
         assert_ne!(check.tau_g2, check.g2);
         // [τ]G from the SRS pairs with H as G with [τ]H.
-        let (monomial, lagrange) = crate::zk::bases(&srs);
+        let (monomial, lagrange) = crate::zk_prover::bases(&srs);
         use accel_backends::router::check::Basis;
         assert_eq!(check.classify(&monomial), Some(Basis::Monomial));
         assert!(matches!(

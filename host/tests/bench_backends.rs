@@ -10,7 +10,7 @@ use accel_conformance::faulty::{Fault, Faulty};
 use zkedge::{
     backends::Registry,
     bench::{self, BenchError, LogRange, OpKind, Plan, Report, Silent},
-    routing::RoutingFile,
+    routing_file::RoutingFile,
 };
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -221,7 +221,7 @@ fn demo_reads_the_routing_file() {
     let mut routing = RoutingFile::default();
     routing.backend.insert(
         "sim".into(),
-        zkedge::routing::Entry {
+        zkedge::routing_file::Entry {
             msm_min: Some(1 << 30),
             ntt_min_log: None,
             basis: None,

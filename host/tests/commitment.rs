@@ -108,7 +108,7 @@ fn decimal(x: &Fr) -> String {
 }
 
 fn halo2(x: &zkedge_kernel::prover::Fr) -> Fr {
-    zkedge::zk::halo2_fr(x)
+    zkedge::convert::halo2_fr(x)
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn the_commitment_is_circomlibjs_and_halo2_base_poseidon() {
             "circomlibjs, {} bytes",
             input.len()
         );
-        let words: Vec<Fr> = hash::words(zkedge::zk::fr(&salt), &input)
+        let words: Vec<Fr> = hash::words(zkedge::convert::fr(&salt), &input)
             .iter()
             .map(halo2)
             .collect();

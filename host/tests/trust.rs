@@ -22,7 +22,7 @@ use zkedge::{
     keys::{self, Keys, SrsOrigin, BUNDLE},
     proof::{self, MultiOpen, ProofFile, PROOF_VERSION},
     srs,
-    zk::ZkProver,
+    zk_prover::ZkProver,
 };
 use zkedge_kernel::{
     infer::infer,

@@ -17,7 +17,7 @@ use zkedge::{
     keys::{self, SrsOrigin},
     proof::{self, MultiOpen as FileMultiOpen, ProofFile, Revealed},
     srs,
-    zk::ZkProver,
+    zk_prover::ZkProver,
 };
 use zkedge_kernel::{
     infer::infer,

@@ -10,7 +10,7 @@ use zkedge::{
     keys::{self, SrsOrigin},
     proof::{self, MultiOpen as FileMultiOpen, ProofFile, PROOF_VERSION},
     srs,
-    zk::ZkProver,
+    zk_prover::ZkProver,
 };
 use zkedge_kernel::{
     infer::infer,
@@ -63,11 +63,12 @@ mod synthetic_circuits {
     };
     use rand::{rngs::StdRng, Rng, SeedableRng};
     use zkedge::{
+        convert::fr,
         export::export,
         proof::{verify_transcript, MultiOpen as FileMultiOpen},
         srs,
         synthetic::{usable_rows, Parts, Synthetic},
-        zk::{fr, ZkProver},
+        zk_prover::ZkProver,
     };
     use zkedge_kernel::prover::{MultiOpen, ProvingKey};
 
@@ -209,11 +210,12 @@ mod threads {
     use halo2_proofs::halo2curves::bn256::Fr as H2Fr;
     use rand::{rngs::StdRng, SeedableRng};
     use zkedge::{
+        convert::fr,
         keygen::{self, VkSource},
         proof::{verify_transcript, MultiOpen as FileMultiOpen},
         srs,
         synthetic::wide::{Shape, Wide},
-        zk::{fr, ZkProver},
+        zk_prover::ZkProver,
     };
     use zkedge_kernel::prover::{MultiOpen, Phase};
 

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{report::secs, OpKind, Report};
-use crate::routing::{Entry, RoutingFile};
+use crate::routing_file::{Entry, RoutingFile};
 
 /// Which time of an accelerator is compared with the CPU's wall time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -14,7 +14,7 @@ use rand::RngCore;
 use crate::{
     backends::Registry,
     bench::{self, LogRange, Plan, Progress, Report, RouteBy},
-    routing,
+    routing_file,
     sim_params::{self, Sweep},
 };
 
@@ -155,7 +155,7 @@ fn write_outputs(
     report: &Report,
     header: &str,
     text: &str,
-    routing: &routing::RoutingFile,
+    routing: &routing_file::RoutingFile,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let write = |name: &str, body: &str| {
@@ -211,7 +211,7 @@ pub fn calibrate(args: &BenchArgs, target: Option<&Path>, registry: &Registry) -
     }
     let target = match target {
         Some(p) => p.to_path_buf(),
-        None => routing::default_path()
+        None => routing_file::default_path()
             .context("no default routing file location (HOME is not set): give --routing FILE")?,
     };
     let (report, header) = measure(args, registry)?;
@@ -224,7 +224,7 @@ pub fn calibrate(args: &BenchArgs, target: Option<&Path>, registry: &Registry) -
     routing.save(&target)?;
     println!("\nrouting written to {}:", target.display());
     for (spec, entry) in &routing.backend {
-        println!("  {spec}: {}", routing::describe(&entry.policy()));
+        println!("  {spec}: {}", routing_file::describe(&entry.policy()));
     }
     Ok(())
 }

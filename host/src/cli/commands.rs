@@ -140,7 +140,7 @@ fn prove_with(
             );
             how += &format!(
                 "; routing: {} ({policy_from})",
-                crate::routing::describe(&policy)
+                crate::routing_file::describe(&policy)
             );
             if a.device_cycles > 0 {
                 how += &format!("; {name} counted {} device cycles", a.device_cycles);

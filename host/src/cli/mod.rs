@@ -38,9 +38,10 @@ pub struct RouteArgs {
 
 impl RouteArgs {
     /// The policy for `backend` and where it came from: flags over the routing file
-    /// ([`crate::routing::resolve`]).
+    /// ([`crate::routing_file::resolve`]).
     pub fn resolve(&self, backend: &str) -> anyhow::Result<(crate::router::Policy, String)> {
-        let (mut policy, mut from) = crate::routing::resolve(backend, self.routing.as_deref())?;
+        let (mut policy, mut from) =
+            crate::routing_file::resolve(backend, self.routing.as_deref())?;
         if let Some(n) = self.cpu_below_msm {
             policy.msm_min = n;
             from = "flags".into();

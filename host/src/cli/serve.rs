@@ -85,7 +85,10 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
         (router, None) if registry.is_reference(&args.backend) => (router, String::new()),
         (router, None) => (
             router,
-            format!("; routing: {} ({from})", crate::routing::describe(&policy)),
+            format!(
+                "; routing: {} ({from})",
+                crate::routing_file::describe(&policy)
+            ),
         ),
     };
     let config = ServiceConfig {

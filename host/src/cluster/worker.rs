@@ -29,7 +29,7 @@ use crate::{
     proof::{self, MultiOpen, ProofError, ProofFile},
     router::Router,
     srs::hex,
-    zk::ZkProver,
+    zk_prover::ZkProver,
 };
 
 /// How a worker behaves.

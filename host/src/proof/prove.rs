@@ -38,9 +38,9 @@ pub fn random_salt(rng: &mut (impl RngCore + CryptoRng)) -> Fr {
 /// The commitment to `input` with `salt` (hashed input): what a sensor signs, and what the
 /// proof's instance holds.
 pub fn commitment(input: &[i8], salt: &Fr) -> Fr {
-    crate::zk::halo2_fr(&zkedge_kernel::layout::hash::commitment(
+    crate::convert::halo2_fr(&zkedge_kernel::layout::hash::commitment(
         crate::poseidon::poseidon(),
-        crate::zk::fr(salt),
+        crate::convert::fr(salt),
         input,
     ))
 }
@@ -80,12 +80,12 @@ fn witness(
                 &keys.model,
                 trace,
                 crate::poseidon::poseidon(),
-                crate::zk::fr(&salt),
+                crate::convert::fr(&salt),
             )?;
             let c = w
                 .commitment
                 .as_ref()
-                .map(crate::zk::halo2_fr)
+                .map(crate::convert::halo2_fr)
                 .unwrap_or(Fr::from(0u64));
             (w, Revealed::Commitment(c.to_repr()), Some(salt))
         }
@@ -151,7 +151,7 @@ pub fn prove_halo2_salted(
 
 /// Runs the model on `input` and proves the result with the zkedge prover on `backend`;
 /// returns the backend too, with what it counted. Loads the SRS into `backend` and prepares the
-/// key first: to prove many times, make a [`ZkProver`](crate::zk::ZkProver) with
+/// key first: to prove many times, make a [`ZkProver`](crate::zk_prover::ZkProver) with
 /// [`zk_prover`] once and call [`prove_zkedge_with`].
 pub fn prove_zkedge<B: accel_backends::Backend>(
     keys: &Keys,
@@ -169,16 +169,17 @@ pub fn prove_zkedge<B: accel_backends::Backend>(
 pub fn zk_prover<B: accel_backends::Backend>(
     keys: &Keys,
     backend: B,
-) -> Result<crate::zk::ZkProver<B>, ProofError> {
+) -> Result<crate::zk_prover::ZkProver<B>, ProofError> {
     let key = keys.zk.clone().ok_or(ProofError::NoProvingKey)?;
-    crate::zk::ZkProver::new(key, &keys.srs, backend).map_err(|e| ProofError::Prover(e.to_string()))
+    crate::zk_prover::ZkProver::new(key, &keys.srs, backend)
+        .map_err(|e| ProofError::Prover(e.to_string()))
 }
 
 /// Runs the model on `input` and proves the result with a prover made by [`zk_prover`] for
 /// these keys.
 pub fn prove_zkedge_with<B: accel_backends::Backend>(
     keys: &Keys,
-    prover: &mut crate::zk::ZkProver<B>,
+    prover: &mut crate::zk_prover::ZkProver<B>,
     input: &[i8],
     multiopen: MultiOpen,
     rng: &mut (impl RngCore + CryptoRng),
@@ -190,7 +191,7 @@ pub fn prove_zkedge_with<B: accel_backends::Backend>(
 /// one).
 pub fn prove_zkedge_with_salt<B: accel_backends::Backend>(
     keys: &Keys,
-    prover: &mut crate::zk::ZkProver<B>,
+    prover: &mut crate::zk_prover::ZkProver<B>,
     input: &[i8],
     salt: Option<Fr>,
     multiopen: MultiOpen,

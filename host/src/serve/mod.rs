@@ -52,7 +52,7 @@ use crate::{
     keys::Keys,
     proof::{self, MultiOpen, ProofFile},
     router::Router,
-    zk,
+    zk_prover,
 };
 
 /// Why the service could not start.
@@ -64,7 +64,7 @@ pub enum ServeError {
     NoProvingKey,
     /// Loading the SRS or preparing the key failed.
     #[error("preparing the prover: {0}")]
-    Prove(#[from] zk::SetupError),
+    Prove(#[from] zk_prover::SetupError),
 }
 
 /// The largest proof a device may upload.
@@ -189,7 +189,7 @@ enum Uploading {
 /// The proving-session half of `zkedge serve`, as an [`Extension`] of the wire server.
 pub struct DeviceService {
     keys: Keys,
-    prover: zk::Prover,
+    prover: zk_prover::Prover,
     config: ServiceConfig,
     session: bool,
     upload: Uploading,
@@ -221,7 +221,7 @@ impl DeviceService {
         config: ServiceConfig,
     ) -> Result<Self, ServeError> {
         let key = keys.zk.clone().ok_or(ServeError::NoProvingKey)?;
-        let prover = zk::Prover::new(key, &keys.srs, backend, config.bases)?;
+        let prover = zk_prover::Prover::new(key, &keys.srs, backend, config.bases)?;
         Ok(Self {
             keys,
             prover,
