@@ -1,5 +1,6 @@
 //! Shared inputs for the benches: the same random data handed to zkedge and to each reference,
 //! converted between arkworks and halo2curves types by the host's own conversions (`zkedge::convert`).
+#![forbid(unsafe_code)]
 
 use accel_backends::{Fr, G1Affine, G1Projective};
 use ark_ec::{PrimeGroup, ScalarMul};

@@ -1,4 +1,5 @@
 //! The zkedge host: the halo2 circuit of a model, keys, proofs and the CLI behind `zkedge`.
+#![forbid(unsafe_code)]
 
 pub mod backends;
 pub mod bench;

@@ -18,7 +18,6 @@
 //! operation) and equal the CPU backend's; cycle counts come from simulating the schedule.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod backend;
 pub mod config;

@@ -14,6 +14,7 @@
 //! ```
 //!
 //! [`Backend`]: accel_backends::Backend
+#![forbid(unsafe_code)]
 
 use std::fmt;
 

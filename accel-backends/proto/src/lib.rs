@@ -31,7 +31,6 @@
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 // Tests, and clap's derive (the host's command line), need std.
 #[cfg(any(test, feature = "clap"))]

@@ -2,6 +2,9 @@
 //! parsers and the element decoders. Nothing may panic or allocate, and every sound frame that
 //! went in unharmed must come out unharmed.
 
+// The counting allocator below implements `GlobalAlloc`, an unsafe trait; nothing else here is.
+#![allow(unsafe_code)]
+
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     cell::Cell,

@@ -18,7 +18,6 @@
 //! [`Backend`]: accel_backends::Backend
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 extern crate alloc;
 

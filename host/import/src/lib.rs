@@ -14,7 +14,6 @@
 // The generated FlatBuffer bindings use `unsafe` internally (reads the verifier has checked);
 // nothing else here does.
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
 
 mod emit;
 mod error;
