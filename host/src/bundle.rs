@@ -280,7 +280,7 @@ fn verifier_domain(j: u32, k: u32) -> EvaluationDomain<Fr> {
 /// Reads a verifying key (halo2's compressed format) of the circuit of shape `shape` with
 /// `2^k` rows (any `k` up to [`MAX_VERIFY_K`] if `None`), refusing anything but the one encoding
 /// of a well-formed key. Built from its parts as halo2's reader builds it, with a domain for
-/// verifying only ([`verifier_domain`]): the same key, the same transcript representation.
+/// verifying only (`verifier_domain`): the same key, the same transcript representation.
 pub fn read_vk(
     bytes: &[u8],
     k: Option<u32>,

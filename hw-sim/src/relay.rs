@@ -2,7 +2,7 @@
 //! the pseudo-terminal the relay creates, the relay opens the accelerator's line, and every
 //! frame crossing it goes through an [`Injector`] — damaged bytes, dropped or duplicated
 //! frames, stalls, a peer that falls silent, sums that lie
-//! ([`Faults`](accel_backends::wire::faults::Faults)).
+//! ([`accel_backends::wire::faults::Faults`]).
 //!
 //! The same injector damages frames in the in-process
 //! [`Loopback`](accel_backends::wire::loopback::Loopback), so a scenario measured in a unit

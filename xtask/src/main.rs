@@ -47,11 +47,14 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
-    /// Fuzzes the wire protocol's receive path (nightly + cargo-fuzz, installed if missing).
+    /// Fuzzes the wire protocol's receive path (cargo-fuzz, installed if missing; nightly with ASan where installed).
     Fuzz {
         /// Total seconds, shared between the targets.
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 120, conflicts_with = "runs")]
         seconds: u64,
+        /// Executions per target instead of a time budget (CI runs 1,000,000 each).
+        #[arg(long)]
+        runs: Option<u64>,
     },
     /// The RTL units (Verilator) against arkworks and hw-sim; installs Verilator/yosys if missing.
     Rtl {
@@ -72,7 +75,10 @@ fn main() -> anyhow::Result<()> {
         Command::Test => test::run(),
         Command::BenchSummary => bench_summary::run(),
         Command::ClusterBench { jobs, workers } => cluster::bench(jobs, &workers),
-        Command::Fuzz { seconds } => fuzz::run(seconds),
+        Command::Fuzz { seconds, runs } => fuzz::run(match runs {
+            Some(n) => fuzz::Budget::Runs(n),
+            None => fuzz::Budget::Seconds(seconds),
+        }),
         Command::Faults { short, runs } => faults::run(short, runs),
         Command::Rtl {
             vcd,

@@ -35,6 +35,28 @@ pub fn run() -> Result<()> {
             "warnings",
         ],
     )?;
+    // The crates' own feature sets build on their own, not only as the workspace unifies them.
+    for args in FEATURE_SETS {
+        sh::run("cargo", args)?;
+    }
+    // Rustdoc: broken links and malformed docs fail, as clippy's warnings do.
+    sh::run_in(
+        &root(),
+        "cargo",
+        &["doc", "--workspace", "--no-deps", "--quiet"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    // The workspaces of their own (firmware, ICICLE backend, fuzz targets) keep the same style.
+    for manifest in [
+        "firmware/mcu/Cargo.toml",
+        "accel-backends/icicle/Cargo.toml",
+        "accel-backends/proto/fuzz/Cargo.toml",
+    ] {
+        sh::run(
+            "cargo",
+            &["fmt", "--manifest-path", manifest, "--all", "--", "--check"],
+        )?;
+    }
     sh::run("cargo", &["test", "--workspace"])?;
     // The workspace build unifies `parallel` into the CPU backend; test the serial (no_std)
     // code path that the firmware uses too.
@@ -64,9 +86,77 @@ pub fn run() -> Result<()> {
     };
     crate::firmware::clippy(&board)?;
     crate::firmware::test(&crate::firmware::TestArgs::default())?;
+    // The other two boards: built, not run (their QEMU machines run the same code).
+    for other in [crate::firmware::Board::An386, crate::firmware::Board::An547] {
+        crate::firmware::build(&crate::firmware::BuildArgs {
+            board: other,
+            ..board.clone()
+        })?;
+    }
+    // The wire protocol's receive path under libFuzzer: a fixed number of executions per target,
+    // so a slow machine takes longer instead of testing less.
+    crate::fuzz::run(crate::fuzz::Budget::Runs(1_000_000))?;
     eprintln!("\nall checks passed");
     Ok(())
 }
+
+/// Feature combinations of the `no_std` crates the firmware shares with the host: without std,
+/// with std, and with the host's `parallel`.
+const FEATURE_SETS: [&[&str]; 7] = [
+    &[
+        "check",
+        "-p",
+        "zkedge-kernel",
+        "--no-default-features",
+        "--lib",
+    ],
+    &[
+        "check",
+        "-p",
+        "zkedge-kernel",
+        "--no-default-features",
+        "--features",
+        "std",
+        "--lib",
+    ],
+    &[
+        "check",
+        "-p",
+        "zkedge-kernel",
+        "--features",
+        "parallel",
+        "--lib",
+    ],
+    &[
+        "check",
+        "-p",
+        "accel-backends",
+        "--no-default-features",
+        "--lib",
+    ],
+    &[
+        "check",
+        "-p",
+        "accel-backends",
+        "--features",
+        "parallel",
+        "--lib",
+    ],
+    &[
+        "check",
+        "-p",
+        "accel-proto",
+        "--no-default-features",
+        "--lib",
+    ],
+    &[
+        "check",
+        "-p",
+        "zkedge-device",
+        "--no-default-features",
+        "--lib",
+    ],
+];
 
 /// The venv under target/ holding the references (onnxruntime, TensorFlow Lite Micro): Python
 /// only as the references' host, never a dependency of zkedge.

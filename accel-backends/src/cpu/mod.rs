@@ -65,7 +65,7 @@ impl Default for Cpu {
 /// backend's Pippenger without loading the bases first.
 ///
 /// # Panics
-/// If `bases` is shorter than `scalars`; the [`Backend`] entry points check this for you.
+/// If `bases` is shorter than `scalars`; the [`Backend`](crate::Backend) entry points check this for you.
 pub fn msm(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
     assert!(bases.len() >= scalars.len(), "fewer bases than scalars");
     msm::msm(&bases[..scalars.len()], scalars, crate::FULL_SCALAR_BITS)

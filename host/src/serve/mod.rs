@@ -2,7 +2,7 @@
 //!
 //! The device speaks the wire protocol (`docs/protocol.md`) as a client. The generic
 //! [`Server`] answers its MSMs (and NTTs, where the policy sends them) from the host's backend
-//! — the CPU, hw-sim or ICICLE, behind the [`Router`](crate::router::Router) — and the
+//! — the CPU, hw-sim or ICICLE, behind the [`crate::router::Router`] — and the
 //! [`DeviceService`] extension answers the proving-session messages:
 //!
 //! - `Session`: the device names its model by hash; the service answers with the handles of

@@ -13,7 +13,7 @@
 //!   max pool's steps);
 //! - the outputs go through an argmax block and, with the class, to the instance column.
 //!
-//! The shape (`W`, `B`, `P`, limb width) is chosen per model by a cost model ([`choose`]).
+//! The shape (`W`, `B`, `P`, limb width) is chosen per model by a cost model ([`Layout::new`], `cost.rs`).
 
 mod cost;
 mod fixed;
