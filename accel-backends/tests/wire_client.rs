@@ -14,7 +14,7 @@ use accel_backends::{
     NttOp,
 };
 use ark_ec::{CurveGroup, PrimeGroup};
-use ark_ff::UniformRand;
+use ark_ff::{Field, UniformRand};
 use rand::{rngs::StdRng, SeedableRng};
 
 /// A 3 Mbaud line, as `zkedge` opens serial accelerators.
@@ -211,4 +211,93 @@ fn the_handshake_is_retried() {
     let mut b = WireBackend::new(Client::new(line, ClientConfig::new(timeouts(), 0)), "loop");
     assert_eq!(b.connect(3), Err(BackendError::Link(LinkError::Timeout)));
     assert_eq!(b.client().stats().timeouts, 3);
+}
+
+/// Link bytes the client counted for one MSM of `scalars` over `bases`, and its result.
+fn msm_bytes(b: &mut Wire, bases: &[G1Affine], scalars: &[Fr]) -> (u64, G1Projective) {
+    let h = b.load_bases(bases).unwrap();
+    let before = b.client_ref().stats().tx_bytes;
+    let sum = b.msm(h, 0, scalars).unwrap();
+    let sent = b.client_ref().stats().tx_bytes - before;
+    b.release_bases(h).unwrap();
+    (sent, sum)
+}
+
+#[test]
+fn scalars_travel_as_narrow_as_they_are() {
+    let n = 4096;
+    let (bases, _) = inputs(5, n);
+    let rng = &mut StdRng::seed_from_u64(6);
+    let mut b = backend(Faults::default());
+    // int8 activations (a third negative) take one byte each; u8 limbs two (a sign bit on top).
+    let int8: Vec<Fr> = (0..n)
+        .map(|_| Fr::from(i64::from(rand::Rng::gen::<i8>(rng))))
+        .collect();
+    let u8s: Vec<Fr> = (0..n)
+        .map(|_| Fr::from(u64::from(rand::Rng::gen::<u8>(rng))))
+        .collect();
+    let (_, random) = inputs(7, n);
+    for (name, scalars, most) in [
+        ("int8", &int8, 1.05),
+        ("u8", &u8s, 2.1),
+        ("random", &random, 32.2),
+    ] {
+        let (sent, sum) = msm_bytes(&mut b, &bases, scalars);
+        assert_eq!(sum, accel_backends::cpu::msm(&bases, scalars), "{name}");
+        let per = sent as f64 / n as f64;
+        assert!(per < most, "{name}: {per:.2} bytes a scalar");
+        println!("{name}: {per:.2} bytes a scalar");
+    }
+    // Each width's edges: 2^(8w−1) − 1 and −2^(8w−1) fit w bytes, 2^(8w−1) and −2^(8w−1) − 1
+    // need w + 1 (and past 16 bytes, full width).
+    for w in 1..=16u32 {
+        let top = Fr::from(2u64).pow([u64::from(8 * w - 1)]);
+        for edge in [top - Fr::ONE, -top, top, -top - Fr::ONE] {
+            let scalars = [edge, Fr::ONE, -Fr::ONE];
+            let (_, sum) = msm_bytes(&mut b, &bases[..3], &scalars);
+            assert_eq!(
+                sum,
+                accel_backends::cpu::msm(&bases[..3], &scalars),
+                "width {w}"
+            );
+        }
+    }
+}
+
+/// A server of this protocol version that predates narrow scalars.
+struct NoNarrow;
+
+impl accel_backends::wire::Extension<CpuBackend> for NoNarrow {
+    fn answer(
+        &mut self,
+        _: &mut CpuBackend,
+        body: &accel_proto::RequestBody<'_>,
+    ) -> Option<Result<accel_proto::ReplyBody<'static>, accel_proto::ErrorReply>> {
+        matches!(body, accel_proto::RequestBody::MsmBeginNarrow { .. }).then_some(Err(
+            accel_proto::ErrorReply {
+                code: accel_proto::ErrorCode::UnknownKind,
+                detail: 24,
+            },
+        ))
+    }
+}
+
+#[test]
+fn a_peer_without_narrow_scalars_gets_full_width_ones() {
+    let server = Server::new(CpuBackend::new(), ServeConfig::default()).with_extension(NoNarrow);
+    let line = Loopback::with_faults(server, Faults::default()).with_rate(RATE);
+    let mut wire = WireBackend::new(Client::new(line, ClientConfig::new(timeouts(), 0)), "old");
+    wire.connect(3).expect("handshake");
+    let mut b = wire.checked();
+    let (bases, _) = inputs(8, 256);
+    let small: Vec<Fr> = (0..256u64).map(Fr::from).collect();
+    for _ in 0..2 {
+        let h = b.load_bases(&bases).unwrap();
+        let before = b.client_ref().stats().tx_bytes;
+        let sum = b.msm(h, 0, &small).unwrap();
+        assert_eq!(sum, accel_backends::cpu::msm(&bases, &small));
+        let sent = b.client_ref().stats().tx_bytes - before;
+        assert!(sent > 32 * 256, "{sent} bytes: not full width");
+        b.release_bases(h).unwrap();
+    }
 }

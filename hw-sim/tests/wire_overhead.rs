@@ -1,5 +1,6 @@
 //! Bytes on the wire per element, counted by SerialBackend's `link_bytes`, against a served
 //! simulator; printed for docs/protocol.md and bounded so that a framing regression fails.
+//! Narrow scalars (int8 activations) too, with the simulator's cycles for them.
 
 mod common;
 
@@ -50,4 +51,21 @@ fn bytes_per_msm_and_ntt_element() {
     assert!((32.0..32.0 * 1.03).contains(&msm_bytes), "{msm_bytes}");
     assert!((64.0..64.0 * 1.03).contains(&ntt_bytes), "{ntt_bytes}");
     assert!(msm.device_cycles > 0 && stats.link_cycles > 0);
+
+    // int8 activations: one byte each on the line, and the simulator, told their width, runs
+    // the windows they need — fewer cycles than the same sum at full width.
+    let int8: Vec<Fr> = (0..n)
+        .map(|_| Fr::from(i64::from(rand::Rng::gen::<i8>(rng))))
+        .collect();
+    let before = *client.counters();
+    let sum = client.msm(h, 0, &int8).expect("msm");
+    let narrow = client.counters().since(&before);
+    assert_eq!(sum, accel_backends::cpu::msm(&bases, &int8));
+    let narrow_bytes = narrow.link_bytes as f64 / n as f64;
+    println!(
+        "int8 MSM 2^12: {narrow_bytes:.2} bytes per scalar, {} compute cycles (random: {})",
+        narrow.device_cycles, msm.device_cycles
+    );
+    assert!((1.0..1.05).contains(&narrow_bytes), "{narrow_bytes}");
+    assert!(narrow.device_cycles * 4 < msm.device_cycles);
 }

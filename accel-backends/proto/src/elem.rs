@@ -142,6 +142,54 @@ pub fn decode_point_chunk(
     Ok(())
 }
 
+/// The widest narrow scalar ([`decode_narrow`]): 16 bytes, an `i128`.
+pub const MAX_NARROW_BYTES: usize = 16;
+
+/// A narrow scalar: `bytes` (1 to [`MAX_NARROW_BYTES`] of them) holding a little-endian two's
+/// complement integer `v` (`−2^(8·len − 1) ≤ v < 2^(8·len − 1)`), read as the field element `v`
+/// (a negative `v` is `r − |v|`). Every pattern of a given length is a distinct scalar, so at the
+/// width a job announces each scalar has one encoding.
+pub fn decode_narrow(bytes: &[u8]) -> Result<Fr, ElemError> {
+    let len = bytes.len();
+    if len == 0 || len > MAX_NARROW_BYTES {
+        return Err(ElemError::NonCanonical);
+    }
+    let negative = bytes[len - 1] & 0x80 != 0;
+    let mut wide = [if negative { 0xff } else { 0 }; MAX_NARROW_BYTES];
+    wide[..len].copy_from_slice(bytes);
+    let v = i128::from_le_bytes(wide);
+    let magnitude = Fr::from(v.unsigned_abs());
+    Ok(if v < 0 { -magnitude } else { magnitude })
+}
+
+/// The `len`-byte narrow encoding of the signed integer `v` (see [`decode_narrow`]); `None`
+/// where `v` is outside that width's range or `len` is not 1 to [`MAX_NARROW_BYTES`].
+pub fn encode_narrow(v: i128, out: &mut [u8]) -> Option<()> {
+    let len = out.len();
+    if len == 0 || len > MAX_NARROW_BYTES {
+        return None;
+    }
+    let shift = 128 - 8 * len;
+    // Fits iff sign-extending its low `len` bytes gives it back.
+    if (v << shift) >> shift != v {
+        return None;
+    }
+    out.copy_from_slice(&v.to_le_bytes()[..len]);
+    Some(())
+}
+
+/// Decodes a chunk of concatenated `width`-byte narrow scalars like [`decode_fr_chunk`].
+pub fn decode_narrow_chunk(
+    bytes: &[u8],
+    width: usize,
+    mut sink: impl FnMut(usize, Fr),
+) -> Result<(), (usize, ElemError)> {
+    for (i, chunk) in bytes.chunks_exact(width.max(1)).enumerate() {
+        sink(i, decode_narrow(chunk).map_err(|e| (i, e))?);
+    }
+    Ok(())
+}
+
 /// How many `size`-byte elements `bytes` holds, or `None` if it is not a whole number of them.
 pub fn whole_elements(bytes: &[u8], size: usize) -> Option<usize> {
     (size != 0 && bytes.len() % size == 0).then(|| bytes.len() / size)
@@ -154,6 +202,37 @@ mod tests {
     use ark_ff::AdditiveGroup;
     use ark_ff::{BigInteger, Field, UniformRand};
     use ark_std::test_rng;
+
+    /// Narrow scalars against arkworks' own `From<i128>`, at every width and its edges.
+    #[test]
+    fn narrow_scalars_are_arkworks_integers_with_one_encoding_each() {
+        let rng = &mut test_rng();
+        for len in 1..=MAX_NARROW_BYTES {
+            let max = i128::MAX >> (128 - 8 * len);
+            let mut values = std::vec![0, 1, -1, max, -max, max / 3, -(max / 7)];
+            values.extend((0..50).map(|_| i128::rand(rng) % max));
+            let mut buf = [0u8; MAX_NARROW_BYTES];
+            let out = &mut buf[..len];
+            for v in values {
+                encode_narrow(v, out).unwrap();
+                assert_eq!(decode_narrow(out), Ok(Fr::from(v)), "{v} in {len} bytes");
+            }
+            // −2^(8·len − 1) is the bottom of the range; one beyond either end does not fit.
+            encode_narrow(-max - 1, out).unwrap();
+            assert_eq!(decode_narrow(out), Ok(Fr::from(-max - 1)));
+            if let (Some(over), Some(under)) = (max.checked_add(1), (-max - 1).checked_sub(1)) {
+                assert!(encode_narrow(over, out).is_none());
+                assert!(encode_narrow(under, out).is_none());
+            }
+        }
+        assert_eq!(decode_narrow(&[]), Err(ElemError::NonCanonical));
+        assert_eq!(decode_narrow(&[1; 17]), Err(ElemError::NonCanonical));
+        // −3 in one byte is 0xfd, and the field element r − 3.
+        assert_eq!(decode_narrow(&[0xfd]), Ok(-Fr::from(3u64)));
+        let mut got = std::vec::Vec::new();
+        decode_narrow_chunk(&[0x01, 0xff, 0x00, 0x80], 2, |i, x| got.push((i, x))).unwrap();
+        assert_eq!(got, [(0, -Fr::from(255u64)), (1, -Fr::from(32768u64))]);
+    }
 
     #[test]
     fn scalars_round_trip_and_match_arkworks_bytes() {

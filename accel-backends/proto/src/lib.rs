@@ -94,7 +94,7 @@ mod wire_numbering {
     #[test]
     fn request_kinds_are_pinned() {
         let fe = [1u8; 32];
-        let all: [(u32, RequestBody<'_>); 24] = [
+        let all: [(u32, RequestBody<'_>); 25] = [
             (
                 0,
                 RequestBody::Hello {
@@ -221,6 +221,15 @@ mod wire_numbering {
                 23,
                 RequestBody::InputEnd {
                     multiopen: MultiOpen::Gwc,
+                },
+            ),
+            (
+                24,
+                RequestBody::MsmBeginNarrow {
+                    handle: 1,
+                    start: 0,
+                    len: 3,
+                    width: 1,
                 },
             ),
         ];

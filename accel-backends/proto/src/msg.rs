@@ -93,11 +93,12 @@ pub enum RequestBody<'a> {
         /// Number of scalars that follow.
         len: u32,
     },
-    /// 6 — scalars `offset..offset + scalars.len() / 32` of the MSM.
+    /// 6 — scalars `offset..offset + scalars.len() / 32` of the MSM (`/ width` after
+    /// [`RequestBody::MsmBeginNarrow`]).
     MsmChunk {
         /// Index of the first scalar in this chunk.
         offset: u32,
-        /// Concatenated 32-byte canonical scalars.
+        /// Concatenated 32-byte canonical scalars, or `width`-byte narrow ones.
         #[serde(borrow)]
         scalars: &'a [u8],
     },
@@ -232,6 +233,20 @@ pub enum RequestBody<'a> {
     InputEnd {
         /// The multi-opening argument of the proof.
         multiopen: MultiOpen,
+    },
+    /// 24 — as [`RequestBody::MsmBegin`], but the scalars that follow are narrow: each
+    /// `width` bytes (1 to 16), a little-endian two's complement integer
+    /// ([`crate::elem::decode_narrow`]). An int8 activation travels in one byte instead of 32;
+    /// the server's backend is told the width.
+    MsmBeginNarrow {
+        /// The loaded bases.
+        handle: u32,
+        /// Index of the base paired with the first scalar.
+        start: u32,
+        /// Number of scalars that follow.
+        len: u32,
+        /// Bytes per scalar.
+        width: u8,
     },
 }
 
@@ -483,6 +498,6 @@ impl core::fmt::Display for ErrorCode {
 }
 
 /// How many request kinds this version knows (kinds `0..REQUEST_KINDS`).
-pub const REQUEST_KINDS: u32 = 24;
+pub const REQUEST_KINDS: u32 = 25;
 /// How many reply kinds this version knows.
 pub const REPLY_KINDS: u32 = 9;

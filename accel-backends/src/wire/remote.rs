@@ -10,8 +10,11 @@
 //! a silent, closed or garbled link comes back as a [`LinkError`] by then — never a hang,
 //! and never a result that did not arrive whole and CRC-checked.
 //!
-//! Scalars travel at full width (32 bytes each) whatever an MSM's
-//! [`scalar_bits`](crate::MsmJob::scalar_bits) says: the protocol has no narrower encoding yet.
+//! An MSM's scalars travel as narrow as they are: the client measures their signed width
+//! ([`crate::width::scalar_bits`], a hint is not trusted) and sends `MsmBeginNarrow` with that
+//! many bytes per scalar (an int8 activation: one byte instead of 32), or full 32-byte scalars
+//! where that is no saving or the peer does not know the kind (it answers `UnknownKind`; the
+//! client then sends full width for the rest of the link's life).
 
 use alloc::{collections::BTreeMap, vec::Vec};
 
@@ -49,6 +52,8 @@ pub struct WireBackend<L: Line> {
     baud: Option<u32>,
     /// One chunk of encoded elements.
     scratch: Vec<u8>,
+    /// Whether the peer takes narrow scalars (until it refuses them once).
+    narrow: bool,
 }
 
 impl<L: Line> WireBackend<L> {
@@ -64,6 +69,7 @@ impl<L: Line> WireBackend<L> {
             last_stats: Stats::default(),
             baud: None,
             scratch: Vec::new(),
+            narrow: true,
         }
     }
 
@@ -174,6 +180,36 @@ fn upload<L: Line, T>(
         }
     }
     Ok(())
+}
+
+/// The fewest bytes that hold every scalar as a two's complement integer, if 16 or fewer do.
+fn narrow_width(scalars: &[Fr]) -> Option<usize> {
+    use ark_ff::BigInteger;
+    let mut widest = 1;
+    for s in scalars {
+        let (negative, mut m) = crate::width::signed(s);
+        // −2^(8w−1) fits w bytes, +2^(8w−1) does not.
+        if negative {
+            m.sub_with_borrow(&ark_ff::BigInt::from(1u64));
+        }
+        widest = widest.max((m.num_bits() as usize + 1).div_ceil(8));
+        if widest > elem::MAX_NARROW_BYTES {
+            return None;
+        }
+    }
+    Some(widest)
+}
+
+/// `x` as a signed integer, for a scalar whose magnitude is at most `2^127`.
+fn signed_i128(x: &Fr) -> i128 {
+    let (negative, m) = crate::width::signed(x);
+    let v = u128::from(m.0[1]) << 64 | u128::from(m.0[0]);
+    if negative {
+        // −2^127 included.
+        0i128.wrapping_sub_unsigned(v)
+    } else {
+        v as i128
+    }
 }
 
 fn to_u32(x: usize) -> Result<u32, CallError> {
@@ -308,25 +344,65 @@ impl<L: Line> BackendHooks for WireBackend<L> {
         let fail = |e| call_error(e, Op::Msm, Some(job.bases), n, 0);
         let (start, len) = (to_u32(job.start).map_err(fail)?, to_u32(n).map_err(fail)?);
         let handle = job.bases.id();
-        let cap = self.cap(FE_BYTES);
-        let bytes = n * FE_BYTES + n.div_ceil(cap) * CHUNK_OVERHEAD;
+        let mut width = match narrow_width(job.scalars) {
+            Some(w) if self.narrow => w,
+            _ => FE_BYTES,
+        };
+        let bytes = |width: usize| n * width + n.div_ceil(self.cap(width)) * CHUNK_OVERHEAD;
+        let (narrow_bytes, full_bytes) = (bytes(width), bytes(FE_BYTES));
         let Self {
-            client, scratch, ..
+            client,
+            scratch,
+            narrow,
+            ..
         } = &mut *self;
         let sum = client
             .job(|c| {
-                let deadline = c.job_deadline(bytes, Work::Msm, n);
-                let begin = RequestBody::MsmBegin { handle, start, len };
-                c.call_ok(begin, Wait::Reply(16), deadline)?;
-                upload(
-                    c,
-                    scratch,
-                    job.scalars,
-                    FE_BYTES,
-                    |x, dst| dst.copy_from_slice(&elem::encode_fr(x)),
-                    |offset, scalars| RequestBody::MsmChunk { offset, scalars },
-                    deadline,
-                )?;
+                let mut deadline = c.job_deadline(narrow_bytes, Work::Msm, n);
+                if width < FE_BYTES {
+                    let begin = RequestBody::MsmBeginNarrow {
+                        handle,
+                        start,
+                        len,
+                        width: width as u8,
+                    };
+                    match c.call_ok(begin, Wait::Reply(16), deadline) {
+                        Ok(()) => {}
+                        // A peer of this protocol version that predates narrow scalars.
+                        Err(CallError::Refused(r)) if r.code == ErrorCode::UnknownKind => {
+                            *narrow = false;
+                            width = FE_BYTES;
+                            deadline = c.job_deadline(full_bytes, Work::Msm, n);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                if width == FE_BYTES {
+                    let begin = RequestBody::MsmBegin { handle, start, len };
+                    c.call_ok(begin, Wait::Reply(16), deadline)?;
+                    upload(
+                        c,
+                        scratch,
+                        job.scalars,
+                        FE_BYTES,
+                        |x, dst| dst.copy_from_slice(&elem::encode_fr(x)),
+                        |offset, scalars| RequestBody::MsmChunk { offset, scalars },
+                        deadline,
+                    )?;
+                } else {
+                    upload(
+                        c,
+                        scratch,
+                        job.scalars,
+                        width,
+                        |x, dst| {
+                            // Fits: the width was measured from these scalars.
+                            let _ = elem::encode_narrow(signed_i128(x), dst);
+                        },
+                        |offset, scalars| RequestBody::MsmChunk { offset, scalars },
+                        deadline,
+                    )?;
+                }
                 match c.call(RequestBody::MsmEnd, Wait::Work(Work::Msm, n), deadline)? {
                     ReplyBody::MsmDone { sum, stats } => elem::decode_point(&sum)
                         .map(|p| (p, stats))

@@ -31,7 +31,7 @@ use super::{
     upload::{element_refusal, Upload},
     FRAME,
 };
-use crate::{Backend, BasesHandle, Domain, Fr, G1Affine, NttOp};
+use crate::{Backend, BasesHandle, Domain, Fr, G1Affine, MsmJob, NttOp};
 
 /// How a server presents itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +104,8 @@ enum Job {
         handle: BasesHandle,
         start: usize,
         scalars: Upload<Fr>,
+        /// Bytes per scalar on the wire: 32, or a narrow width (1 to 16).
+        width: usize,
     },
     NttLoading {
         domain: Domain,
@@ -376,6 +378,36 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
         }
     }
 
+    /// Starts an MSM over loaded bases whose scalars arrive `width` bytes each.
+    fn msm_begin(
+        &mut self,
+        handle: u32,
+        start: u32,
+        len: u32,
+        width: usize,
+    ) -> Result<Answer, Refusal> {
+        let h = self.wire_handle(handle)?;
+        let loaded = self
+            .backend
+            .bases_len(h)
+            .ok_or(refuse(ErrorCode::UnknownBases, handle))?;
+        let max = self.capabilities().max_msm_len;
+        if len > max {
+            return Err(refuse(ErrorCode::SizeUnsupported, max));
+        }
+        let (start, len) = (start as usize, len as usize);
+        if start.checked_add(len).is_none_or(|end| end > loaded) {
+            return Err(refuse(ErrorCode::BasesOutOfRange, sat(loaded)));
+        }
+        self.begin_job(Job::Msm {
+            handle: h,
+            start,
+            scalars: Upload::new(len)?,
+            width,
+        });
+        Ok(Answer::Ok)
+    }
+
     fn begin_job(&mut self, job: Job) {
         self.job = job;
         self.finished = None;
@@ -477,36 +509,39 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                 Ok(Answer::Ok)
             }
             RequestBody::MsmBegin { handle, start, len } => {
-                let h = self.wire_handle(handle)?;
-                let loaded = self
-                    .backend
-                    .bases_len(h)
-                    .ok_or(refuse(ErrorCode::UnknownBases, handle))?;
-                let max = self.capabilities().max_msm_len;
-                if len > max {
-                    return Err(refuse(ErrorCode::SizeUnsupported, max));
+                self.msm_begin(handle, start, len, FE_BYTES)
+            }
+            RequestBody::MsmBeginNarrow {
+                handle,
+                start,
+                len,
+                width,
+            } => {
+                let width = usize::from(width);
+                if !(1..=elem::MAX_NARROW_BYTES).contains(&width) {
+                    return Err(refuse(ErrorCode::Malformed, sat(elem::MAX_NARROW_BYTES)));
                 }
-                let (start, len) = (start as usize, len as usize);
-                if start.checked_add(len).is_none_or(|end| end > loaded) {
-                    return Err(refuse(ErrorCode::BasesOutOfRange, sat(loaded)));
-                }
-                self.begin_job(Job::Msm {
-                    handle: h,
-                    start,
-                    scalars: Upload::new(len)?,
-                });
-                Ok(Answer::Ok)
+                self.msm_begin(handle, start, len, width)
             }
             RequestBody::MsmChunk { offset, scalars } => {
                 let Job::Msm {
-                    scalars: upload, ..
+                    scalars: upload,
+                    width,
+                    ..
                 } = &mut self.job
                 else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
-                upload.accept(offset, scalars, FE_BYTES, |b, sink| {
-                    elem::decode_fr_chunk(b, sink)
-                })?;
+                let width = *width;
+                if width == FE_BYTES {
+                    upload.accept(offset, scalars, FE_BYTES, |b, sink| {
+                        elem::decode_fr_chunk(b, sink)
+                    })?;
+                } else {
+                    upload.accept(offset, scalars, width, |b, sink| {
+                        elem::decode_narrow_chunk(b, width, sink)
+                    })?;
+                }
                 Ok(Answer::Ok)
             }
             RequestBody::MsmEnd => {
@@ -518,15 +553,22 @@ impl<B: Backend, E: Extension<B>> Server<B, E> {
                     handle,
                     start,
                     scalars,
+                    width,
                 } = std::mem::replace(&mut self.job, Job::Idle)
                 else {
                     return Err(refuse(ErrorCode::OutOfSequence, 0));
                 };
                 let scalars = scalars.finish()?;
                 let before = self.backend.counters().device_cycles;
+                // Narrow scalars keep their width (|v| ≤ 2^(8·width − 1) < 2^(8·width)): the
+                // backend runs the windows they need.
+                let mut job = MsmJob::new(handle, start, &scalars);
+                if width < FE_BYTES {
+                    job = job.with_scalar_bits(8 * width as u32);
+                }
                 let sum = self
                     .backend
-                    .msm(handle, start, &scalars)
+                    .msm_job(&job)
                     .map_err(|e| backend_error_to_wire(&e))?;
                 let cycles = self.backend.counters().device_cycles - before;
                 let (sum, stats) = (sum.into(), self.stats(cycles));
