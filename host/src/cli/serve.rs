@@ -91,12 +91,11 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
             ),
         ),
     };
-    let config = ServiceConfig {
-        ntt_min_log: args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER),
-        out_dir: args.out.clone(),
-        verbose: true,
-        bases: accel_backends::BasesConfig::precomputed(args.precompute),
-    };
+    let mut config = ServiceConfig::default();
+    config.ntt_min_log = args.device_ntt_from.unwrap_or(accel_proto::NTT_NEVER);
+    config.out_dir = args.out.clone();
+    config.verbose = true;
+    config.bases = accel_backends::BasesConfig::precomputed(args.precompute);
     let model = keys.manifest.model.clone();
     let mut server = serve::server(keys, router, config).context("starting the service")?;
     let mut jobs = String::new();

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{report::secs, OpKind, Report};
-use crate::routing_file::{Entry, RoutingFile};
+use zkedge_core::routing_file::{Entry, RoutingFile};
 
 /// Which time of an accelerator is compared with the CPU's wall time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -242,7 +242,7 @@ pub fn routing_file(crossovers: &[Crossover], report: &Report) -> RoutingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{Measured, Outcome, Row, Spread};
+    use crate::{Measured, Outcome, Row, Spread};
 
     fn row(backend: &str, log_n: u32, wall: f64, cycles: Option<u64>) -> Row {
         Row {

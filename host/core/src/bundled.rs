@@ -5,11 +5,11 @@ use serde::Deserialize;
 
 /// `italy-power-demand`: a substation smart meter's day of hourly demand → winter or summer
 /// load regime (see `firmware/models/README.md` for the data and its provenance).
-pub const MODEL_JSON: &str = include_str!("../../firmware/models/italy-power-demand.json");
+pub const MODEL_JSON: &str = include_str!("../../../firmware/models/italy-power-demand.json");
 
 /// Its test set, quantised to int8, with labels.
 pub const SAMPLES_JSON: &str =
-    include_str!("../../firmware/models/italy-power-demand.samples.json");
+    include_str!("../../../firmware/models/italy-power-demand.samples.json");
 
 /// A test set: int8 inputs and their true labels.
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,7 @@
 //! several backends, checked to agree bit for bit, then timed; a report (table, CSV, SVG plot)
 //! and, from the measurements, a routing policy.
 //!
-//! Backends come from the [`Registry`](crate::backends::Registry) the CLI was started with, so
+//! Backends come from the [`Registry`](zkedge_core::backends::Registry) the CLI was started with, so
 //! a binary that registers more (`zkedge-icicle`) benchmarks them too. Three kinds of time:
 //! - **wall**: the host's wall time of the call (median of the repeats, with min and max);
 //! - **device**: for a backend that counts cycles and reports its clock
@@ -163,7 +163,7 @@ pub enum BenchError {
     Plan(String),
     /// A backend could not be built.
     #[error(transparent)]
-    Registry(#[from] crate::backends::RegistryError),
+    Registry(#[from] zkedge_core::backends::RegistryError),
     /// Two backends gave different results for the same input.
     #[error(
         "{backend} disagrees with {reference} on {what}: {detail} (inputs from --seed {seed})"

@@ -14,7 +14,7 @@ use super::{
     run::Progress,
     BenchError, OpKind,
 };
-use crate::{
+use zkedge_core::{
     backends::Registry,
     bundled,
     keys::{self, Keys, SrsOrigin},

@@ -10,7 +10,7 @@ use super::{
     workload::{self, msm_wire_bytes, ntt_wire_bytes},
     BenchError, OpKind, Plan,
 };
-use crate::backends::{DynBackend, Registry};
+use zkedge_core::backends::{DynBackend, Registry};
 
 /// Where a running benchmark reports what it does (a progress bar, or nothing).
 pub trait Progress {
