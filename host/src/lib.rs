@@ -1,6 +1,6 @@
 //! zkedge: the command line behind `zkedge` ([`cli`]) over the host's library
 //! (`zkedge-core`, re-exported here whole) and the backend benchmarks (`zkedge-bench`, as
-//! [`bench`]).
+//! `bench`).
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -1,6 +1,6 @@
 //! The backend registry: names → constructors. `zkedge` registers the backends every build
 //! has; another binary (`zkedge-icicle`) adds its own and runs the same CLI
-//! ([`crate::cli::run_with`]), so the host crate needs no change to gain a backend.
+//! (`zkedge::cli::run_with`), so the host crate needs no change to gain a backend.
 
 use std::time::Duration;
 
