@@ -118,6 +118,14 @@ impl Registry {
         self.entries.iter().any(|e| e.name == name && e.reference)
     }
 
+    /// The reference backend's name (`cpu` in every build), if one is registered.
+    pub fn reference_name(&self) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|e| e.reference)
+            .map(|e| e.name.as_str())
+    }
+
     /// Builds the reference backend.
     pub fn reference(&self) -> Result<DynBackend, RegistryError> {
         let entry =

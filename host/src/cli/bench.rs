@@ -203,11 +203,16 @@ pub fn bench_backends(args: &BenchArgs, registry: &Registry) -> Result<()> {
 /// default routing file).
 pub fn calibrate(args: &BenchArgs, target: Option<&Path>, registry: &Registry) -> Result<()> {
     let specs = sim_params::split_backends(&args.backends);
-    if !specs.iter().any(|s| s == "cpu") {
-        anyhow::bail!("calibrate compares every backend with cpu: add cpu to --backends");
+    let reference = registry.reference_name().unwrap_or("cpu");
+    if !specs.iter().any(|s| registry.is_reference(s)) {
+        anyhow::bail!(
+            "calibrate compares every backend with {reference}: add {reference} to --backends"
+        );
     }
     if specs.len() < 2 {
-        anyhow::bail!("calibrate needs a backend besides cpu in --backends, e.g. cpu,sim");
+        anyhow::bail!(
+            "calibrate needs a backend besides {reference} in --backends, e.g. {reference},sim"
+        );
     }
     let target = match target {
         Some(p) => p.to_path_buf(),

@@ -198,11 +198,7 @@ fn prove_verified(
         "warning: the proof made with {spec} does not verify ({e}); {spec} is suspect for \
          this run; proving again on the CPU"
     );
-    let reference = registry
-        .list()
-        .find(|(name, _)| registry.is_reference(name))
-        .map_or("cpu", |(name, _)| name)
-        .to_string();
+    let reference = registry.reference_name().unwrap_or("cpu").to_string();
     let (proved, _, how) = prove_with(
         keys,
         input,
