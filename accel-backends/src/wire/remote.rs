@@ -10,9 +10,9 @@
 //! a silent, closed or garbled link comes back as a [`LinkError`] by then — never a hang,
 //! and never a result that did not arrive whole and CRC-checked.
 //!
-//! An MSM's scalars travel as narrow as they are: the client measures their signed width
-//! ([`crate::width::scalar_bits`], a hint is not trusted) and sends `MsmBeginNarrow` with that
-//! many bytes per scalar (an int8 activation: one byte instead of 32), or full 32-byte scalars
+//! An MSM's scalars travel as narrow as they are: the client measures the two's complement
+//! width of every scalar (a hint is not trusted) and sends `MsmBeginNarrow` with that many bytes
+//! per scalar (an int8 activation: one byte instead of 32), or full 32-byte scalars
 //! where that is no saving or the peer does not know the kind (it answers `UnknownKind`; the
 //! client then sends full width for the rest of the link's life).
 
