@@ -673,3 +673,62 @@ fn ports_open_unix_sockets() {
         }
     );
 }
+
+#[test]
+fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
+    use zkedge::proof::{self, ProofFile, Revealed};
+    use zkedge_kernel::layout::Visibility;
+
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
+    let k = Layout::with_input(&model, Visibility::Public).unwrap().k();
+    let make = || {
+        keys::generate_with(
+            model.clone(),
+            srs::dev(k),
+            SrsOrigin::InsecureDev,
+            Visibility::Public,
+        )
+        .unwrap()
+    };
+    let (keys, check) = (make(), make());
+    let input = bundled::samples().unwrap().inputs[2].clone();
+    let trace = infer(&keys.model, &input).unwrap();
+    let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+    let witness = keys.layout.witness(&keys.model, &trace).unwrap();
+    let out = std::env::temp_dir().join(format!("zkedge-public-serve-{}", std::process::id()));
+    let mut config = ServiceConfig::default();
+    config.out_dir = Some(out.clone());
+    let model_hash = keys.model_hash;
+    let (line, host) = host(keys, config);
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    session::open(&mut remote, &model_hash).unwrap();
+    let mut client = remote.into_hooks().into_client();
+
+    // A witness carries no input for the instance: refused before anything is uploaded.
+    let refused =
+        session::send_witness(&mut client, &witness.advice, &output, class, MultiOpen::Gwc);
+    assert!(
+        matches!(&refused, Err(CallError::Refused(r)) if r.code == ErrorCode::Forbidden),
+        "{refused:?}"
+    );
+    let proved = session::send_input(&mut client, &input, &output, class, MultiOpen::Gwc).unwrap();
+    drop(client);
+    let (report, _, _) = host.join().unwrap();
+    assert_eq!(report.proofs.len(), 1, "{report:?}");
+    let path = report.proofs[0]
+        .file
+        .clone()
+        .expect("the proof was written");
+    let file = ProofFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file.input, Revealed::Input(input.clone()));
+    assert_eq!(hex(&zkedge::files::hash(&file.proof)), hex(&proved.digest));
+    proof::verify(&check, &file).unwrap();
+    // The same proof claiming another input does not verify.
+    let mut other = file.clone();
+    let mut lie = input;
+    lie[0] = lie[0].wrapping_add(1);
+    other.input = Revealed::Input(lie);
+    assert!(proof::verify(&check, &other).is_err());
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -42,7 +42,10 @@ use accel_proto::{
 };
 use rand::rngs::OsRng;
 use serde::Serialize;
-use zkedge_kernel::prover::{self, ProveError};
+use zkedge_kernel::{
+    layout::Visibility,
+    prover::{self, ProveError},
+};
 
 pub use gateway::{Gateway, Outcome};
 
@@ -342,6 +345,7 @@ impl DeviceService {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
         }
+        self.private_only()?;
         if usize::from(columns) != self.keys.layout.advice_columns().count() {
             return Err(refuse(
                 ErrorCode::BadLength,
@@ -434,7 +438,7 @@ impl DeviceService {
             &output,
             class,
             multiopen,
-            Mode::Witness,
+            (Mode::Witness, &proof::Revealed::Nothing),
             start,
         )?;
         self.finished = Some(done);
@@ -452,13 +456,13 @@ impl DeviceService {
         output: &[i8],
         class: u32,
         multiopen: MultiOpen,
-        mode: Mode,
+        (mode, revealed): (Mode, &proof::Revealed),
         start: Instant,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         let accel_before = router.stats().accel_jobs;
         let proof = self.prove(router, witness, multiopen)?;
         let accelerated = router.stats().accel_jobs > accel_before;
-        let file = self.file(proof, output, class, multiopen);
+        let file = self.file(proof, output, class, multiopen, revealed);
         let verified = proof::verify(&self.keys, &file);
         Ok(match verified {
             Ok(()) => self.keep(mode, file, start, None),
@@ -473,7 +477,7 @@ impl DeviceService {
                      the rest of this run: proving again on the CPU"
                 ));
                 let proof = self.prove(router, witness, multiopen)?;
-                let file = self.file(proof, output, class, multiopen);
+                let file = self.file(proof, output, class, multiopen, revealed);
                 self.accept(mode, file, start)
                     .map_err(|_| refuse(ErrorCode::Unsatisfied, 0))?
             }
@@ -492,6 +496,10 @@ impl DeviceService {
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
+        }
+        // A hashed input needs the device's salt, which the protocol does not carry.
+        if self.keys.layout.input_visibility() == Visibility::Hashed {
+            return Err(refuse(ErrorCode::Forbidden, 0));
         }
         let want = self.keys.model.input_len();
         if len as usize != want {
@@ -567,13 +575,19 @@ impl DeviceService {
                 return Err(refuse(ErrorCode::Unsatisfied, 0));
             }
         };
+        // Public-input keys put the input in the instance (the layout's witness does) and in
+        // the proof file; keys serve() accepts are private or public.
+        let revealed = match self.keys.layout.input_visibility() {
+            Visibility::Public => proof::Revealed::Input(trace.input.clone()),
+            _ => proof::Revealed::Nothing,
+        };
         let done = self.prove_and_keep(
             router,
             &witness,
             &output,
             class,
             multiopen,
-            Mode::Input,
+            (Mode::Input, &revealed),
             start,
         )?;
         self.finished = Some(done);
@@ -666,16 +680,32 @@ impl DeviceService {
         }
     }
 
-    fn file(&self, proof: Vec<u8>, output: &[i8], class: u32, multiopen: MultiOpen) -> ProofFile {
-        // Served keys keep the input private (`zkedge serve` refuses others).
+    fn file(
+        &self,
+        proof: Vec<u8>,
+        output: &[i8],
+        class: u32,
+        multiopen: MultiOpen,
+        revealed: &proof::Revealed,
+    ) -> ProofFile {
         ProofFile::new(
             &self.keys,
             multiopen,
             output.to_vec(),
             class,
-            proof::Revealed::Nothing,
+            revealed.clone(),
             proof,
         )
+    }
+
+    /// Witness mode and device-made proofs carry no input: only keys that keep it private
+    /// serve them (input mode serves public-input keys too).
+    fn private_only(&self) -> Result<(), ErrorReply> {
+        if self.keys.layout.input_visibility() == Visibility::Private {
+            Ok(())
+        } else {
+            Err(refuse(ErrorCode::Forbidden, 0))
+        }
     }
 
     fn proof_begin(
@@ -688,6 +718,7 @@ impl DeviceService {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
         }
+        self.private_only()?;
         if len == 0 || len > MAX_PROOF_BYTES {
             return Err(refuse(ErrorCode::SizeUnsupported, MAX_PROOF_BYTES as usize));
         }
@@ -725,7 +756,7 @@ impl DeviceService {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
         };
         let bytes = bytes.finish()?;
-        let file = self.file(bytes, &output, class, multiopen);
+        let file = self.file(bytes, &output, class, multiopen, &proof::Revealed::Nothing);
         let done = self
             .accept(Mode::DeviceProving, file, Instant::now())
             .map_err(|_| refuse(ErrorCode::InvalidProof, 0))?;
