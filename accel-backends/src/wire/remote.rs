@@ -344,10 +344,12 @@ impl<L: Line> BackendHooks for WireBackend<L> {
         let fail = |e| call_error(e, Op::Msm, Some(job.bases), n, 0);
         let (start, len) = (to_u32(job.start).map_err(fail)?, to_u32(n).map_err(fail)?);
         let handle = job.bases.id();
-        let mut width = match narrow_width(job.scalars) {
-            Some(w) if self.narrow => w,
-            _ => FE_BYTES,
-        };
+        // Measured only while the peer takes narrow scalars.
+        let mut width = self
+            .narrow
+            .then(|| narrow_width(job.scalars))
+            .flatten()
+            .unwrap_or(FE_BYTES);
         let bytes = |width: usize| n * width + n.div_ceil(self.cap(width)) * CHUNK_OVERHEAD;
         let (narrow_bytes, full_bytes) = (bytes(width), bytes(FE_BYTES));
         let Self {
@@ -359,50 +361,46 @@ impl<L: Line> BackendHooks for WireBackend<L> {
         let sum = client
             .job(|c| {
                 let mut deadline = c.job_deadline(narrow_bytes, Work::Msm, n);
-                if width < FE_BYTES {
-                    let begin = RequestBody::MsmBeginNarrow {
+                let begin = if width < FE_BYTES {
+                    let narrow_begin = RequestBody::MsmBeginNarrow {
                         handle,
                         start,
                         len,
                         width: width as u8,
                     };
-                    match c.call_ok(begin, Wait::Reply(16), deadline) {
-                        Ok(()) => {}
+                    match c.call_ok(narrow_begin, Wait::Reply(16), deadline) {
+                        Ok(()) => None,
                         // A peer of this protocol version that predates narrow scalars.
                         Err(CallError::Refused(r)) if r.code == ErrorCode::UnknownKind => {
                             *narrow = false;
                             width = FE_BYTES;
                             deadline = c.job_deadline(full_bytes, Work::Msm, n);
+                            Some(RequestBody::MsmBegin { handle, start, len })
                         }
                         Err(e) => return Err(e),
                     }
-                }
-                if width == FE_BYTES {
-                    let begin = RequestBody::MsmBegin { handle, start, len };
-                    c.call_ok(begin, Wait::Reply(16), deadline)?;
-                    upload(
-                        c,
-                        scratch,
-                        job.scalars,
-                        FE_BYTES,
-                        |x, dst| dst.copy_from_slice(&elem::encode_fr(x)),
-                        |offset, scalars| RequestBody::MsmChunk { offset, scalars },
-                        deadline,
-                    )?;
                 } else {
-                    upload(
-                        c,
-                        scratch,
-                        job.scalars,
-                        width,
-                        |x, dst| {
+                    Some(RequestBody::MsmBegin { handle, start, len })
+                };
+                if let Some(begin) = begin {
+                    c.call_ok(begin, Wait::Reply(16), deadline)?;
+                }
+                upload(
+                    c,
+                    scratch,
+                    job.scalars,
+                    width,
+                    |x, dst| {
+                        if width == FE_BYTES {
+                            dst.copy_from_slice(&elem::encode_fr(x));
+                        } else {
                             // Fits: the width was measured from these scalars.
                             let _ = elem::encode_narrow(signed_i128(x), dst);
-                        },
-                        |offset, scalars| RequestBody::MsmChunk { offset, scalars },
-                        deadline,
-                    )?;
-                }
+                        }
+                    },
+                    |offset, scalars| RequestBody::MsmChunk { offset, scalars },
+                    deadline,
+                )?;
                 match c.call(RequestBody::MsmEnd, Wait::Work(Work::Msm, n), deadline)? {
                     ReplyBody::MsmDone { sum, stats } => elem::decode_point(&sum)
                         .map(|p| (p, stats))
@@ -492,5 +490,33 @@ impl<L: Line> BackendHooks for WireBackend<L> {
         });
         self.sync(meter);
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ark_ff::{AdditiveGroup, Field};
+
+    use super::*;
+
+    /// Each width's two's complement range ends: 2^(8w−1) − 1 and −2^(8w−1) fit w bytes,
+    /// 2^(8w−1) and −2^(8w−1) − 1 need one more (and past 16 bytes, full width).
+    #[test]
+    fn narrow_widths_at_each_range_end() {
+        assert_eq!(narrow_width(&[]), Some(1));
+        assert_eq!(narrow_width(&[Fr::ZERO]), Some(1));
+        for w in 1..=elem::MAX_NARROW_BYTES {
+            let top = Fr::from(2u64).pow([8 * w as u64 - 1]);
+            let wider = (w < elem::MAX_NARROW_BYTES).then_some(w + 1);
+            assert_eq!(narrow_width(&[top - Fr::ONE]), Some(w), "{w}");
+            assert_eq!(narrow_width(&[-top]), Some(w), "{w}");
+            assert_eq!(narrow_width(&[top]), wider, "{w}");
+            assert_eq!(narrow_width(&[-top - Fr::ONE]), wider, "{w}");
+            for v in [top - Fr::ONE, -top] {
+                let mut out = [0u8; elem::MAX_NARROW_BYTES];
+                elem::encode_narrow(signed_i128(&v), &mut out[..w]).unwrap();
+                assert_eq!(elem::decode_narrow(&out[..w]), Ok(v), "{w}");
+            }
+        }
     }
 }

@@ -124,20 +124,24 @@ impl Prover {
         srs: &Srs,
     ) -> Result<(), SetupError> {
         let n = self.prepared.key().n();
-        let missing = |h| backend.bases_len(h) != Some(n);
-        if !missing(self.srs.monomial) && !missing(self.srs.lagrange) {
+        let (monomial_gone, lagrange_gone) = (
+            backend.bases_len(self.srs.monomial) != Some(n),
+            backend.bases_len(self.srs.lagrange) != Some(n),
+        );
+        if !monomial_gone && !lagrange_gone {
             return Ok(());
         }
         let (monomial, lagrange) = bases_for(srs, n)?;
-        if backend.bases_len(self.srs.monomial) != Some(n) {
-            self.srs.monomial = backend
-                .load_bases_with(&monomial, self.bases)
-                .map_err(ProveError::from)?;
+        let mut load = |points: &[G1Affine]| {
+            backend
+                .load_bases_with(points, self.bases)
+                .map_err(ProveError::from)
+        };
+        if monomial_gone {
+            self.srs.monomial = load(&monomial)?;
         }
-        if backend.bases_len(self.srs.lagrange) != Some(n) {
-            self.srs.lagrange = backend
-                .load_bases_with(&lagrange, self.bases)
-                .map_err(ProveError::from)?;
+        if lagrange_gone {
+            self.srs.lagrange = load(&lagrange)?;
         }
         Ok(())
     }
