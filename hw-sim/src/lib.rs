@@ -23,8 +23,12 @@ mod backend;
 pub mod config;
 pub mod msm;
 pub mod ntt;
+// Pseudo-terminals, serial devices and poll(2): Unix only (the browser verifier builds the
+// simulator for wasm32 as part of zkedge-core, without them).
+#[cfg(unix)]
 pub mod relay;
 pub mod sched;
+#[cfg(unix)]
 pub mod serve;
 pub mod units;
 

@@ -8,6 +8,7 @@ mod fuzz;
 mod rtl;
 mod sh;
 mod test;
+mod wasm;
 
 use clap::{Parser, Subcommand};
 
@@ -56,6 +57,10 @@ enum Command {
         #[arg(long)]
         runs: Option<u64>,
     },
+    /// Builds the browser's WASM verifier into target/wasm/pkg (Debian's rustc-web, -Z build-std).
+    Wasm,
+    /// The dashboard's page in headless Chromium (WebDriver): valid, tampered and dev-SRS proofs.
+    Browser,
     /// The RTL units (Verilator) against arkworks and hw-sim; installs Verilator/yosys if missing.
     Rtl {
         /// Also write VCD waveforms of each unit to target/rtl-testbench/vcd/.
@@ -73,6 +78,8 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(),
+        Command::Wasm => wasm::build().map(|_| ()),
+        Command::Browser => wasm::browser(),
         Command::BenchSummary => bench_summary::run(),
         Command::ClusterBench { jobs, workers } => cluster::bench(jobs, &workers),
         Command::Fuzz { seconds, runs } => fuzz::run(match runs {

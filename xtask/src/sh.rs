@@ -81,3 +81,49 @@ pub fn ensure_apt(packages: &[&str]) -> Result<()> {
     run(program, &install)
         .context("installing system packages failed; run the apt-get command above by hand")
 }
+
+/// Runs Debian's cargo (`cargo-web`, with `rustc-web`) in `dir`: the route to targets whose
+/// standard library rustup cannot download here (`-Z build-std` from `rust-web-src`, stable
+/// compiler with nightly features), with nothing from the caller that would change the target's
+/// flags.
+pub fn debian_cargo(
+    dir: &std::path::Path,
+    args: &[&str],
+    target_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Result<()> {
+    let path = format!(
+        "/usr/bin:{}",
+        std::env::var("PATH").unwrap_or_else(|_| "/bin".into())
+    );
+    eprintln!(
+        "\n==> ({}) /usr/bin/cargo {}",
+        dir.display(),
+        args.join(" ")
+    );
+    // `--target-dir` right after the subcommand: anything after a `--` goes to the compiler.
+    let (subcommand, rest) = args.split_first().context("no cargo subcommand")?;
+    let status = Command::new("/usr/bin/cargo")
+        .arg(subcommand)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .args(rest)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .envs(env.iter().copied())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .status()
+        .context("could not start /usr/bin/cargo (Debian's cargo-web)")?;
+    if !status.success() {
+        bail!("`/usr/bin/cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

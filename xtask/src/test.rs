@@ -93,6 +93,8 @@ pub fn run() -> Result<()> {
             ..board.clone()
         })?;
     }
+    // The browser's verifier, built for wasm32, and the dashboard's page in headless Chromium.
+    crate::wasm::browser()?;
     // The wire protocol's receive path under libFuzzer: a fixed number of executions per target,
     // so a slow machine takes longer instead of testing less.
     crate::fuzz::run(crate::fuzz::Budget::Runs(1_000_000))?;

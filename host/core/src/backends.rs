@@ -2,12 +2,12 @@
 //! has; another binary (`zkedge-icicle`) adds its own and runs the same CLI
 //! (`zkedge::cli::run_with`), so the host crate needs no change to gain a backend.
 
+#[cfg(feature = "host-io")]
 use std::time::Duration;
 
-use accel_backends::{
-    wire::serial::{SerialBackend, SerialConfig},
-    Backend, CpuBackend,
-};
+#[cfg(feature = "host-io")]
+use accel_backends::wire::serial::{SerialBackend, SerialConfig};
+use accel_backends::{Backend, CpuBackend};
 use thiserror::Error;
 use zkedge_hwsim::HwSim;
 
@@ -75,6 +75,7 @@ impl Registry {
                 Ok(Box::new(HwSim::new(config).map_err(|e| e.to_string())?))
             }),
         );
+        #[cfg(feature = "host-io")]
         r.register(
             "serial",
             "an accelerator (or `zkedge-hwsim serve`) on a serial port: serial:/dev/ttyUSB0",

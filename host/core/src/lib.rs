@@ -8,6 +8,7 @@ pub mod backends;
 pub mod bundle;
 pub mod bundled;
 pub mod circuit;
+#[cfg(feature = "host-io")]
 pub mod cluster;
 pub mod convert;
 pub mod export;
@@ -20,6 +21,7 @@ pub mod ptau;
 pub mod quiet;
 pub mod router;
 pub mod routing_file;
+#[cfg(feature = "host-io")]
 pub mod serve;
 pub mod sim_params;
 pub mod srs;

@@ -265,6 +265,10 @@ enum Command {
     /// Serve a device (the zkedge firmware) on a serial line: its MSMs on --backend, its
     /// witnesses proved here, its proofs verified here.
     Serve(serve::ServeArgs),
+    /// Serve the city operator's page: the proofs of a folder, each verified in the browser by
+    /// the WASM verifier (`cargo xtask wasm` builds it); a proof and its bundle can be dropped
+    /// on the page to check one by hand.
+    Dashboard(DashboardArgs),
     /// Import an int8 TFLite model (full-integer quantisation) or a quantised ONNX model
     /// (onnxruntime QOperator or QDQ, int8) into zkedge's format.
     Import {
@@ -391,6 +395,7 @@ pub fn run_with(
             bench::calibrate(&bench, routing.as_deref(), registry)
         }
         Command::Serve(args) => serve::run(&args, registry),
+        Command::Dashboard(args) => dashboard(args),
         Command::Submit(args) => cluster::submit(&args),
         Command::Status(args) => cluster::status(&args),
         Command::Fetch(args) => cluster::fetch(&args),
@@ -421,4 +426,43 @@ pub fn run_with(
             1
         }
     }
+}
+
+/// `zkedge dashboard`'s arguments.
+#[derive(clap::Args)]
+pub struct DashboardArgs {
+    /// A keys folder (or its verifier.zkv), repeatable: proofs are paired with the keys whose
+    /// verifying key they name.
+    #[arg(long, required = true, num_args = 1..)]
+    keys: Vec<PathBuf>,
+    /// The folder whose `.zkp` proof files the page lists (the newest 500), re-read every few
+    /// seconds.
+    #[arg(long)]
+    proofs: Option<PathBuf>,
+    /// The WASM verifier's folder (`cargo xtask wasm` writes it).
+    #[arg(long, default_value = default_wasm_dir())]
+    wasm: PathBuf,
+    /// Where to listen (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    listen: std::net::SocketAddr,
+}
+
+/// `target/wasm/pkg` of the checkout this binary was built from.
+fn default_wasm_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm/pkg")
+}
+
+fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
+    let config = zkedge_dashboard::DashboardConfig {
+        keys: args.keys,
+        proofs: args.proofs,
+        wasm: args.wasm,
+        listen: args.listen,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(zkedge_dashboard::serve(config))?;
+    Ok(())
 }

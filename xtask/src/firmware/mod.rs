@@ -10,7 +10,7 @@ use std::{
     process::Command,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::sh::{self, root};
@@ -249,40 +249,16 @@ fn samples(zkedge: &Path, model: &Path, keys: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The environment of a firmware build: Debian's compiler, nightly features on its stable
-/// compiler, and nothing from the caller that would change the target's flags.
+/// A firmware build: Debian's toolchain ([`sh::debian_cargo`]) in `firmware/mcu`.
 fn firmware_cargo(args: &[&str], assets: &Path, target_dir: &Path) -> Result<()> {
-    let dir = root().join("firmware/mcu");
-    let path = format!(
-        "/usr/bin:{}",
-        std::env::var("PATH").unwrap_or_else(|_| "/bin".into())
-    );
-    eprintln!("\n==> (firmware/mcu) /usr/bin/cargo {}", args.join(" "));
-    // `--target-dir` right after the subcommand: anything after a `--` goes to the compiler.
-    let (subcommand, rest) = args.split_first().context("no cargo subcommand")?;
-    let status = Command::new("/usr/bin/cargo")
-        .arg(subcommand)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .args(rest)
-        .current_dir(&dir)
-        .env("PATH", path)
-        .env("RUSTC", "/usr/bin/rustc")
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("ZKEDGE_FW_ASSETS", assets)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .status()
-        .context("could not start /usr/bin/cargo (Debian's cargo-web)")?;
-    if !status.success() {
-        bail!("the firmware build failed ({status})");
-    }
-    Ok(())
+    let assets = assets.to_string_lossy();
+    sh::debian_cargo(
+        &root().join("firmware/mcu"),
+        args,
+        target_dir,
+        &[("ZKEDGE_FW_ASSETS", assets.as_ref())],
+    )
+    .context("the firmware build failed")
 }
 
 /// One build directory per board and log transport, so that builds do not undo each other.

@@ -1,0 +1,303 @@
+//! `zkedge dashboard`: serves the city operator's page — sensors' proven results, each one
+//! verified *in the browser* by the WASM verifier (`host/verify-wasm`, built by
+//! `cargo xtask wasm`).
+//!
+//! The server only lists and hands out bytes: the verifier bundles of the keys it was given and
+//! the proof files of a folder. It verifies nothing itself, so a page that says "valid" has
+//! checked the proof on the reader's own machine. It parses each proof file only to show it and
+//! to pair it with the bundle whose verifying key it names.
+
+#![forbid(unsafe_code)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::UNIX_EPOCH,
+};
+
+use axum::{
+    extract::{Path as UrlPath, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use serde::Serialize;
+use thiserror::Error;
+use zkedge_core::{
+    bundle::{Bundle, MAX_BUNDLE_FILE},
+    files::read_bounded,
+    keys::BUNDLE,
+    proof::{ProofFile, MAX_PROOF_FILE},
+    srs::hex,
+};
+
+/// Most proof files listed (the newest).
+pub const MAX_LISTED: usize = 500;
+
+/// The page, compiled in.
+const INDEX_HTML: &str = include_str!("../www/index.html");
+const APP_JS: &str = include_str!("../www/app.js");
+const STYLE_CSS: &str = include_str!("../www/style.css");
+
+/// The WASM verifier's files, as `wasm-bindgen --target web` names them.
+const WASM_JS: &str = "zkedge_verify_wasm.js";
+const WASM_BIN: &str = "zkedge_verify_wasm_bg.wasm";
+
+/// What the dashboard serves.
+#[derive(Clone, Debug)]
+pub struct DashboardConfig {
+    /// Keys folders (each with its `verifier.zkv`), or verifier bundles themselves.
+    pub keys: Vec<PathBuf>,
+    /// The folder whose `.zkp` files are listed, if any.
+    pub proofs: Option<PathBuf>,
+    /// The WASM verifier's folder (`cargo xtask wasm` writes `target/wasm/pkg`).
+    pub wasm: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+}
+
+/// Why the dashboard cannot start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DashboardError {
+    /// A keys folder or bundle could not be read.
+    #[error("{path}: {reason}")]
+    Keys {
+        /// The path given.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The WASM verifier is not built.
+    #[error(
+        "the WASM verifier is not in {0} (run `cargo xtask wasm`, or give --wasm DIR with \
+         {WASM_JS} and {WASM_BIN})"
+    )]
+    NoWasm(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The server stopped on an error.
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// One keys entry, as the page sees it.
+#[derive(Clone, Debug, Serialize)]
+struct KeysInfo {
+    model: String,
+    model_hash: String,
+    vk_hash: String,
+    url: String,
+}
+
+/// One proof file, as the page sees it.
+#[derive(Clone, Debug, Serialize)]
+struct ProofEntry {
+    file: String,
+    url: String,
+    /// The index of the keys whose verifying key the proof names, if any.
+    keys: Option<usize>,
+    /// Seconds since the Unix epoch the file was last written.
+    modified: u64,
+    /// The sensor: the file name's part before its first `-` or `.`.
+    sensor: String,
+}
+
+struct Shared {
+    config: DashboardConfig,
+    bundles: Vec<(Vec<u8>, KeysInfo, [u8; 32])>,
+    wasm_js: Vec<u8>,
+    wasm_bin: Vec<u8>,
+}
+
+/// Reads the keys and the WASM verifier, then serves until Ctrl-C.
+pub async fn serve(config: DashboardConfig) -> Result<(), DashboardError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DashboardError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(DashboardError::Serve)?;
+    let app = router(config)?;
+    // Tests and scripts read the address (the port may have been 0).
+    println!("dashboard on http://{addr}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(DashboardError::Serve)
+}
+
+/// The dashboard's routes over `config`.
+pub fn router(config: DashboardConfig) -> Result<Router, DashboardError> {
+    let mut bundles = Vec::new();
+    for (i, path) in config.keys.iter().enumerate() {
+        let file = if path.is_dir() {
+            path.join(BUNDLE)
+        } else {
+            path.clone()
+        };
+        let fail = |reason: String| DashboardError::Keys {
+            path: file.display().to_string(),
+            reason,
+        };
+        let bytes = read_bounded(&file, MAX_BUNDLE_FILE).map_err(|e| fail(e.to_string()))?;
+        let bundle = Bundle::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
+        let info = KeysInfo {
+            model: bundle.file.model.name.clone(),
+            model_hash: hex(&bundle.file.model.hash),
+            vk_hash: hex(&bundle.vk_hash),
+            url: format!("/keys/{i}/{BUNDLE}"),
+        };
+        bundles.push((bytes, info, bundle.vk_hash));
+    }
+    let wasm_file = |name: &str| {
+        std::fs::read(config.wasm.join(name))
+            .map_err(|_| DashboardError::NoWasm(config.wasm.display().to_string()))
+    };
+    let shared = Arc::new(Shared {
+        wasm_js: wasm_file(WASM_JS)?,
+        wasm_bin: wasm_file(WASM_BIN)?,
+        bundles,
+        config,
+    });
+    Ok(Router::new()
+        .route("/", get(|| async { page("text/html", INDEX_HTML) }))
+        .route("/app.js", get(|| async { page("text/javascript", APP_JS) }))
+        .route("/style.css", get(|| async { page("text/css", STYLE_CSS) }))
+        .route(
+            "/pkg/{file}",
+            get(
+                |State(s): State<Arc<Shared>>, UrlPath(file): UrlPath<String>| async move {
+                    match file.as_str() {
+                        WASM_JS => bytes("text/javascript", s.wasm_js.clone()),
+                        WASM_BIN => bytes("application/wasm", s.wasm_bin.clone()),
+                        _ => StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/api/keys",
+            get(|State(s): State<Arc<Shared>>| async move {
+                Json(s.bundles.iter().map(|b| b.1.clone()).collect::<Vec<_>>())
+            }),
+        )
+        .route(
+            "/keys/{i}/verifier.zkv",
+            get(
+                |State(s): State<Arc<Shared>>, UrlPath(i): UrlPath<usize>| async move {
+                    match s.bundles.get(i) {
+                        Some(b) => bytes("application/octet-stream", b.0.clone()),
+                        None => StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/api/proofs",
+            get(|State(s): State<Arc<Shared>>| async move {
+                let listed = tokio::task::spawn_blocking(move || list_proofs(&s))
+                    .await
+                    .unwrap_or_default();
+                Json(listed)
+            }),
+        )
+        .route(
+            "/proofs/{file}",
+            get(
+                |State(s): State<Arc<Shared>>, UrlPath(file): UrlPath<String>| async move {
+                    // Only names the listing would give: no separators, no way out of the folder.
+                    let Some(dir) = s.config.proofs.clone() else {
+                        return StatusCode::NOT_FOUND.into_response();
+                    };
+                    if !is_proof_name(&file) {
+                        return StatusCode::NOT_FOUND.into_response();
+                    }
+                    match read_bounded(&dir.join(&file), MAX_PROOF_FILE) {
+                        Ok(b) => bytes("application/octet-stream", b),
+                        Err(_) => StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            ),
+        )
+        .with_state(shared))
+}
+
+fn page(kind: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, kind)], body).into_response()
+}
+
+fn bytes(kind: &'static str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A plain `NAME.zkp` file name.
+fn is_proof_name(name: &str) -> bool {
+    name.ends_with(".zkp")
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// The newest [`MAX_LISTED`] proof files of the folder, each paired with its keys.
+fn list_proofs(s: &Shared) -> Vec<ProofEntry> {
+    let Some(dir) = &s.config.proofs else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u64, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let meta = e.metadata().ok()?;
+            (is_proof_name(&name) && meta.is_file()).then_some(())?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            Some((modified, name))
+        })
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    found.truncate(MAX_LISTED);
+    found
+        .into_iter()
+        .map(|(modified, file)| ProofEntry {
+            keys: keys_of(s, &dir.join(&file)),
+            url: format!("/proofs/{file}"),
+            sensor: file.split(['-', '.']).next().unwrap_or_default().to_owned(),
+            modified,
+            file,
+        })
+        .collect()
+}
+
+/// The keys whose verifying key `path`'s proof names; `None` for an unreadable file (the page
+/// shows it as invalid, with the reason its own verifier gives).
+fn keys_of(s: &Shared, path: &Path) -> Option<usize> {
+    let raw = read_bounded(path, MAX_PROOF_FILE).ok()?;
+    let file = ProofFile::from_bytes(&raw).ok()?;
+    s.bundles.iter().position(|b| b.2 == file.vk_hash)
+}
