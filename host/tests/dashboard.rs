@@ -234,6 +234,18 @@ fn the_page_verifies_proofs_in_the_browser_as_zkedge_verify_does() {
                     "{file}: {text}"
                 );
             }
+            // The chart holds the result that verified over the ceremony's SRS: not the
+            // tampered one, not the one over the dev SRS.
+            let figure = client
+                .find(Locator::Css("figure[data-model=\"italy-power-demand\"]"))
+                .await
+                .unwrap();
+            assert_eq!(
+                figure.attr("data-points").await.unwrap().as_deref(),
+                Some("1")
+            );
+            let circles = figure.find_all(Locator::Css("svg circle")).await.unwrap();
+            assert_eq!(circles.len(), 1);
             let png = client.screenshot().await.unwrap();
             std::fs::write(screenshot.join("dashboard.png"), png).unwrap();
 

@@ -50,7 +50,7 @@ const WASM_BIN: &str = "zkedge_verify_wasm_bg.wasm";
 pub struct DashboardConfig {
     /// Keys folders (each with its `verifier.zkv`), or verifier bundles themselves.
     pub keys: Vec<PathBuf>,
-    /// The folder whose `.zkp` files are listed, if any.
+    /// The folder whose `.zkp` and `.proof` files are listed, if any.
     pub proofs: Option<PathBuf>,
     /// The WASM verifier's folder (`cargo xtask wasm` writes `target/wasm/pkg`).
     pub wasm: PathBuf,
@@ -107,7 +107,8 @@ struct ProofEntry {
     keys: Option<usize>,
     /// Seconds since the Unix epoch the file was last written.
     modified: u64,
-    /// The sensor: the file name's part before its first `-` or `.`.
+    /// The sensor: the file name's part before its first `-` (`SENSOR-N.zkp`); empty for other
+    /// names (`zkedge serve` names proofs by digest).
     sensor: String,
 }
 
@@ -249,9 +250,9 @@ fn bytes(kind: &'static str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// A plain `NAME.zkp` file name.
+/// A plain `NAME.zkp` (or `NAME.proof`, as `zkedge serve --out-dir` writes them) file name.
 fn is_proof_name(name: &str) -> bool {
-    name.ends_with(".zkp")
+    (name.ends_with(".zkp") || name.ends_with(".proof"))
         && !name.starts_with('.')
         && name
             .bytes()
@@ -300,4 +301,29 @@ fn keys_of(s: &Shared, path: &Path) -> Option<usize> {
     let raw = read_bounded(path, MAX_PROOF_FILE).ok()?;
     let file = ProofFile::from_bytes(&raw).ok()?;
     s.bundles.iter().position(|b| b.2 == file.vk_hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_proof_name;
+
+    #[test]
+    fn only_plain_proof_file_names_are_served() {
+        for ok in ["lamppost7-1.zkp", "a.proof", "0f3e.proof", "x_y.z.zkp"] {
+            assert!(is_proof_name(ok), "{ok}");
+        }
+        for bad in [
+            "../keys/pk.bin.zkp",
+            "..zkp",
+            ".hidden.zkp",
+            "a/b.zkp",
+            "a\\b.zkp",
+            "pk.bin",
+            "proof.zkp.tmp",
+            "%2e%2e.zkp",
+            "",
+        ] {
+            assert!(!is_proof_name(bad), "{bad}");
+        }
+    }
 }

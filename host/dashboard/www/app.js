@@ -1,11 +1,12 @@
 // The dashboard's page: lists the proofs the server offers and verifies each one here, in the
 // browser, with the WASM verifier. The server only hands out bytes.
-import init, { verify } from "/pkg/zkedge_verify_wasm.js";
+import init, { chart, verify } from "/pkg/zkedge_verify_wasm.js";
 
 const status = document.getElementById("status");
 const tbody = document.querySelector("#results tbody");
 const bundles = new Map(); // keys index -> Promise<Uint8Array>
 const seen = new Map(); // proof url -> modified time verified
+const verified = new Map(); // proof url -> { model, classes, point } of the proofs that passed
 
 async function bytesOf(url) {
   const r = await fetch(url, { cache: "no-store" });
@@ -105,6 +106,39 @@ async function refresh() {
       v = { valid: false, error: String(e), ms: 0 };
     }
     fill(tr, entry, v);
+    // A proof over an SRS whose secret is public proves nothing: shown, never charted.
+    if (v.valid && !v.insecure_srs) {
+      verified.set(entry.url, {
+        model: v.model,
+        classes: v.classes,
+        point: { sensor: entry.sensor || "(unnamed)", t: entry.modified, class: v.class },
+      });
+    } else {
+      verified.delete(entry.url);
+    }
+  }
+  drawCharts();
+}
+
+// One chart per model, of the results that verified here.
+function drawCharts() {
+  const byModel = new Map();
+  for (const r of verified.values()) {
+    if (!byModel.has(r.model)) byModel.set(r.model, { classes: r.classes, points: [] });
+    byModel.get(r.model).points.push(r.point);
+  }
+  const host = document.getElementById("charts");
+  host.replaceChildren();
+  for (const [model, { classes, points }] of byModel) {
+    const figure = document.createElement("figure");
+    figure.dataset.model = model;
+    figure.dataset.points = String(points.length);
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${model}: ${points.length} verified result(s)`;
+    const svg = new DOMParser().parseFromString(
+      chart(JSON.stringify(points), JSON.stringify(classes), 900, 260), "image/svg+xml");
+    figure.append(caption, svg.documentElement);
+    host.append(figure);
   }
 }
 

@@ -15,7 +15,7 @@ use zkedge_kernel::{
     layout::Layout,
     model::{synthetic, synthetic::Spec, Model},
 };
-use zkedge_verify_wasm::{check, verify};
+use zkedge_verify_wasm::{chart, check, verify};
 
 fn model(seed: u64) -> Model {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -103,4 +103,21 @@ fn damaged_or_foreign_bundles_are_refused_with_a_reason() {
     assert!(v.error.unwrap().starts_with("the verifier bundle"));
     let v = check(&bundle, b"not a proof");
     assert!(v.error.unwrap().starts_with("the proof file"));
+}
+
+#[test]
+fn the_chart_draws_each_sensor_and_the_class_labels() {
+    let points = r#"[{"sensor":"lamppost7","t":1000,"class":0},
+        {"sensor":"lamppost7","t":1060,"class":1},{"sensor":"bridge2","t":1030,"class":1}]"#;
+    let svg = chart(points, r#"["winter","summer"]"#, 640, 300);
+    assert!(svg.starts_with("<svg"), "{svg}");
+    for text in ["lamppost7", "bridge2", "winter", "summer"] {
+        assert!(svg.contains(text), "{text} missing");
+    }
+    assert_eq!(svg.matches("<circle").count(), 3);
+    // Nothing verified yet: an empty chart, not an error.
+    assert!(chart("[]", "[]", 640, 300).starts_with("<svg"));
+    // Not what it takes: nothing.
+    assert_eq!(chart("{", "[]", 640, 300), "");
+    assert_eq!(chart(r#"[{"sensor":1}]"#, "[]", 640, 300), "");
 }
