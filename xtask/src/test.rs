@@ -8,6 +8,7 @@ use crate::{
 };
 
 pub fn run() -> Result<()> {
+    warn_if_short_of_disk();
     // The RTL tests (rtl-testbench) simulate in Verilator and synthesise with yosys.
     sh::ensure_apt(rtl::APT_PACKAGES)?;
     // host/tests/ptau.rs makes its .ptau files with snarkjs, installed from npm into target/.
@@ -249,4 +250,31 @@ fn onnxruntime_parity(python: &str) -> Result<()> {
             &zkedge.to_string_lossy(),
         ],
     )
+}
+
+/// What a full run writes from a fresh clone (build directories of the workspace, the firmware
+/// boards, the fuzz targets and the WASM verifier), with a margin.
+const DISK_NEEDED_GIB: u64 = 40;
+
+/// A run that fills the disk fails late and far from the cause (a linker or rustc write error
+/// in whatever builds last), so say it up front.
+fn warn_if_short_of_disk() {
+    let free = std::process::Command::new("df")
+        .args(["--output=avail", "-B1G"])
+        .arg(root())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .nth(1)
+                .and_then(|l| l.trim().parse::<u64>().ok())
+        });
+    if let Some(free) = free.filter(|&f| f < DISK_NEEDED_GIB) {
+        eprintln!(
+            "warning: {free} GiB free under {}; a full run writes about {DISK_NEEDED_GIB} GiB \
+             (clear old target/ directories if it fails with \"No space left on device\")",
+            root().display()
+        );
+    }
 }
