@@ -11,14 +11,15 @@
 use std::{
     collections::{HashMap, HashSet},
     io::{BufRead, BufReader},
-    net::TcpListener,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 mod common;
+
+use common::nats::{tool, Server};
 
 use rand::{rngs::StdRng, SeedableRng};
 use zkedge::{
@@ -38,94 +39,6 @@ const SENSORS: usize = 5;
 const PER_SENSOR: usize = 8;
 const WORKERS: usize = 3;
 const DEADLINE: Duration = Duration::from_secs(150);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/usr/bin"])
-    {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("{name} is not installed: `cargo xtask test` installs it (apt-get install nats-server mosquitto-clients)");
-}
-
-/// A nats-server with JetStream and the MQTT gateway, its store in `dir`.
-struct Server {
-    child: Option<Child>,
-    conf: PathBuf,
-    port: u16,
-    mqtt: u16,
-}
-
-impl Server {
-    fn new(dir: &Path) -> Self {
-        let (port, mqtt) = (free_port(), free_port());
-        let conf = dir.join("nats.conf");
-        let store = dir.join("jetstream");
-        std::fs::write(
-            &conf,
-            format!(
-                "server_name: zkedge_test\nlisten: 127.0.0.1:{port}\n\
-                 jetstream {{ store_dir: \"{}\" }}\nmqtt {{ listen: 127.0.0.1:{mqtt} }}\n",
-                store.display()
-            ),
-        )
-        .unwrap();
-        let mut server = Server {
-            child: None,
-            conf,
-            port,
-            mqtt,
-        };
-        server.start();
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn start(&mut self) {
-        let child = Command::new(tool("nats-server"))
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let until = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < until, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// `zkedge worker` processes and every line they printed, tagged with the worker's index.
 struct Workers {

@@ -1,8 +1,9 @@
 //! `zkedge dashboard` in a real browser: Debian's Chromium, headless, driven through
 //! chromedriver (WebDriver). The page verifies every proof with the WASM verifier, and its
 //! verdicts must be `zkedge verify`'s: a proof over a ceremony's SRS shows valid, a tampered
-//! one invalid, one over the development SRS valid with the insecure-SRS warning; a proof and
-//! bundle picked by hand are checked too. A screenshot is saved to target/browser/.
+//! one invalid, one over the development SRS valid with the insecure-SRS warning, and a job
+//! proven by a `zkedge worker` through a real nats-server (`--nats`) valid; a proof and bundle
+//! picked by hand are checked too. A screenshot is saved to target/browser/.
 //!
 //! Needs the WASM verifier and Chromium: `cargo xtask browser` builds, installs and runs it
 //! (`cargo xtask test` does); plain `cargo test` skips it.
@@ -11,13 +12,12 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{path, snarkjs::ceremony, zkedge};
+use common::{free_port, nats::Server, path, snarkjs::ceremony, zkedge};
 use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
@@ -29,14 +29,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn setup(model: &Path, keys: &Path, srs: Option<&Path>) {
@@ -81,9 +73,9 @@ fn cli_verdict(keys: &Path, proof: &Path) -> &'static str {
 }
 
 /// Starts `zkedge dashboard` and reads the address it prints.
-fn dashboard(keys: &[&Path], proofs: &Path, wasm: &Path) -> (Reaped, String) {
+fn dashboard(keys: &[&Path], proofs: &Path, nats: &str, wasm: &Path) -> (Reaped, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkedge"));
-    cmd.arg("dashboard");
+    cmd.args(["dashboard", "--nats", nats]);
     for k in keys {
         cmd.arg("--keys").arg(k);
     }
@@ -139,20 +131,66 @@ fn the_page_verifies_proofs_in_the_browser_as_zkedge_verify_does() {
     let at = bytes.len() - 40;
     bytes[at] ^= 0x01;
     std::fs::write(proofs.join("lamppost7-2.zkp"), &bytes).unwrap();
+
+    // A job through the cluster: submitted, proven by a worker, stored in JetStream.
+    let nats = Server::new(&dir);
+    let other = dir.join("input2.json");
+    let values: Vec<String> = (0..24)
+        .map(|i| format!("{}", (i as f64 * 0.3).cos()))
+        .collect();
+    std::fs::write(&other, format!("{{\"values\": [{}]}}", values.join(","))).unwrap();
+    let (code, id, err) = zkedge(&[
+        "submit",
+        "--nats",
+        &nats.url(),
+        "--model",
+        path(&model),
+        "--input",
+        path(&other),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = id.trim().to_owned();
+    let job_file = format!("job-{}.zkp", &id[..16]);
+    let fetched = dir.join(&job_file);
+    {
+        let _worker = Reaped(
+            Command::new(env!("CARGO_BIN_EXE_zkedge"))
+                .args(["worker", "--nats", &nats.url(), "--keys", path(&real)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while zkedge(&["fetch", "--nats", &nats.url(), &id, "--out", path(&fetched)]).0 != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not prove job {id}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     let expected = [
         ("lamppost7-1.zkp", &real, "valid", "0"),
         ("bridge2-1.zkp", &dev, "valid", "1"),
         ("lamppost7-2.zkp", &real, "invalid", "0"),
+        (job_file.as_str(), &real, "valid", "0"),
     ];
     for (file, keys, verdict, _) in &expected {
+        let on_disk = if *file == job_file {
+            fetched.clone()
+        } else {
+            proofs.join(file)
+        };
         assert_eq!(
-            cli_verdict(keys, &proofs.join(file)),
+            cli_verdict(keys, &on_disk),
             *verdict,
             "zkedge verify on {file}"
         );
     }
 
-    let (_server, url) = dashboard(&[&real, &dev], &proofs, &wasm);
+    let (_server, url) = dashboard(&[&real, &dev], &proofs, &nats.url(), &wasm);
     let port = free_port();
     let _driver = Reaped(
         Command::new("chromedriver")
@@ -234,18 +272,18 @@ fn the_page_verifies_proofs_in_the_browser_as_zkedge_verify_does() {
                     "{file}: {text}"
                 );
             }
-            // The chart holds the result that verified over the ceremony's SRS: not the
-            // tampered one, not the one over the dev SRS.
+            // The chart holds the results that verified over the ceremony's SRS (the folder's
+            // and the cluster's): not the tampered one, not the one over the dev SRS.
             let figure = client
                 .find(Locator::Css("figure[data-model=\"italy-power-demand\"]"))
                 .await
                 .unwrap();
             assert_eq!(
                 figure.attr("data-points").await.unwrap().as_deref(),
-                Some("1")
+                Some("2")
             );
             let circles = figure.find_all(Locator::Css("svg circle")).await.unwrap();
-            assert_eq!(circles.len(), 1);
+            assert_eq!(circles.len(), 2);
             let png = client.screenshot().await.unwrap();
             std::fs::write(screenshot.join("dashboard.png"), png).unwrap();
 

@@ -2,8 +2,9 @@
 //! verified *in the browser* by the WASM verifier (`host/verify-wasm`, built by
 //! `cargo xtask wasm`).
 //!
-//! The server only lists and hands out bytes: the verifier bundles of the keys it was given and
-//! the proof files of a folder. It verifies nothing itself, so a page that says "valid" has
+//! The server only lists and hands out bytes: the verifier bundles of the keys it was given, the
+//! proof files of a folder and those of the NATS JetStream cluster's done jobs. It verifies
+//! nothing itself, so a page that says "valid" has
 //! checked the proof on the reader's own machine. It parses each proof file only to show it and
 //! to pair it with the bundle whose verifying key it names.
 
@@ -12,8 +13,8 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
-    time::UNIX_EPOCH,
+    sync::{Arc, RwLock},
+    time::{Duration, UNIX_EPOCH},
 };
 
 use axum::{
@@ -27,6 +28,7 @@ use serde::Serialize;
 use thiserror::Error;
 use zkedge_core::{
     bundle::{Bundle, MAX_BUNDLE_FILE},
+    cluster::Cluster,
     files::read_bounded,
     keys::BUNDLE,
     proof::{ProofFile, MAX_PROOF_FILE},
@@ -52,6 +54,8 @@ pub struct DashboardConfig {
     pub keys: Vec<PathBuf>,
     /// The folder whose `.zkp` and `.proof` files are listed, if any.
     pub proofs: Option<PathBuf>,
+    /// The NATS server whose cluster's done jobs are listed, if any.
+    pub nats: Option<String>,
     /// The WASM verifier's folder (`cargo xtask wasm` writes `target/wasm/pkg`).
     pub wasm: PathBuf,
     /// Where to listen.
@@ -84,6 +88,9 @@ pub enum DashboardError {
         /// The error.
         source: std::io::Error,
     },
+    /// The cluster could not be reached.
+    #[error("the cluster: {0}")]
+    Cluster(String),
     /// The server stopped on an error.
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
@@ -112,11 +119,24 @@ struct ProofEntry {
     sensor: String,
 }
 
+/// How often the cluster's done jobs are read again.
+const CLUSTER_POLL: Duration = Duration::from_secs(3);
+
+/// A done job's proof file, as read from the cluster.
+struct JobProof {
+    file: String,
+    bytes: Vec<u8>,
+    stored: u64,
+    keys: Option<usize>,
+}
+
 struct Shared {
     config: DashboardConfig,
     bundles: Vec<(Vec<u8>, KeysInfo, [u8; 32])>,
     wasm_js: Vec<u8>,
     wasm_bin: Vec<u8>,
+    /// The newest [`MAX_LISTED`] done jobs' proofs (with `--nats`).
+    jobs: RwLock<Vec<JobProof>>,
 }
 
 /// Reads the keys and the WASM verifier, then serves until Ctrl-C.
@@ -128,7 +148,22 @@ pub async fn serve(config: DashboardConfig) -> Result<(), DashboardError> {
             source,
         })?;
     let addr = listener.local_addr().map_err(DashboardError::Serve)?;
-    let app = router(config)?;
+    let shared = shared(config)?;
+    if let Some(url) = shared.config.nats.clone() {
+        let cluster = Cluster::connect(&url, "zkedge-dashboard")
+            .await
+            .map_err(|e| DashboardError::Cluster(e.to_string()))?;
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = read_jobs(&cluster, &shared).await {
+                    tracing::warn!("reading the cluster's done jobs: {e}");
+                }
+                tokio::time::sleep(CLUSTER_POLL).await;
+            }
+        });
+    }
+    let app = routes(shared);
     // Tests and scripts read the address (the port may have been 0).
     println!("dashboard on http://{addr}/");
     axum::serve(listener, app)
@@ -139,8 +174,8 @@ pub async fn serve(config: DashboardConfig) -> Result<(), DashboardError> {
         .map_err(DashboardError::Serve)
 }
 
-/// The dashboard's routes over `config`.
-pub fn router(config: DashboardConfig) -> Result<Router, DashboardError> {
+/// The keys and the WASM verifier, read once.
+fn shared(config: DashboardConfig) -> Result<Arc<Shared>, DashboardError> {
     let mut bundles = Vec::new();
     for (i, path) in config.keys.iter().enumerate() {
         let file = if path.is_dir() {
@@ -166,13 +201,18 @@ pub fn router(config: DashboardConfig) -> Result<Router, DashboardError> {
         std::fs::read(config.wasm.join(name))
             .map_err(|_| DashboardError::NoWasm(config.wasm.display().to_string()))
     };
-    let shared = Arc::new(Shared {
+    Ok(Arc::new(Shared {
         wasm_js: wasm_file(WASM_JS)?,
         wasm_bin: wasm_file(WASM_BIN)?,
         bundles,
         config,
-    });
-    Ok(Router::new()
+        jobs: RwLock::new(Vec::new()),
+    }))
+}
+
+/// The dashboard's routes.
+fn routes(shared: Arc<Shared>) -> Router {
+    Router::new()
         .route("/", get(|| async { page("text/html", INDEX_HTML) }))
         .route("/app.js", get(|| async { page("text/javascript", APP_JS) }))
         .route("/style.css", get(|| async { page("text/css", STYLE_CSS) }))
@@ -218,6 +258,16 @@ pub fn router(config: DashboardConfig) -> Result<Router, DashboardError> {
             "/proofs/{file}",
             get(
                 |State(s): State<Arc<Shared>>, UrlPath(file): UrlPath<String>| async move {
+                    let job = s
+                        .jobs
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .iter()
+                        .find(|j| j.file == file)
+                        .map(|j| j.bytes.clone());
+                    if let Some(job) = job {
+                        return bytes("application/octet-stream", job);
+                    }
                     // Only names the listing would give: no separators, no way out of the folder.
                     let Some(dir) = s.config.proofs.clone() else {
                         return StatusCode::NOT_FOUND.into_response();
@@ -232,7 +282,7 @@ pub fn router(config: DashboardConfig) -> Result<Router, DashboardError> {
                 },
             ),
         )
-        .with_state(shared))
+        .with_state(shared)
 }
 
 fn page(kind: &'static str, body: &'static str) -> Response {
@@ -259,8 +309,27 @@ fn is_proof_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-/// The newest [`MAX_LISTED`] proof files of the folder, each paired with its keys.
+/// Names of the cluster's proofs: `job-<the job id's first 16 hex digits>.zkp`.
+const JOB_PREFIX: &str = "job-";
+
+/// The newest [`MAX_LISTED`] proofs of the folder and of the cluster, each paired with its keys.
 fn list_proofs(s: &Shared) -> Vec<ProofEntry> {
+    let mut listed = folder_proofs(s);
+    let jobs = s.jobs.read().unwrap_or_else(|e| e.into_inner());
+    listed.extend(jobs.iter().map(|j| ProofEntry {
+        file: j.file.clone(),
+        url: format!("/proofs/{}", j.file),
+        keys: j.keys,
+        modified: j.stored,
+        sensor: String::new(),
+    }));
+    listed.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.file.cmp(&b.file)));
+    listed.truncate(MAX_LISTED);
+    listed
+}
+
+/// The newest [`MAX_LISTED`] proof files of the folder.
+fn folder_proofs(s: &Shared) -> Vec<ProofEntry> {
     let Some(dir) = &s.config.proofs else {
         return Vec::new();
     };
@@ -298,9 +367,56 @@ fn list_proofs(s: &Shared) -> Vec<ProofEntry> {
 /// The keys whose verifying key `path`'s proof names; `None` for an unreadable file (the page
 /// shows it as invalid, with the reason its own verifier gives).
 fn keys_of(s: &Shared, path: &Path) -> Option<usize> {
-    let raw = read_bounded(path, MAX_PROOF_FILE).ok()?;
-    let file = ProofFile::from_bytes(&raw).ok()?;
+    keys_of_bytes(s, &read_bounded(path, MAX_PROOF_FILE).ok()?)
+}
+
+fn keys_of_bytes(s: &Shared, raw: &[u8]) -> Option<usize> {
+    let file = ProofFile::from_bytes(raw).ok()?;
     s.bundles.iter().position(|b| b.2 == file.vk_hash)
+}
+
+/// Reads the cluster's newest done jobs and the proofs not read before.
+async fn read_jobs(
+    cluster: &Cluster,
+    s: &Shared,
+) -> Result<(), zkedge_core::cluster::ClusterError> {
+    let done = cluster.done_jobs(MAX_LISTED).await?;
+    let mut fresh = Vec::new();
+    for (id, _, stored) in done {
+        let id_hex = id.to_string();
+        let file = format!("{JOB_PREFIX}{}.zkp", &id_hex[..16]);
+        let known = s
+            .jobs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|j| j.file == file);
+        if known {
+            continue;
+        }
+        // The cluster checks the stored proof against the digest its record names; a job whose
+        // proof cannot be read is left out (and tried again at the next poll).
+        let bytes = match cluster.proof(&id).await {
+            Ok((_, bytes)) => bytes,
+            Err(e) => {
+                tracing::warn!("job {id}: {e}");
+                continue;
+            }
+        };
+        fresh.push(JobProof {
+            keys: keys_of_bytes(s, &bytes),
+            file,
+            bytes,
+            stored,
+        });
+    }
+    if !fresh.is_empty() {
+        let mut jobs = s.jobs.write().unwrap_or_else(|e| e.into_inner());
+        jobs.extend(fresh);
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.stored));
+        jobs.truncate(MAX_LISTED);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -439,6 +439,10 @@ pub struct DashboardArgs {
     /// seconds.
     #[arg(long)]
     proofs: Option<PathBuf>,
+    /// A NATS server whose cluster's done jobs the page lists too (the newest 500), re-read
+    /// every 3 s.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
     /// The WASM verifier's folder (`cargo xtask wasm` writes it).
     #[arg(long, default_value = default_wasm_dir())]
     wasm: PathBuf,
@@ -456,6 +460,7 @@ fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     let config = zkedge_dashboard::DashboardConfig {
         keys: args.keys,
         proofs: args.proofs,
+        nats: args.nats,
         wasm: args.wasm,
         listen: args.listen,
     };

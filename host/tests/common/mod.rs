@@ -2,9 +2,10 @@
 #![allow(dead_code)] // each test binary takes what it needs
 
 pub mod line;
+pub mod nats;
 pub mod snarkjs;
 
-use std::{path::Path, process::Command};
+use std::{net::TcpListener, path::Path, process::Command};
 
 /// Runs `zkedge args…`: its exit code, stdout and stderr.
 pub fn zkedge(args: &[&str]) -> (i32, String, String) {
@@ -22,4 +23,13 @@ pub fn zkedge(args: &[&str]) -> (i32, String, String) {
 /// A temp path as the argument it is on the command line.
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
+}
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

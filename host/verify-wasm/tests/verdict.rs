@@ -115,6 +115,15 @@ fn the_chart_draws_each_sensor_and_the_class_labels() {
         assert!(svg.contains(text), "{text} missing");
     }
     assert_eq!(svg.matches("<circle").count(), 3);
+    // Labels come from the bundle, which anyone can write: they stay text in the SVG.
+    let svg = chart(
+        points,
+        r#"["<image href=x onerror=alert(1)/>","a&b"]"#,
+        640,
+        300,
+    );
+    assert!(!svg.contains("<image") && !svg.contains("a&b"), "{svg}");
+    assert!(svg.contains("&lt;image") && svg.contains("a&amp;b"));
     // Nothing verified yet: an empty chart, not an error.
     assert!(chart("[]", "[]", 640, 300).starts_with("<svg"));
     // Not what it takes: nothing.

@@ -245,6 +245,36 @@ impl Cluster {
         Ok(out)
     }
 
+    /// The done jobs in the bucket, the most recently stored first, at most `limit`: each id,
+    /// its record and when the record was stored (seconds since the Unix epoch). Reads every
+    /// key of the bucket (a listing, not a queue: for dashboards and audits).
+    pub async fn done_jobs(&self, limit: usize) -> Result<Vec<(JobId, Record, u64)>, ClusterError> {
+        use futures_util::StreamExt;
+        let mut keys = self.jobs.keys().await.map_err(store_err)?;
+        let mut done = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(store_err)?;
+            // Only job ids are keys of this bucket; anything else is not zkedge's.
+            let Ok(id) = key.parse::<JobId>() else {
+                continue;
+            };
+            let Some(entry) = self.jobs.entry(&key).await.map_err(store_err)? else {
+                continue;
+            };
+            if entry.operation != kv::Operation::Put {
+                continue;
+            }
+            let record = Record::from_bytes(&entry.value)?;
+            if matches!(record, Record::Done { .. }) {
+                let stored = u64::try_from(entry.created.unix_timestamp()).unwrap_or(0);
+                done.push((id, record, stored));
+            }
+        }
+        done.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        done.truncate(limit);
+        Ok(done)
+    }
+
     /// The durable consumer of the jobs for the model whose hash is `model`.
     async fn workers(
         &self,
