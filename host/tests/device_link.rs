@@ -731,4 +731,15 @@ fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
     other.input = Revealed::Input(lie);
     assert!(proof::verify(&check, &other).is_err());
     std::fs::remove_dir_all(&out).ok();
+
+    // Hashed-input keys: no service (the device cannot send the salt).
+    let k = Layout::with_input(&model, Visibility::Hashed).unwrap().k();
+    let hashed =
+        keys::generate_with(model, srs::dev(k), SrsOrigin::InsecureDev, Visibility::Hashed)
+            .unwrap();
+    let router = Router::new(Box::new(CpuBackend::new()), Policy::NONE);
+    assert!(matches!(
+        serve::server(hashed, router, ServiceConfig::default()),
+        Err(serve::ServeError::HashedInput)
+    ));
 }

@@ -65,6 +65,13 @@ pub enum ServeError {
     /// The keys were loaded without the zkedge proving key.
     #[error("the keys lack the zkedge proving key (zkedge.zpk); re-run `zkedge setup`")]
     NoProvingKey,
+    /// The keys hash the input: a device would have to send the salt, which the protocol does
+    /// not carry.
+    #[error(
+        "these keys hash the input, and a device cannot send the salt over the link: serve it \
+         with private- or public-input keys (`zkedge setup --input-visibility private|public`)"
+    )]
+    HashedInput,
     /// Loading the SRS or preparing the key failed.
     #[error("preparing the prover: {0}")]
     Prove(#[from] zk_prover::SetupError),
@@ -223,6 +230,9 @@ impl DeviceService {
         backend: &mut B,
         config: ServiceConfig,
     ) -> Result<Self, ServeError> {
+        if keys.layout.input_visibility() == Visibility::Hashed {
+            return Err(ServeError::HashedInput);
+        }
         let key = keys.zk.clone().ok_or(ServeError::NoProvingKey)?;
         let prover = zk_prover::Prover::new(key, &keys.srs, backend, config.bases)?;
         Ok(Self {
@@ -497,10 +507,6 @@ impl DeviceService {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
         }
-        // A hashed input needs the device's salt, which the protocol does not carry.
-        if self.keys.layout.input_visibility() == Visibility::Hashed {
-            return Err(refuse(ErrorCode::Forbidden, 0));
-        }
         let want = self.keys.model.input_len();
         if len as usize != want {
             return Err(refuse(ErrorCode::BadLength, want));
@@ -576,7 +582,7 @@ impl DeviceService {
             }
         };
         // Public-input keys put the input in the instance (the layout's witness does) and in
-        // the proof file; keys serve() accepts are private or public.
+        // the proof file; the service takes no hashed-input keys (`ServeError::HashedInput`).
         let revealed = match self.keys.layout.input_visibility() {
             Visibility::Public => proof::Revealed::Input(trace.input.clone()),
             _ => proof::Revealed::Nothing,
