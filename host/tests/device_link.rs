@@ -734,9 +734,13 @@ fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
 
     // Hashed-input keys: no service (the device cannot send the salt).
     let k = Layout::with_input(&model, Visibility::Hashed).unwrap().k();
-    let hashed =
-        keys::generate_with(model, srs::dev(k), SrsOrigin::InsecureDev, Visibility::Hashed)
-            .unwrap();
+    let hashed = keys::generate_with(
+        model,
+        srs::dev(k),
+        SrsOrigin::InsecureDev,
+        Visibility::Hashed,
+    )
+    .unwrap();
     let router = Router::new(Box::new(CpuBackend::new()), Policy::NONE);
     assert!(matches!(
         serve::server(hashed, router, ServiceConfig::default()),

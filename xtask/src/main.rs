@@ -78,7 +78,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(),
-        Command::Wasm => wasm::build().map(|_| ()),
+        Command::Wasm => wasm::build(),
         Command::Browser => wasm::browser(),
         Command::BenchSummary => bench_summary::run(),
         Command::ClusterBench { jobs, workers } => cluster::bench(jobs, &workers),

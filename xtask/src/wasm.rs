@@ -23,8 +23,8 @@ pub fn pkg_dir() -> PathBuf {
     root().join("target/wasm/pkg")
 }
 
-/// Builds the WASM verifier into [`pkg_dir`]; returns the `.wasm` file's size in bytes.
-pub fn build() -> Result<u64> {
+/// Builds the WASM verifier into [`pkg_dir`] and prints the module's size.
+pub fn build() -> Result<()> {
     sh::ensure_apt(&PACKAGES)?;
     let crate_dir = root().join("host/verify-wasm");
     let target_dir = root().join("target/wasm-build");
@@ -62,7 +62,7 @@ pub fn build() -> Result<u64> {
         out.display(),
         size as f64 / 1024.0
     );
-    Ok(size)
+    Ok(())
 }
 
 /// The version of `package` in a Cargo.lock.

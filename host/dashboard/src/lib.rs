@@ -11,9 +11,10 @@
 #![forbid(unsafe_code)]
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, UNIX_EPOCH},
 };
 
@@ -32,7 +33,6 @@ use zkedge_core::{
     files::read_bounded,
     keys::BUNDLE,
     proof::{ProofFile, MAX_PROOF_FILE},
-    srs::hex,
 };
 
 /// Most proof files listed (the newest).
@@ -96,15 +96,6 @@ pub enum DashboardError {
     Serve(std::io::Error),
 }
 
-/// One keys entry, as the page sees it.
-#[derive(Clone, Debug, Serialize)]
-struct KeysInfo {
-    model: String,
-    model_hash: String,
-    vk_hash: String,
-    url: String,
-}
-
 /// One proof file, as the page sees it.
 #[derive(Clone, Debug, Serialize)]
 struct ProofEntry {
@@ -130,9 +121,18 @@ struct JobProof {
     keys: Option<usize>,
 }
 
+/// A folder file's modification time and size, and the keys its proof names.
+type Paired = (u64, u64, Option<usize>);
+
 struct Shared {
     config: DashboardConfig,
-    bundles: Vec<(Vec<u8>, KeysInfo, [u8; 32])>,
+    /// Each keys entry's bundle bytes and verifying-key hash.
+    bundles: Vec<(Vec<u8>, [u8; 32])>,
+    /// Which keys each folder file's proof names, by name, modification time and size: a file
+    /// is read and parsed once, not at every listing. (One rewritten within the same second at
+    /// the same size keeps its pairing: at worst the page checks it against other keys and
+    /// shows it invalid.)
+    paired: Mutex<HashMap<String, Paired>>,
     wasm_js: Vec<u8>,
     wasm_bin: Vec<u8>,
     /// The newest [`MAX_LISTED`] done jobs' proofs (with `--nats`).
@@ -177,7 +177,7 @@ pub async fn serve(config: DashboardConfig) -> Result<(), DashboardError> {
 /// The keys and the WASM verifier, read once.
 fn shared(config: DashboardConfig) -> Result<Arc<Shared>, DashboardError> {
     let mut bundles = Vec::new();
-    for (i, path) in config.keys.iter().enumerate() {
+    for path in &config.keys {
         let file = if path.is_dir() {
             path.join(BUNDLE)
         } else {
@@ -189,13 +189,7 @@ fn shared(config: DashboardConfig) -> Result<Arc<Shared>, DashboardError> {
         };
         let bytes = read_bounded(&file, MAX_BUNDLE_FILE).map_err(|e| fail(e.to_string()))?;
         let bundle = Bundle::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
-        let info = KeysInfo {
-            model: bundle.file.model.name.clone(),
-            model_hash: hex(&bundle.file.model.hash),
-            vk_hash: hex(&bundle.vk_hash),
-            url: format!("/keys/{i}/{BUNDLE}"),
-        };
-        bundles.push((bytes, info, bundle.vk_hash));
+        bundles.push((bytes, bundle.vk_hash));
     }
     let wasm_file = |name: &str| {
         std::fs::read(config.wasm.join(name))
@@ -207,6 +201,7 @@ fn shared(config: DashboardConfig) -> Result<Arc<Shared>, DashboardError> {
         bundles,
         config,
         jobs: RwLock::new(Vec::new()),
+        paired: Mutex::new(HashMap::new()),
     }))
 }
 
@@ -227,12 +222,6 @@ fn routes(shared: Arc<Shared>) -> Router {
                     }
                 },
             ),
-        )
-        .route(
-            "/api/keys",
-            get(|State(s): State<Arc<Shared>>| async move {
-                Json(s.bundles.iter().map(|b| b.1.clone()).collect::<Vec<_>>())
-            }),
         )
         .route(
             "/keys/{i}/verifier.zkv",
@@ -336,7 +325,7 @@ fn folder_proofs(s: &Shared) -> Vec<ProofEntry> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut found: Vec<(u64, String)> = entries
+    let mut found: Vec<(u64, String, u64)> = entries
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -347,21 +336,40 @@ fn folder_proofs(s: &Shared) -> Vec<ProofEntry> {
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs());
-            Some((modified, name))
+            Some((modified, name, meta.len()))
         })
         .collect();
     found.sort_by(|a, b| b.cmp(a));
     found.truncate(MAX_LISTED);
+    let mut paired = s.paired.lock().unwrap_or_else(|e| e.into_inner());
+    paired.retain(|name, _| found.iter().any(|f| f.1 == *name));
     found
         .into_iter()
-        .map(|(modified, file)| ProofEntry {
-            keys: keys_of(s, &dir.join(&file)),
-            url: format!("/proofs/{file}"),
-            sensor: file.split(['-', '.']).next().unwrap_or_default().to_owned(),
-            modified,
-            file,
+        .map(|(modified, file, len)| {
+            let keys = match paired.get(&file) {
+                Some(&(m, l, keys)) if (m, l) == (modified, len) => keys,
+                _ => {
+                    let keys = keys_of(s, &dir.join(&file));
+                    paired.insert(file.clone(), (modified, len, keys));
+                    keys
+                }
+            };
+            ProofEntry {
+                keys,
+                url: format!("/proofs/{file}"),
+                sensor: sensor_of(&file),
+                modified,
+                file,
+            }
         })
         .collect()
+}
+
+/// `SENSOR` of a `SENSOR-….zkp` file name; empty for other names.
+fn sensor_of(file: &str) -> String {
+    file.split_once('-')
+        .map(|(sensor, _)| sensor.to_owned())
+        .unwrap_or_default()
 }
 
 /// The keys whose verifying key `path`'s proof names; `None` for an unreadable file (the page
@@ -372,7 +380,7 @@ fn keys_of(s: &Shared, path: &Path) -> Option<usize> {
 
 fn keys_of_bytes(s: &Shared, raw: &[u8]) -> Option<usize> {
     let file = ProofFile::from_bytes(raw).ok()?;
-    s.bundles.iter().position(|b| b.2 == file.vk_hash)
+    s.bundles.iter().position(|b| b.1 == file.vk_hash)
 }
 
 /// Reads the cluster's newest done jobs and the proofs not read before.
@@ -421,7 +429,14 @@ async fn read_jobs(
 
 #[cfg(test)]
 mod tests {
-    use super::is_proof_name;
+    use super::{is_proof_name, sensor_of};
+
+    #[test]
+    fn sensors_are_named_by_the_part_before_the_first_dash() {
+        assert_eq!(sensor_of("lamppost7-1.zkp"), "lamppost7");
+        assert_eq!(sensor_of("bridge-2-17.zkp"), "bridge");
+        assert_eq!(sensor_of("0f3e9a.proof"), "");
+    }
 
     #[test]
     fn only_plain_proof_file_names_are_served() {

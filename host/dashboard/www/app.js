@@ -74,7 +74,12 @@ function fill(tr, entry, v) {
 }
 
 async function bundleFor(keys) {
-  if (!bundles.has(keys)) bundles.set(keys, bytesOf(`/keys/${keys}/verifier.zkv`));
+  if (!bundles.has(keys)) {
+    // A failed fetch is not kept: the next poll asks again.
+    const bytes = bytesOf(`/keys/${keys}/verifier.zkv`);
+    bundles.set(keys, bytes);
+    bytes.catch(() => bundles.delete(keys));
+  }
   return bundles.get(keys);
 }
 
@@ -103,7 +108,9 @@ async function refresh() {
         v = check(await bundleFor(entry.keys), await bytesOf(entry.url));
       }
     } catch (e) {
+      // The bytes did not arrive (not a verdict): shown, and fetched again at the next poll.
       v = { valid: false, error: String(e), ms: 0 };
+      seen.delete(entry.url);
     }
     fill(tr, entry, v);
     // A proof over an SRS whose secret is public proves nothing: shown, never charted.
