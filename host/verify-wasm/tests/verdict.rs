@@ -65,7 +65,7 @@ fn a_valid_proof_shows_what_it_proves_and_whether_the_srs_is_insecure() {
 }
 
 #[test]
-fn a_flipped_bit_anywhere_in_the_proof_file_is_refused_as_the_verifier_refuses_it() {
+fn a_bit_flipped_every_37_bytes_of_a_proof_file_is_refused_as_the_verifier_refuses_it() {
     let keys = keys(model(3), true);
     let bundle_bytes = Bundle::of(&keys).to_bytes();
     let bundle = Bundle::from_bytes(&bundle_bytes).unwrap();
