@@ -125,4 +125,39 @@ fn assets(out: &Path) {
         let _ = f.read_exact(&mut seed);
     }
     fs::write(out.join("seed.bin"), seed).expect("write seed.bin");
+    poseidon(out);
+}
+
+/// Poseidon's round constants and MDS matrix for input commitments (`commit.rs`), from the
+/// crate the host takes them from (`poseidon-primitives`, width 3, 8 full and 57 partial
+/// rounds): each a canonical scalar, 32 bytes little-endian, the rounds' rows then the MDS
+/// matrix's. Generated here rather than on the device, whose Poseidon needs only the table.
+fn poseidon(out: &Path) {
+    use halo2curves::{bn256::Fr, ff::PrimeField};
+    use poseidon_primitives::poseidon::primitives::Spec;
+
+    #[derive(Debug)]
+    struct Bn254Width3;
+    impl Spec<Fr, 3, 2> for Bn254Width3 {
+        fn full_rounds() -> usize {
+            8
+        }
+        fn partial_rounds() -> usize {
+            57
+        }
+        fn sbox(val: Fr) -> Fr {
+            halo2curves::ff::Field::pow_vartime(&val, [5])
+        }
+        fn secure_mds() -> usize {
+            0
+        }
+    }
+    let (rounds, mds, _) = Bn254Width3::constants();
+    let bytes: Vec<u8> = rounds
+        .iter()
+        .flatten()
+        .chain(mds.iter().flatten())
+        .flat_map(|x| x.to_repr())
+        .collect();
+    fs::write(out.join("poseidon.bin"), bytes).expect("write poseidon.bin");
 }

@@ -731,19 +731,122 @@ fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
     other.input = Revealed::Input(lie);
     assert!(proof::verify(&check, &other).is_err());
     std::fs::remove_dir_all(&out).ok();
+}
 
-    // Hashed-input keys: no service (the device cannot send the salt).
+#[test]
+fn hashed_input_keys_prove_the_commitment_the_device_claims() {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    use zkedge::proof::{self, ProofFile, Revealed};
+    use zkedge_device::session::Salted;
+    use zkedge_kernel::layout::Visibility;
+
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
     let k = Layout::with_input(&model, Visibility::Hashed).unwrap().k();
-    let hashed = keys::generate_with(
-        model,
-        srs::dev(k),
-        SrsOrigin::InsecureDev,
-        Visibility::Hashed,
-    )
-    .unwrap();
-    let router = Router::new(Box::new(CpuBackend::new()), Policy::NONE);
-    assert!(matches!(
-        serve::server(hashed, router, ServiceConfig::default()),
-        Err(serve::ServeError::HashedInput)
-    ));
+    let make = || {
+        keys::generate_with(
+            model.clone(),
+            srs::dev(k),
+            SrsOrigin::InsecureDev,
+            Visibility::Hashed,
+        )
+        .unwrap()
+    };
+    let (hashed, check) = (make(), make());
+    let input = bundled::samples().unwrap().inputs[1].clone();
+    let trace = infer(&hashed.model, &input).unwrap();
+    let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+    let salt = proof::random_salt(&mut rng);
+    // The device's own commitment: the kernel's Poseidon, as the firmware computes it.
+    let commitment = proof::commitment(&input, &salt).to_repr();
+    let salted = Salted {
+        salt: salt.to_repr(),
+        commitment,
+    };
+    let out = std::env::temp_dir().join(format!("zkedge-hashed-serve-{}", std::process::id()));
+    let mut config = ServiceConfig::default();
+    config.out_dir = Some(out.clone());
+    let model_hash = hashed.model_hash;
+    let (line, served) = host(hashed, config);
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    session::open(&mut remote, &model_hash).unwrap();
+    let mut client = remote.into_hooks().into_client();
+    let refused_with = |r: &Result<session::Proved, CallError>, code: ErrorCode| {
+        assert!(
+            matches!(r, Err(CallError::Refused(e)) if e.code == code),
+            "expected {code:?}: {r:?}"
+        );
+    };
+
+    // No salt, no proof: a proof of these keys always commits to something.
+    let plain = session::send_input(&mut client, &input, &output, class, MultiOpen::Gwc);
+    refused_with(&plain, ErrorCode::Forbidden);
+    // A commitment the input and salt do not give (the device's hash of another reading).
+    let mut other = input.clone();
+    other[0] = other[0].wrapping_add(1);
+    let lie = Salted {
+        commitment: proof::commitment(&other, &salt).to_repr(),
+        ..salted
+    };
+    let lied =
+        session::send_hashed_input(&mut client, &input, &lie, &output, class, MultiOpen::Gwc);
+    refused_with(&lied, ErrorCode::Unsatisfied);
+    // A salt that is not a canonical scalar.
+    let wide = Salted {
+        salt: [0xff; 32],
+        ..salted
+    };
+    let bad =
+        session::send_hashed_input(&mut client, &input, &wide, &output, class, MultiOpen::Gwc);
+    refused_with(&bad, ErrorCode::NonCanonical);
+    // A witness carries no salt: refused like a public-input key's.
+    let witness = keys_witness(&check, &trace);
+    let w = session::send_witness(&mut client, &witness, &output, class, MultiOpen::Gwc);
+    refused_with(&w, ErrorCode::Forbidden);
+
+    let proved =
+        session::send_hashed_input(&mut client, &input, &salted, &output, class, MultiOpen::Gwc)
+            .unwrap();
+    drop(client);
+    let (report, _, _) = served.join().unwrap();
+    assert_eq!(report.proofs.len(), 1, "{report:?}");
+    let path = report.proofs[0]
+        .file
+        .clone()
+        .expect("the proof was written");
+    let file = ProofFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file.input, Revealed::Commitment(commitment));
+    assert_eq!(hex(&zkedge::files::hash(&file.proof)), hex(&proved.digest));
+    proof::verify(&check, &file).unwrap();
+    // The same proof claiming the other reading's commitment does not verify.
+    let mut claim = file.clone();
+    claim.input = Revealed::Commitment(lie.commitment);
+    assert!(proof::verify(&check, &claim).is_err());
+    std::fs::remove_dir_all(&out).ok();
+
+    // Keys that keep the input private refuse a salt: no commitment would be proven.
+    let private = keys();
+    let model_hash = private.model_hash;
+    let (line, served) = host(private, ServiceConfig::default());
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    session::open(&mut remote, &model_hash).unwrap();
+    let mut client = remote.into_hooks().into_client();
+    let salted_to_private =
+        session::send_hashed_input(&mut client, &input, &salted, &output, class, MultiOpen::Gwc);
+    refused_with(&salted_to_private, ErrorCode::Forbidden);
+    drop(client);
+    let (report, _, _) = served.join().unwrap();
+    assert!(report.proofs.is_empty(), "{report:?}");
+}
+
+/// The integer witness of a hashed-input key's inference (without its commitment's columns):
+/// what a device would send in witness mode.
+fn keys_witness(keys: &Keys, trace: &zkedge_kernel::infer::Trace) -> Vec<Vec<i64>> {
+    let poseidon = zkedge::poseidon::poseidon();
+    keys.layout
+        .witness_with_salt(&keys.model, trace, poseidon, Default::default())
+        .unwrap()
+        .advice
 }

@@ -94,7 +94,7 @@ mod wire_numbering {
     #[test]
     fn request_kinds_are_pinned() {
         let fe = [1u8; 32];
-        let all: [(u32, RequestBody<'_>); 25] = [
+        let all: [(u32, RequestBody<'_>); 26] = [
             (
                 0,
                 RequestBody::Hello {
@@ -230,6 +230,16 @@ mod wire_numbering {
                     start: 0,
                     len: 3,
                     width: 1,
+                },
+            ),
+            (
+                25,
+                RequestBody::InputBeginHashed {
+                    len: 24,
+                    output: &[1, 0xff],
+                    class: 0,
+                    salt: [3; 32],
+                    commitment: [4; 32],
                 },
             ),
         ];

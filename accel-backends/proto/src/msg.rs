@@ -248,6 +248,26 @@ pub enum RequestBody<'a> {
         /// Bytes per scalar.
         width: u8,
     },
+    /// 25 — as [`RequestBody::InputBegin`], for keys that commit to their input (`hashed`
+    /// visibility): the device also sends the salt it drew and the commitment it computed,
+    /// Poseidon(salt, input), which it may sign. The server proves with that salt and
+    /// refuses ([`ErrorCode::Unsatisfied`]) a commitment other than the one the input and
+    /// salt give; a proof answered is a proof about the committed reading. Keys of another
+    /// visibility refuse it ([`ErrorCode::Forbidden`]), as hashed keys refuse a plain
+    /// `InputBegin`.
+    InputBeginHashed {
+        /// Input bytes that follow (the model's input length).
+        len: u32,
+        /// The model's int8 output (logits) the device computed, one byte each.
+        #[serde(borrow)]
+        output: &'a [u8],
+        /// The predicted class.
+        class: u32,
+        /// The salt, a canonical field element.
+        salt: WireFe,
+        /// The commitment the device computed, a canonical field element.
+        commitment: WireFe,
+    },
 }
 
 /// The multi-opening argument of a proof (halo2's KZG provers): one type for the wire, the
@@ -498,6 +518,6 @@ impl core::fmt::Display for ErrorCode {
 }
 
 /// How many request kinds this version knows (kinds `0..REQUEST_KINDS`).
-pub const REQUEST_KINDS: u32 = 25;
+pub const REQUEST_KINDS: u32 = 26;
 /// How many reply kinds this version knows.
 pub const REPLY_KINDS: u32 = 9;

@@ -5,7 +5,9 @@
 //! - [`send_witness`] (witness mode): the public output and the private witness go up; the
 //!   host proves, verifies, and answers with the proof's digest.
 //! - [`send_input`] (input mode): the input and the claimed output go up; the host runs the
-//!   model itself, refuses an output that differs, proves, verifies and answers likewise.
+//!   model itself, refuses an output that differs, proves, verifies and answers likewise;
+//!   [`send_hashed_input`] also sends a salt and the input's commitment, for host keys that
+//!   hash the input.
 //! - [`submit_proof`] (device-proving mode): a proof made here goes up; the host verifies it
 //!   with the stock verifier and answers with its digest.
 
@@ -220,12 +222,49 @@ pub fn submit_proof<L: Line>(
 /// Input mode: sends the int8 input (the model's own order) and the output computed here; the
 /// host runs the model itself, refuses an output that differs (`Unsatisfied`), proves and
 /// verifies. The link carries the input's bytes instead of the whole witness. Needs an open
-/// session.
+/// session, and host keys that do not hash the input (else `Forbidden`: [`send_hashed_input`]).
 pub fn send_input<L: Line>(
     client: &mut Client<L>,
     input: &[i8],
     output: &[i8],
     class: u32,
+    multiopen: MultiOpen,
+) -> Result<Proved, CallError> {
+    upload_input(client, input, output, class, None, multiopen)
+}
+
+/// A salt and the commitment to an input under it, as canonical field elements (32 bytes,
+/// little-endian): what a sensor signs, for host keys that hash the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Salted {
+    /// The salt the device drew.
+    pub salt: [u8; 32],
+    /// Poseidon(salt, input), as the device computed it.
+    pub commitment: [u8; 32],
+}
+
+/// Input mode for host keys that hash the input: as [`send_input`], with the salt, and the
+/// commitment the device computed, which the host holds its proof to (`Unsatisfied` if the
+/// input and salt give another): the proof answered commits to exactly what the device may
+/// sign.
+pub fn send_hashed_input<L: Line>(
+    client: &mut Client<L>,
+    input: &[i8],
+    salted: &Salted,
+    output: &[i8],
+    class: u32,
+    multiopen: MultiOpen,
+) -> Result<Proved, CallError> {
+    upload_input(client, input, output, class, Some(salted), multiopen)
+}
+
+fn upload_input<L: Line>(
+    client: &mut Client<L>,
+    input: &[i8],
+    output: &[i8],
+    class: u32,
+    salted: Option<&Salted>,
     multiopen: MultiOpen,
 ) -> Result<Proved, CallError> {
     let len = u32::try_from(input.len()).map_err(|_| CallError::BadRequest)?;
@@ -235,10 +274,19 @@ pub fn send_input<L: Line>(
     let cap = witness::proof_chunk_bytes(client.max_frame()).max(1);
     client.job(|c| {
         let deadline = c.job_deadline(input.len(), Work::Verify, 0);
-        let begin = RequestBody::InputBegin {
-            len,
-            output: &output,
-            class,
+        let begin = match salted {
+            None => RequestBody::InputBegin {
+                len,
+                output: &output,
+                class,
+            },
+            Some(s) => RequestBody::InputBeginHashed {
+                len,
+                output: &output,
+                class,
+                salt: s.salt,
+                commitment: s.commitment,
+            },
         };
         c.call_ok(begin, Wait::Reply(16), deadline)?;
         let mut at = 0;

@@ -9,6 +9,9 @@
 //! 1. **Input mode**, for the next: only the input and the output go up; the host runs the
 //!    model itself, refuses an output other than the one claimed, proves and verifies. The
 //!    link carries the input's bytes instead of the witness.
+//!    With `hashed=N` in the plan (host keys that hash the input), input mode sends a fresh
+//!    salt and the commitment Poseidon(salt, input) computed here; the host's proof must
+//!    carry that commitment.
 //! 2. **Device-proving mode** (feature `device-proving`), for the next samples: the zkedge
 //!    prover runs here, its MSMs on the host by SRS handle (`zkedge_device::Remote`), its
 //!    NTTs here unless the host's policy takes them; the proof goes to the host, which
@@ -36,7 +39,7 @@ use zkedge_kernel::{
 use crate::{
     assets,
     board::BOARD,
-    clock, heap,
+    clock, commit, heap,
     line::UartLine,
     mark,
     plan::Plan,
@@ -294,18 +297,34 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
 
     for i in 0..plan.input {
         // Input mode: only the input and the output go up; no witness is built here.
-        sensor.read(&mut input).map_err(|e| {
-            defmt::error!("sensor: {}", e.kind());
-            Exit::Sensor
-        })?;
-        let trace = infer(&model, &input).map_err(|e| {
-            defmt::error!("inference: {}", defmt::Display2Format(&e));
-            Exit::Setup
-        })?;
-        let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+        let (output, class) = run_model(&model, &mut sensor, &mut input)?;
         host.have_proven("input", i, class, report, |client| {
             session::send_input(client, &input, &output, class, MultiOpen::Gwc)
         })?;
+        entropy.mix(clock::nanos());
+    }
+
+    if plan.hashed > 0 {
+        let poseidon = commit::poseidon();
+        let mut rng = entropy.rng();
+        for i in 0..plan.hashed {
+            // Input mode for keys that hash the input: the salt and the commitment go up too,
+            // and the host's proof must carry this commitment (what the sensor would sign).
+            let (output, class) = run_model(&model, &mut sensor, &mut input)?;
+            let salted = commit::salted(&poseidon, &input, &mut rng);
+            defmt::info!(
+                "hashed input, sample {}: commitment {=[u8]:x}",
+                i,
+                salted.commitment
+            );
+            report.line(
+                "commitment",
+                format_args!("sample={i} commitment={}", Hex(&salted.commitment)),
+            );
+            host.have_proven("hashed", i, class, report, |client| {
+                session::send_hashed_input(client, &input, &salted, &output, class, MultiOpen::Gwc)
+            })?;
+        }
         entropy.mix(clock::nanos());
     }
 
@@ -350,6 +369,23 @@ fn run_inner(uart: Uart, plan: Plan, report: &mut Report) -> Result<(), Exit> {
         ),
     );
     Ok(())
+}
+
+/// The next sample through the model, without a witness: its output and class.
+fn run_model(
+    model: &Model,
+    sensor: &mut Recorded<'_>,
+    input: &mut [i8],
+) -> Result<(Vec<i8>, u32), Exit> {
+    sensor.read(input).map_err(|e| {
+        defmt::error!("sensor: {}", e.kind());
+        Exit::Sensor
+    })?;
+    let trace = infer(model, input).map_err(|e| {
+        defmt::error!("inference: {}", defmt::Display2Format(&e));
+        Exit::Setup
+    })?;
+    Ok((trace.output().to_vec(), trace.class() as u32))
 }
 
 /// One sample through the model: the witness, the output and the class; instruction marks

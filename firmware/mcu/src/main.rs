@@ -9,6 +9,7 @@ mod app;
 mod assets;
 mod board;
 mod clock;
+mod commit;
 mod heap;
 mod line;
 mod mark;

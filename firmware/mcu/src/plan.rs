@@ -1,6 +1,6 @@
 //! What a run does: how many samples go through witness mode and how many through device
 //! proving. The defaults suit a sensor; under QEMU the host may change them with
-//! `-semihosting-config …,arg=witness=N,arg=input=N,arg=device=N` (read with semihosting's
+//! `-semihosting-config …,arg=witness=N,arg=input=N,arg=hashed=N,arg=device=N` (read with semihosting's
 //! `SYS_GET_CMDLINE`), so that one image serves every test.
 
 /// Samples for each mode.
@@ -10,6 +10,9 @@ pub struct Plan {
     pub witness: u32,
     /// Samples proven in input mode (the host runs the model on the input sent).
     pub input: u32,
+    /// Samples proven in input mode with a salt and the input's commitment, for host keys
+    /// that hash the input (none by default: the host's keys must be made so).
+    pub hashed: u32,
     /// Samples proven on the device.
     pub device: u32,
 }
@@ -19,6 +22,7 @@ impl Default for Plan {
         Self {
             witness: 2,
             input: 1,
+            hashed: 0,
             device: u32::from(cfg!(feature = "device-proving")),
         }
     }
@@ -46,6 +50,7 @@ impl Plan {
             match key {
                 b"witness" => plan.witness = n,
                 b"input" => plan.input = n,
+                b"hashed" => plan.hashed = n,
                 b"device" if cfg!(feature = "device-proving") => plan.device = n,
                 _ => {}
             }

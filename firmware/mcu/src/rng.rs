@@ -1,4 +1,4 @@
-//! Randomness for the prover's blinding factors.
+//! Randomness for the prover's blinding factors and the salts of input commitments.
 //!
 //! **Not secure as shipped.** QEMU's boards have no entropy source, so the generator is
 //! ChaCha20 seeded from bytes the build machine drew (`build.rs`) mixed with the timing of
@@ -26,7 +26,6 @@ impl Entropy {
     }
 
     /// The generator.
-    #[cfg(feature = "device-proving")]
     pub fn rng(&self) -> ChaCha20Rng {
         let mut seed = [0u8; 32];
         seed.copy_from_slice(self.state.finalize().as_bytes());

@@ -64,13 +64,18 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
     let keys = Keys::load(&args.keys, Parts::Zkedge)
         .with_context(|| format!("loading keys from {}", args.keys.display()))?;
     let input = keys.layout.input_visibility();
-    // Hashed-input keys are refused where the service is built (`ServeError::HashedInput`).
-    if input == zkedge_kernel::layout::Visibility::Public {
-        eprintln!(
+    match input {
+        zkedge_kernel::layout::Visibility::Private => {}
+        zkedge_kernel::layout::Visibility::Public => eprintln!(
             "zkedge serve: these keys make the input public: a device is served in input mode \
              only (its proofs reveal the input); witness uploads and device-made proofs are \
              refused (Forbidden)"
-        );
+        ),
+        zkedge_kernel::layout::Visibility::Hashed => eprintln!(
+            "zkedge serve: these keys hash the input: a device is served in input mode with a \
+             salt only (InputBeginHashed; its proofs carry the commitment it claims); witness \
+             uploads and device-made proofs are refused (Forbidden)"
+        ),
     }
     // Every MSM result relayed to the device is checked first (router::open checks them).
     let (policy, from) = if registry.is_reference(&args.backend) {
@@ -104,7 +109,10 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
         let gateway = serve::Gateway::connect(url, Duration::from_secs(args.job_wait))
             .context("connecting to the cluster (--nats)")?;
         jobs = format!("; input-mode uploads become jobs on {url}");
-        server.extension_mut().set_gateway(gateway);
+        server
+            .extension_mut()
+            .set_gateway(gateway)
+            .context("starting the cluster gateway")?;
     }
     let mut line = port::open(&args.port, args.baud, Duration::from_secs(args.wait))?;
     eprintln!(

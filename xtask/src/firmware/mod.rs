@@ -109,6 +109,16 @@ pub struct Built {
     pub keys: PathBuf,
     pub zkedge: PathBuf,
     pub device_proving: bool,
+    /// The model the image embeds.
+    pub model: PathBuf,
+}
+
+impl Built {
+    /// Keys for the same model whose circuit hashes its input (the image is the same: the
+    /// device learns the keys' visibility from nothing but its plan).
+    pub fn hashed_keys(&self) -> Result<PathBuf> {
+        keys(&self.zkedge, &self.model, "hashed")
+    }
 }
 
 impl Built {
@@ -143,14 +153,26 @@ fn zkedge() -> Result<PathBuf> {
 /// checkout's `zkedge setup` (keys an older build wrote may not load). The dev SRS makes them
 /// deterministic, so identical keys are left in place and the firmware that embeds them is not
 /// rebuilt.
-fn keys(zkedge: &Path, model: &Path) -> Result<PathBuf> {
-    let dir = root().join("target/firmware/keys").join(stem(model)?);
+fn keys(zkedge: &Path, model: &Path, input: &str) -> Result<PathBuf> {
+    let mut name = stem(model)?;
+    if input != "private" {
+        name = format!("{name}-{input}");
+    }
+    let dir = root().join("target/firmware/keys").join(name);
     let fresh = dir.with_extension("new");
     let _ = fs::remove_dir_all(&fresh);
     let (model_arg, fresh_arg) = (model.to_string_lossy(), fresh.to_string_lossy());
     sh::run(
         &zkedge.to_string_lossy(),
-        &["setup", "--model", &model_arg, "--out", &fresh_arg],
+        &[
+            "setup",
+            "--model",
+            &model_arg,
+            "--out",
+            &fresh_arg,
+            "--input-visibility",
+            input,
+        ],
     )?;
     if same_files(&dir, &fresh)? {
         fs::remove_dir_all(&fresh)?;
@@ -285,7 +307,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     let model = args.model.clone().unwrap_or_else(default_model);
     let model = fs::canonicalize(&model).with_context(|| format!("{}", model.display()))?;
     let zkedge = zkedge()?;
-    let keys = keys(&zkedge, &model)?;
+    let keys = keys(&zkedge, &model, "private")?;
     let assets = root().join("target/firmware/assets").join(stem(&model)?);
     fs::create_dir_all(&assets)?;
     for name in ["model.zkm", "zkedge.zpk"] {
@@ -314,6 +336,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         keys,
         zkedge,
         device_proving: !args.witness_only,
+        model,
     })
 }
 

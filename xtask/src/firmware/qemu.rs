@@ -69,6 +69,8 @@ pub struct Spec<'a> {
     pub plan: Vec<String>,
     /// Extra `zkedge serve` arguments.
     pub serve: Vec<String>,
+    /// Keys `zkedge serve` serves, if not the build's.
+    pub keys: Option<PathBuf>,
     /// How long after QEMU the host driver starts.
     pub host_delay: Duration,
     pub faults: Option<Faults>,
@@ -282,7 +284,7 @@ pub fn launch(spec: &Spec<'_>) -> Result<Outcome> {
     let mut serve = Command::new(&spec.built.zkedge);
     serve
         .args(["serve", "--port", &port, "--keys"])
-        .arg(&spec.built.keys)
+        .arg(spec.keys.as_ref().unwrap_or(&spec.built.keys))
         .arg("--report")
         .arg(dir.join("serve.json"))
         .arg("--out")
@@ -421,6 +423,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         serial: args.serial,
         plan,
         serve,
+        keys: None,
         host_delay: Duration::from_millis(500),
         faults: None,
         count: args.count,

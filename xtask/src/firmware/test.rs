@@ -8,6 +8,8 @@
 //! 2. `-serial unix:…` through a relay that damages host→device bytes: the device must refuse
 //!    the damaged replies (`Fault` frames), send their requests again and still get its
 //!    proofs.
+//! 3. Keys that hash the input, one sample with a salt: the device computes its input's
+//!    commitment; the host's proof must carry it (`zkedge verify --commitment`).
 
 use std::{
     path::Path,
@@ -54,6 +56,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         serial: Serial::Pty,
         plan: Vec::new(),
         serve: Vec::new(),
+        keys: None,
         host_delay: Duration::from_secs(4),
         faults: None,
         count: false,
@@ -77,6 +80,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         serial: Serial::Unix,
         plan: vec!["witness=2".into(), "device=0".into()],
         serve: Vec::new(),
+        keys: None,
         host_delay: Duration::from_millis(300),
         faults: Some(Faults { every: 150 }),
         count: false,
@@ -87,6 +91,31 @@ pub fn run(args: &TestArgs) -> Result<()> {
     checked(&built, &outcome, check_damaged)?;
     eprintln!(
         "firmware test 2 (unix socket, damaged replies) passed in {:.0} s",
+        outcome.wall.as_secs_f64()
+    );
+
+    let hashed_keys = built.hashed_keys()?;
+    let hashed = Spec {
+        built: &built,
+        serial: Serial::Pty,
+        plan: vec![
+            "witness=0".into(),
+            "input=0".into(),
+            "hashed=1".into(),
+            "device=0".into(),
+        ],
+        serve: Vec::new(),
+        keys: Some(hashed_keys.clone()),
+        host_delay: Duration::from_millis(300),
+        faults: None,
+        count: false,
+        timeout: TIMEOUT,
+        dir: runs.join("pty-hashed-input"),
+    };
+    let outcome = launch(&hashed)?;
+    checked(&built, &outcome, |o| check_hashed(&built, &hashed_keys, o))?;
+    eprintln!(
+        "firmware test 3 (hashed-input keys: the device's commitment proven) passed in {:.0} s",
         outcome.wall.as_secs_f64()
     );
     eprintln!(
@@ -190,6 +219,42 @@ fn check_clean(built: &Built, o: &Outcome) -> Result<()> {
     Ok(())
 }
 
+/// The device drew a salt and computed its input's commitment; the host proved that very
+/// commitment, as `zkedge verify --commitment` (halo2-axiom's verifier) confirms from the file.
+fn check_hashed(built: &Built, keys: &Path, o: &Outcome) -> Result<()> {
+    ensure!(
+        o.qemu == Some(0) && o.get("result") == Some("0") && o.serve_ok,
+        "the hashed-input run failed: QEMU {:?}, device result {:?}, serve ok {}",
+        o.qemu,
+        o.get("result"),
+        o.serve_ok
+    );
+    let proofs = o.serve["report"]["proofs"]
+        .as_array()
+        .context("zkedge serve wrote no report")?;
+    ensure!(
+        proofs.len() == 1 && proofs[0]["mode"] == "input",
+        "the host should hold one input-mode proof: {proofs:?}"
+    );
+    let line = o
+        .get("hashed")
+        .context("the device logged no hashed-input proof")?;
+    let digest = Outcome::field(line, "digest").context("proof line without digest")?;
+    ensure!(
+        proofs[0]["digest"] == digest,
+        "the device logged digest {digest}, the host holds {}",
+        proofs[0]["digest"]
+    );
+    let commitment = o
+        .get("commitment")
+        .and_then(|l| Outcome::field(l, "commitment"))
+        .context("the device logged no commitment")?;
+    let file = proofs[0]["file"]
+        .as_str()
+        .context("the host wrote no proof file")?;
+    verify_with(built, keys, Path::new(file), &["--commitment", commitment])
+}
+
 fn check_damaged(o: &Outcome) -> Result<()> {
     common(o, 2, 1, 0)?;
     let link = o.get("link").context("no link statistics")?;
@@ -208,12 +273,17 @@ fn check_damaged(o: &Outcome) -> Result<()> {
 }
 
 fn verify(built: &Built, proof: &Path) -> Result<()> {
+    verify_with(built, &built.keys, proof, &[])
+}
+
+fn verify_with(built: &Built, keys: &Path, proof: &Path, extra: &[&str]) -> Result<()> {
     let out = Command::new(&built.zkedge)
         .arg("verify")
         .arg("--keys")
-        .arg(&built.keys)
+        .arg(keys)
         .arg("--proof")
         .arg(proof)
+        .args(extra)
         // The firmware's keys are over the development SRS (what the test builds): the
         // check is the same, and verify refuses that SRS unless told.
         .arg("--allow-insecure-dev-srs")

@@ -56,8 +56,8 @@ pub struct Proved {
 }
 
 /// The witness of `trace` for `keys`, with the salt a hashed input needs (`salt`, or a fresh one
-/// from `rng`), and what the proof reveals.
-fn witness(
+/// from `rng`), what the proof reveals, and the salt used.
+pub fn witness(
     keys: &Keys,
     trace: &Trace,
     salt: Option<Fr>,

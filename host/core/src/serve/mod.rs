@@ -40,6 +40,7 @@ use accel_proto::{
     witness, ErrorCode, ErrorReply, FrameAccumulator, ReplyBody, RequestBody, RequestId,
     SessionInfo,
 };
+use halo2_proofs::halo2curves::bn256::Fr;
 use rand::rngs::OsRng;
 use serde::Serialize;
 use zkedge_kernel::{
@@ -65,11 +66,11 @@ pub enum ServeError {
     /// The keys were loaded without the zkedge proving key.
     #[error("the keys lack the zkedge proving key (zkedge.zpk); re-run `zkedge setup`")]
     NoProvingKey,
-    /// The keys hash the input: a device would have to send the salt, which the protocol does
-    /// not carry.
+    /// The keys hash the input and the service was asked to send inputs to the cluster, whose
+    /// jobs carry no salt.
     #[error(
-        "these keys hash the input, and a device cannot send the salt over the link: serve it \
-         with private- or public-input keys (`zkedge setup --input-visibility private|public`)"
+        "these keys hash the input, and cluster jobs carry no salt: serve hashed-input keys \
+         without --nats, or the cluster with private- or public-input keys"
     )]
     HashedInput,
     /// Loading the SRS or preparing the key failed.
@@ -193,7 +194,15 @@ enum Uploading {
         bytes: Upload<u8>,
         output: Vec<i8>,
         class: u32,
+        salted: Option<Salted>,
     },
+}
+
+/// The salt a device sent with a hashed input, and the commitment it claims.
+#[derive(Clone, Copy)]
+struct Salted {
+    salt: Fr,
+    commitment: [u8; 32],
 }
 
 /// The proving-session half of `zkedge serve`, as an [`Extension`] of the wire server.
@@ -230,9 +239,6 @@ impl DeviceService {
         backend: &mut B,
         config: ServiceConfig,
     ) -> Result<Self, ServeError> {
-        if keys.layout.input_visibility() == Visibility::Hashed {
-            return Err(ServeError::HashedInput);
-        }
         let key = keys.zk.clone().ok_or(ServeError::NoProvingKey)?;
         let prover = zk_prover::Prover::new(key, &keys.srs, backend, config.bases)?;
         Ok(Self {
@@ -248,8 +254,13 @@ impl DeviceService {
     }
 
     /// Sends input-mode uploads to the cluster behind `gateway` instead of proving them here.
-    pub fn set_gateway(&mut self, gateway: Gateway) {
+    /// Hashed-input keys cannot be served so: a job names its input, not a salt.
+    pub fn set_gateway(&mut self, gateway: Gateway) -> Result<(), ServeError> {
+        if self.keys.layout.input_visibility() == Visibility::Hashed {
+            return Err(ServeError::HashedInput);
+        }
         self.gateway = Some(gateway);
+        Ok(())
     }
 
     /// What the service has done.
@@ -503,10 +514,34 @@ impl DeviceService {
         len: u32,
         output: &[u8],
         class: u32,
+        salted: Option<([u8; 32], [u8; 32])>,
     ) -> Result<ReplyBody<'static>, ErrorReply> {
         if !self.session {
             return Err(refuse(ErrorCode::NoSession, 0));
         }
+        // Hashed-input keys take salted inputs only, and only they do: a commitment is
+        // claimed and proven, or neither.
+        let hashed = self.keys.layout.input_visibility() == Visibility::Hashed;
+        if hashed != salted.is_some() {
+            self.log(format_args!(
+                "input mode: {}",
+                if hashed {
+                    "these keys hash the input, and the device sent no salt (InputBegin instead \
+                     of InputBeginHashed)"
+                } else {
+                    "the device sent a salt, and these keys do not hash the input"
+                }
+            ));
+            return Err(refuse(ErrorCode::Forbidden, 0));
+        }
+        let salted = match salted {
+            Some((salt, commitment)) => Some(Salted {
+                salt: proof::salt_from_bytes(salt)
+                    .map_err(|_| refuse(ErrorCode::NonCanonical, 0))?,
+                commitment,
+            }),
+            None => None,
+        };
         let want = self.keys.model.input_len();
         if len as usize != want {
             return Err(refuse(ErrorCode::BadLength, want));
@@ -517,6 +552,7 @@ impl DeviceService {
             bytes: Upload::new(want)?,
             output,
             class,
+            salted,
         };
         self.finished = None;
         Ok(ReplyBody::Ok)
@@ -545,6 +581,7 @@ impl DeviceService {
             bytes,
             output,
             class,
+            salted,
         } = std::mem::replace(&mut self.upload, Uploading::None)
         else {
             return Err(refuse(ErrorCode::OutOfSequence, 0));
@@ -574,19 +611,27 @@ impl DeviceService {
             self.finished = Some(done);
             return Ok(done);
         }
-        let witness = match self.keys.layout.witness(&self.keys.model, &trace) {
+        // Public-input keys put the input in the instance and the proof file; hashed ones its
+        // commitment under the device's salt, which must be the one the device claimed.
+        let salt = salted.map(|s| s.salt);
+        let (witness, revealed, _) = match proof::witness(&self.keys, &trace, salt, &mut OsRng) {
             Ok(w) => w,
             Err(e) => {
                 self.log(format_args!("no witness for the device's input: {e}"));
                 return Err(refuse(ErrorCode::Unsatisfied, 0));
             }
         };
-        // Public-input keys put the input in the instance (the layout's witness does) and in
-        // the proof file; the service takes no hashed-input keys (`ServeError::HashedInput`).
-        let revealed = match self.keys.layout.input_visibility() {
-            Visibility::Public => proof::Revealed::Input(trace.input.clone()),
-            _ => proof::Revealed::Nothing,
-        };
+        if let (Some(s), proof::Revealed::Commitment(c)) = (salted, &revealed) {
+            if s.commitment != *c {
+                self.log(format_args!(
+                    "input mode: the device claimed commitment {}; its input and salt give {}: \
+                     refused",
+                    crate::srs::hex(&s.commitment),
+                    crate::srs::hex(c)
+                ));
+                return Err(refuse(ErrorCode::Unsatisfied, 0));
+            }
+        }
         let done = self.prove_and_keep(
             router,
             &witness,
@@ -902,8 +947,18 @@ impl Extension<Checked<Router>> for DeviceService {
             }
             RequestBody::ProofEnd => ("ProofEnd", self.proof_end()),
             RequestBody::InputBegin { len, output, class } => {
-                ("InputBegin", self.input_begin(len, output, class))
+                ("InputBegin", self.input_begin(len, output, class, None))
             }
+            RequestBody::InputBeginHashed {
+                len,
+                output,
+                class,
+                salt,
+                commitment,
+            } => (
+                "InputBeginHashed",
+                self.input_begin(len, output, class, Some((salt, commitment))),
+            ),
             RequestBody::InputChunk { offset, bytes } => {
                 ("InputChunk", self.input_chunk(offset, bytes))
             }
