@@ -1,6 +1,12 @@
 //! Radix-2 NTT: decimation in frequency, depth-first so that sub-transforms run inside the
 //! cache, then a bit-reversal permutation back to natural order.
 //!
+//! A twiddle of 1 (each block's first) costs no multiplication, and the bit reversal of a large
+//! transform is a parallel gather. What is left is arithmetic: at 2^18 on two threads the
+//! butterflies' multiplications and additions (arkworks' field operations) account for all but
+//! a few percent of the time — a pass fusing two levels to halve memory traffic measured no
+//! faster.
+//!
 //! Twiddles are precomputed per domain and kept contiguous per level (level `h` holds
 //! `w_{2h}^j` for `j < h`), which costs `n − 1` field elements per cached domain.
 
@@ -146,10 +152,14 @@ fn dif(a: &mut [Fr], tw: &Twiddles) {
 fn dif_serial(a: &mut [Fr], tw: &Twiddles) {
     let mut h = a.len() / 2;
     while h >= 2 {
-        let t = tw.level(h);
+        // Each block's first twiddle is 1.
+        let t = &tw.level(h)[1..];
         for block in a.chunks_exact_mut(2 * h) {
             let (lo, hi) = block.split_at_mut(h);
-            butterfly_run(lo, hi, t);
+            let (u, v) = (lo[0], hi[0]);
+            lo[0] = u + v;
+            hi[0] = u - v;
+            butterfly_run(&mut lo[1..], &mut hi[1..], t);
         }
         h /= 2;
     }
@@ -196,8 +206,23 @@ fn bit_reverse(a: &mut [Fr], log_n: u32) {
         return;
     }
     let shift = usize::BITS - log_n;
+    let rev = |i: usize| i.reverse_bits() >> shift;
+    // With threads, large transforms gather from a copy on every thread; without threads, room
+    // for the copy, or size, swap in place (a device keeps its memory).
+    let mut copy = Vec::new();
+    if cfg!(feature = "parallel") && a.len() > SERIAL_MAX && copy.try_reserve_exact(a.len()).is_ok()
+    {
+        copy.extend_from_slice(a);
+        const CHUNK: usize = 1 << 12;
+        par::for_each_chunk_mut(a, CHUNK, |c, out| {
+            for (k, x) in out.iter_mut().enumerate() {
+                *x = copy[rev(c * CHUNK + k)];
+            }
+        });
+        return;
+    }
     for i in 0..a.len() {
-        let j = i.reverse_bits() >> shift;
+        let j = rev(i);
         if i < j {
             a.swap(i, j);
         }
