@@ -31,7 +31,7 @@ use zkedge::{
 };
 use zkedge_kernel::{
     infer::infer,
-    layout::Layout,
+    layout::{Layout, Visibility},
     model::{synthetic, synthetic::Spec},
 };
 
@@ -441,6 +441,31 @@ fn serve_turns_a_devices_input_into_a_job_and_answers_with_the_workers_proof() {
     keys.save(&dir.join("keys")).unwrap();
     let model_hash = keys.model_hash;
     let server = Server::new(&dir);
+
+    // Keys that hash the input cannot feed the cluster: a job names its input, not a salt.
+    let k = Layout::with_input(&keys.model, Visibility::Hashed)
+        .unwrap()
+        .k();
+    let mut hashed = keys::generate_with(
+        (*keys.model).clone(),
+        srs::dev(k),
+        SrsOrigin::InsecureDev,
+        Visibility::Hashed,
+    )
+    .unwrap();
+    hashed.save(&dir.join("hashed-keys")).unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_zkedge"))
+        .args(["serve", "--port", "unix:/nonexistent", "--keys"])
+        .arg(dir.join("hashed-keys"))
+        .args(["--nats", &server.url()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("cluster jobs carry no salt"),
+        "{stderr}"
+    );
+
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
