@@ -817,6 +817,10 @@ fn hashed_input_keys_prove_the_commitment_the_device_claims() {
         .expect("the proof was written");
     let file = ProofFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(file.input, Revealed::Commitment(commitment));
+    assert_eq!(
+        report.proofs[0].commitment.as_deref(),
+        Some(hex(&commitment).as_str())
+    );
     assert_eq!(hex(&zkedge::files::hash(&file.proof)), hex(&proved.digest));
     proof::verify(&check, &file).unwrap();
     // The same proof claiming the other reading's commitment does not verify.

@@ -249,6 +249,11 @@ fn check_hashed(built: &Built, keys: &Path, o: &Outcome) -> Result<()> {
         .get("commitment")
         .and_then(|l| Outcome::field(l, "commitment"))
         .context("the device logged no commitment")?;
+    ensure!(
+        proofs[0]["commitment"] == commitment,
+        "the device computed commitment {commitment}, the host's report says {}",
+        proofs[0]["commitment"]
+    );
     let file = proofs[0]["file"]
         .as_str()
         .context("the host wrote no proof file")?;

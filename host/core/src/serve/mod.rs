@@ -139,6 +139,9 @@ pub struct Served {
     pub file: Option<PathBuf>,
     /// The cluster job that proved it (`serve --nats`), and the worker.
     pub job: Option<(String, String)>,
+    /// The input's commitment the proof carries (hashed-input keys), hex as `zkedge verify
+    /// --commitment` takes it: what the device may have signed.
+    pub commitment: Option<String>,
 }
 
 /// One request the service refused.
@@ -867,6 +870,10 @@ impl DeviceService {
             file.proof.len()
         ));
         let len = file.proof.len();
+        let commitment = match &file.input {
+            proof::Revealed::Commitment(c) => Some(crate::srs::hex(c)),
+            _ => None,
+        };
         self.report.proofs.push(Served {
             mode,
             digest: hex,
@@ -876,6 +883,7 @@ impl DeviceService {
             millis: ms,
             file: path,
             job: job.map(|(id, worker)| (id.to_string(), worker)),
+            commitment,
         });
         ReplyBody::Proved {
             digest,
