@@ -82,6 +82,47 @@ fn quick() -> ClientConfig {
     ClientConfig::new(t, 3)
 }
 
+/// The device's client, with a session open, on a host serving `keys` in a thread.
+fn device(
+    keys: Keys,
+    config: ServiceConfig,
+) -> (Client<SocketLine>, JoinHandle<(Report, u64, RouterStats)>) {
+    let model_hash = keys.model_hash;
+    let (line, host) = host(keys, config);
+    let mut remote = Remote::new(Client::new(line, quick()), millis);
+    remote.hooks_mut().client().connect(3).unwrap();
+    session::open(&mut remote, &model_hash).unwrap();
+    (remote.into_hooks().into_client(), host)
+}
+
+/// Two copies of the bundled model's keys with `input` visibility: one served, one to check
+/// the served proofs with.
+fn keys_with(input: zkedge_kernel::layout::Visibility) -> (Keys, Keys) {
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
+    let k = Layout::with_input(&model, input).unwrap().k();
+    let make =
+        || keys::generate_with(model.clone(), srs::dev(k), SrsOrigin::InsecureDev, input).unwrap();
+    (make(), make())
+}
+
+/// The file the host wrote for its one proof.
+fn only_proof(report: &Report) -> zkedge::proof::ProofFile {
+    assert_eq!(report.proofs.len(), 1, "{report:?}");
+    let path = report.proofs[0]
+        .file
+        .as_ref()
+        .expect("the proof was written");
+    zkedge::proof::ProofFile::from_bytes(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Whether `r` is a refusal with `code`.
+fn refused_with(r: &Result<session::Proved, CallError>, code: ErrorCode) {
+    assert!(
+        matches!(r, Err(CallError::Refused(e)) if e.code == code),
+        "expected {code:?}: {r:?}"
+    );
+}
+
 #[test]
 fn witness_mode_proves_on_the_host() {
     let keys = keys();
@@ -119,17 +160,12 @@ fn witness_mode_proves_on_the_host() {
 #[test]
 fn input_mode_runs_the_model_on_the_host_and_holds_the_device_to_its_output() {
     let keys = keys();
-    let model_hash = keys.model_hash;
     let input_len = keys.model.input_len();
     let values: usize = keys.layout.advice_columns().count() * keys.layout.rows();
     let input = bundled::samples().unwrap().inputs[1].clone();
     let trace = infer(&keys.model, &input).unwrap();
     let (output, class) = (trace.output().to_vec(), trace.class() as u32);
-    let (line, host) = host(keys, ServiceConfig::default());
-    let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.hooks_mut().client().connect(3).unwrap();
-    session::open(&mut remote, &model_hash).unwrap();
-    let mut client = remote.into_hooks().into_client();
+    let (mut client, host) = device(keys, ServiceConfig::default());
 
     // A claimed output the model does not give on this input is refused, whichever part lies.
     let mut lie = output.clone();
@@ -676,21 +712,10 @@ fn ports_open_unix_sockets() {
 
 #[test]
 fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
-    use zkedge::proof::{self, ProofFile, Revealed};
+    use zkedge::proof::{self, Revealed};
     use zkedge_kernel::layout::Visibility;
 
-    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
-    let k = Layout::with_input(&model, Visibility::Public).unwrap().k();
-    let make = || {
-        keys::generate_with(
-            model.clone(),
-            srs::dev(k),
-            SrsOrigin::InsecureDev,
-            Visibility::Public,
-        )
-        .unwrap()
-    };
-    let (keys, check) = (make(), make());
+    let (keys, check) = keys_with(Visibility::Public);
     let input = bundled::samples().unwrap().inputs[2].clone();
     let trace = infer(&keys.model, &input).unwrap();
     let (output, class) = (trace.output().to_vec(), trace.class() as u32);
@@ -698,29 +723,16 @@ fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
     let out = std::env::temp_dir().join(format!("zkedge-public-serve-{}", std::process::id()));
     let mut config = ServiceConfig::default();
     config.out_dir = Some(out.clone());
-    let model_hash = keys.model_hash;
-    let (line, host) = host(keys, config);
-    let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.hooks_mut().client().connect(3).unwrap();
-    session::open(&mut remote, &model_hash).unwrap();
-    let mut client = remote.into_hooks().into_client();
+    let (mut client, host) = device(keys, config);
 
     // A witness carries no input for the instance: refused before anything is uploaded.
     let refused =
         session::send_witness(&mut client, &witness.advice, &output, class, MultiOpen::Gwc);
-    assert!(
-        matches!(&refused, Err(CallError::Refused(r)) if r.code == ErrorCode::Forbidden),
-        "{refused:?}"
-    );
+    refused_with(&refused, ErrorCode::Forbidden);
     let proved = session::send_input(&mut client, &input, &output, class, MultiOpen::Gwc).unwrap();
     drop(client);
     let (report, _, _) = host.join().unwrap();
-    assert_eq!(report.proofs.len(), 1, "{report:?}");
-    let path = report.proofs[0]
-        .file
-        .clone()
-        .expect("the proof was written");
-    let file = ProofFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    let file = only_proof(&report);
     assert_eq!(file.input, Revealed::Input(input.clone()));
     assert_eq!(hex(&zkedge::files::hash(&file.proof)), hex(&proved.digest));
     proof::verify(&check, &file).unwrap();
@@ -736,22 +748,11 @@ fn public_input_keys_serve_input_mode_and_refuse_the_modes_without_the_input() {
 #[test]
 fn hashed_input_keys_prove_the_commitment_the_device_claims() {
     use halo2_proofs::halo2curves::ff::PrimeField;
-    use zkedge::proof::{self, ProofFile, Revealed};
+    use zkedge::proof::{self, Revealed};
     use zkedge_device::session::Salted;
     use zkedge_kernel::layout::Visibility;
 
-    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
-    let k = Layout::with_input(&model, Visibility::Hashed).unwrap().k();
-    let make = || {
-        keys::generate_with(
-            model.clone(),
-            srs::dev(k),
-            SrsOrigin::InsecureDev,
-            Visibility::Hashed,
-        )
-        .unwrap()
-    };
-    let (hashed, check) = (make(), make());
+    let (hashed, check) = keys_with(Visibility::Hashed);
     let input = bundled::samples().unwrap().inputs[1].clone();
     let trace = infer(&hashed.model, &input).unwrap();
     let (output, class) = (trace.output().to_vec(), trace.class() as u32);
@@ -766,18 +767,7 @@ fn hashed_input_keys_prove_the_commitment_the_device_claims() {
     let out = std::env::temp_dir().join(format!("zkedge-hashed-serve-{}", std::process::id()));
     let mut config = ServiceConfig::default();
     config.out_dir = Some(out.clone());
-    let model_hash = hashed.model_hash;
-    let (line, served) = host(hashed, config);
-    let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.hooks_mut().client().connect(3).unwrap();
-    session::open(&mut remote, &model_hash).unwrap();
-    let mut client = remote.into_hooks().into_client();
-    let refused_with = |r: &Result<session::Proved, CallError>, code: ErrorCode| {
-        assert!(
-            matches!(r, Err(CallError::Refused(e)) if e.code == code),
-            "expected {code:?}: {r:?}"
-        );
-    };
+    let (mut client, served) = device(hashed, config);
 
     // No salt, no proof: a proof of these keys always commits to something.
     let plain = session::send_input(&mut client, &input, &output, class, MultiOpen::Gwc);
@@ -810,12 +800,7 @@ fn hashed_input_keys_prove_the_commitment_the_device_claims() {
             .unwrap();
     drop(client);
     let (report, _, _) = served.join().unwrap();
-    assert_eq!(report.proofs.len(), 1, "{report:?}");
-    let path = report.proofs[0]
-        .file
-        .clone()
-        .expect("the proof was written");
-    let file = ProofFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    let file = only_proof(&report);
     assert_eq!(file.input, Revealed::Commitment(commitment));
     assert_eq!(
         report.proofs[0].commitment.as_deref(),
@@ -830,13 +815,7 @@ fn hashed_input_keys_prove_the_commitment_the_device_claims() {
     std::fs::remove_dir_all(&out).ok();
 
     // Keys that keep the input private refuse a salt: no commitment would be proven.
-    let private = keys();
-    let model_hash = private.model_hash;
-    let (line, served) = host(private, ServiceConfig::default());
-    let mut remote = Remote::new(Client::new(line, quick()), millis);
-    remote.hooks_mut().client().connect(3).unwrap();
-    session::open(&mut remote, &model_hash).unwrap();
-    let mut client = remote.into_hooks().into_client();
+    let (mut client, served) = device(keys(), ServiceConfig::default());
     let salted_to_private =
         session::send_hashed_input(&mut client, &input, &salted, &output, class, MultiOpen::Gwc);
     refused_with(&salted_to_private, ErrorCode::Forbidden);

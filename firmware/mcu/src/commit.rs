@@ -5,7 +5,8 @@
 
 use alloc::vec::Vec;
 
-use ark_ff::{BigInteger, PrimeField};
+use accel_proto::elem::{decode_fr, encode_fr};
+use ark_ff::PrimeField;
 use rand_chacha::rand_core::RngCore;
 use zkedge_device::session::Salted;
 use zkedge_kernel::{
@@ -20,7 +21,9 @@ use zkedge_kernel::{
 static CONSTANTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/poseidon.bin"));
 
 fn scalar(i: usize) -> Fr {
-    Fr::from_le_bytes_mod_order(&CONSTANTS[32 * i..32 * (i + 1)])
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&CONSTANTS[32 * i..32 * (i + 1)]);
+    decode_fr(&bytes).expect("build.rs writes canonical scalars")
 }
 
 /// The permutation.
@@ -32,12 +35,6 @@ pub fn poseidon() -> Poseidon {
     Poseidon::new(rounds, mds).expect("build.rs writes one row per round")
 }
 
-fn bytes(x: Fr) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&x.into_bigint().to_bytes_le());
-    out
-}
-
 /// A fresh salt (64 random bytes reduced: uniform to within 2^-250) and the commitment to
 /// `input` under it.
 pub fn salted(poseidon: &Poseidon, input: &[i8], rng: &mut impl RngCore) -> Salted {
@@ -45,7 +42,7 @@ pub fn salted(poseidon: &Poseidon, input: &[i8], rng: &mut impl RngCore) -> Salt
     rng.fill_bytes(&mut wide);
     let salt = Fr::from_le_bytes_mod_order(&wide);
     Salted {
-        salt: bytes(salt),
-        commitment: bytes(hash::commitment(poseidon, salt, input)),
+        salt: encode_fr(&salt),
+        commitment: encode_fr(&hash::commitment(poseidon, salt, input)),
     }
 }
