@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, RwLock},
@@ -29,7 +29,7 @@ use serde::Serialize;
 use thiserror::Error;
 use zkedge_core::{
     bundle::{Bundle, MAX_BUNDLE_FILE},
-    cluster::Cluster,
+    cluster::{Cluster, JobId},
     files::read_bounded,
     keys::BUNDLE,
     proof::{ProofFile, MAX_PROOF_FILE},
@@ -155,8 +155,10 @@ pub async fn serve(config: DashboardConfig) -> Result<(), DashboardError> {
             .map_err(|e| DashboardError::Cluster(e.to_string()))?;
         let shared = shared.clone();
         tokio::spawn(async move {
+            // Every done job read so far (listed or not): their records are not read again.
+            let mut seen = HashSet::new();
             loop {
-                if let Err(e) = read_jobs(&cluster, &shared).await {
+                if let Err(e) = read_jobs(&cluster, &shared, &mut seen).await {
                     tracing::warn!("reading the cluster's done jobs: {e}");
                 }
                 tokio::time::sleep(CLUSTER_POLL).await;
@@ -383,25 +385,20 @@ fn keys_of_bytes(s: &Shared, raw: &[u8]) -> Option<usize> {
     s.bundles.iter().position(|b| b.1 == file.vk_hash)
 }
 
-/// Reads the cluster's newest done jobs and the proofs not read before.
+/// Reads the cluster's done jobs not `seen` before, and the proofs of the newest
+/// [`MAX_LISTED`] (older ones would not be listed: they are only marked seen).
 async fn read_jobs(
     cluster: &Cluster,
     s: &Shared,
+    seen: &mut HashSet<JobId>,
 ) -> Result<(), zkedge_core::cluster::ClusterError> {
-    let done = cluster.done_jobs(MAX_LISTED).await?;
+    let mut done = cluster.done_jobs(|id| seen.contains(id)).await?;
+    for (id, _, _) in done.iter().skip(MAX_LISTED) {
+        seen.insert(*id);
+    }
+    done.truncate(MAX_LISTED);
     let mut fresh = Vec::new();
     for (id, _, stored) in done {
-        let id_hex = id.to_string();
-        let file = format!("{JOB_PREFIX}{}.zkp", &id_hex[..16]);
-        let known = s
-            .jobs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|j| j.file == file);
-        if known {
-            continue;
-        }
         // The cluster checks the stored proof against the digest its record names; a job whose
         // proof cannot be read is left out (and tried again at the next poll).
         let bytes = match cluster.proof(&id).await {
@@ -411,9 +408,10 @@ async fn read_jobs(
                 continue;
             }
         };
+        seen.insert(id);
         fresh.push(JobProof {
             keys: keys_of_bytes(s, &bytes),
-            file,
+            file: format!("{JOB_PREFIX}{}.zkp", &id.to_string()[..16]),
             bytes,
             stored,
         });

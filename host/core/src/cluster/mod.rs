@@ -245,10 +245,15 @@ impl Cluster {
         Ok(out)
     }
 
-    /// The done jobs in the bucket, the most recently stored first, at most `limit`: each id,
-    /// its record and when the record was stored (seconds since the Unix epoch). Reads every
-    /// key of the bucket (a listing, not a queue: for dashboards and audits).
-    pub async fn done_jobs(&self, limit: usize) -> Result<Vec<(JobId, Record, u64)>, ClusterError> {
+    /// The done jobs in the bucket that `known` does not hold, the most recently stored first:
+    /// each id, its record and when the record was stored (seconds since the Unix epoch).
+    /// Lists every key of the bucket (a listing, not a queue: for dashboards and audits) and
+    /// reads the records of the others; a done record never changes, so a caller that polls
+    /// passes the jobs it has already seen done.
+    pub async fn done_jobs(
+        &self,
+        known: impl Fn(&JobId) -> bool,
+    ) -> Result<Vec<(JobId, Record, u64)>, ClusterError> {
         use futures_util::StreamExt;
         let mut keys = self.jobs.keys().await.map_err(store_err)?;
         let mut done = Vec::new();
@@ -258,6 +263,9 @@ impl Cluster {
             let Ok(id) = key.parse::<JobId>() else {
                 continue;
             };
+            if known(&id) {
+                continue;
+            }
             let Some(entry) = self.jobs.entry(&key).await.map_err(store_err)? else {
                 continue;
             };
@@ -271,7 +279,6 @@ impl Cluster {
             }
         }
         done.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-        done.truncate(limit);
         Ok(done)
     }
 
