@@ -135,9 +135,9 @@ fn a_stray_infinity_flag_passes_halo2_but_not_zkedge() {
 fn overlong_varints_decode_in_postcard_and_are_refused() {
     let (keys, file) = setup();
     let bytes = file.to_bytes();
-    // The version (3) is the first varint after the magic: 0x03 → 0x83 0x00.
-    assert_eq!(bytes[4], 3);
-    let overlong = [&bytes[..4], &[0x83, 0x00], &bytes[5..]].concat();
+    // The version (4) is the first varint after the magic: 0x04 → 0x84 0x00.
+    assert_eq!(bytes[4], 4);
+    let overlong = [&bytes[..4], &[0x84, 0x00], &bytes[5..]].concat();
     let decoded: ProofFile = postcard::from_bytes(&overlong[4..]).unwrap();
     assert_eq!(
         decoded, file,
@@ -148,8 +148,9 @@ fn overlong_varints_decode_in_postcard_and_are_refused() {
         Err(ProofError::NonCanonical(_))
     ));
     // The class, just before what the proof reveals of the input (private: one byte, the
-    // variant) and the transcript's length: class c → c | 0x80, 0x00.
-    let tail = postcard::to_allocvec(&(&file.input, &file.proof)).unwrap();
+    // variant), the weights' hash (fixed weights: one byte, none) and the transcript's length:
+    // class c → c | 0x80, 0x00.
+    let tail = postcard::to_allocvec(&(&file.input, &file.weights, &file.proof)).unwrap();
     let at = bytes.len() - tail.len() - 1;
     assert_eq!(u32::from(bytes[at]), file.class);
     let overlong = [&bytes[..at], &[bytes[at] | 0x80, 0x00], &bytes[at + 1..]].concat();

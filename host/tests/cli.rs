@@ -428,3 +428,116 @@ fn a_hashed_input_is_committed_and_matched_a_public_one_shown() {
     assert!(out.contains(&format!("input: public, int8 {x:?}")), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn hashed_weights_are_named_by_their_hash_and_pinned() {
+    let dir = std::env::temp_dir().join(format!("zkedge-cli-weights-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/models/italy-power-demand.json");
+    // The same model with one weight changed: other weights, the same architecture.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let w = &mut json["layers"][0]["weights"][0];
+    *w = serde_json::json!(if w.as_i64() == Some(5) { 6 } else { 5 });
+    let other = dir.join("other.json");
+    std::fs::write(&other, json.to_string()).unwrap();
+    let input = dir.join("input.json");
+    let values: Vec<String> = (0..24).map(|i| format!("{}", i % 7 - 3)).collect();
+    std::fs::write(&input, format!("{{\"values\": [{}]}}", values.join(","))).unwrap();
+    let hash_of = |out: &str| -> String {
+        let at = out.find("weights hash ").unwrap_or_else(|| panic!("{out}"));
+        out[at + 13..at + 13 + 64].to_string()
+    };
+
+    let keys = dir.join("keys");
+    let (code, out, err) = zkedge(&[
+        "setup",
+        "--model",
+        path(&model),
+        "--out",
+        path(&keys),
+        "--weights",
+        "hashed",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("weights hashed"), "{out}");
+    let published = hash_of(&out);
+    // The owner's `vk-hash` gives the same weights hash and key; other weights another hash
+    // and the same key.
+    let vk_hash = |m: &Path| {
+        let (code, out, err) = zkedge(&["vk-hash", "--model", path(m), "--weights", "hashed"]);
+        assert_eq!(code, 0, "{err}");
+        let key = out
+            .lines()
+            .find_map(|l| l.strip_prefix("verifying key "))
+            .unwrap_or_else(|| panic!("{out}"))[..64]
+            .to_string();
+        (hash_of(&out), key)
+    };
+    let (ours, key) = vk_hash(&model);
+    assert_eq!(ours, published);
+    let (theirs, their_key) = vk_hash(&other);
+    assert_ne!(theirs, published);
+    assert_eq!(their_key, key);
+
+    let proof = dir.join("p.zkp");
+    let (code, out, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&model),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&proof),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&published), "{out}");
+    // Proving with another model than the keys' is refused, even with the same architecture.
+    let (code, _, err) = zkedge(&[
+        "prove",
+        "--model",
+        path(&other),
+        "--keys",
+        path(&keys),
+        "--input",
+        path(&input),
+        "--out",
+        path(&dir.join("q.zkp")),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not the model"), "{err}");
+
+    let bundle = keys.join("verifier.zkv");
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--bundle",
+            path(&bundle),
+            "--proof",
+            path(&proof),
+            "--allow-insecure-dev-srs",
+        ];
+        args.extend_from_slice(extra);
+        zkedge(&args)
+    };
+    let (code, out, err) = verify(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("Poseidon hash {published}; NOT checked")),
+        "{out}"
+    );
+    let (code, out, err) = verify(&["--weights-hash", &published]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("the one given (--weights-hash)"), "{out}");
+    let (code, _, err) = verify(&["--weights-hash", &theirs]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("made with other weights"), "{err}");
+    // The architecture is what `--model` pins: the other weights' file derives the same key.
+    let srs = keys.join("params.srs");
+    let (code, out, err) = verify(&["--model", path(&other), "--srs", path(&srs)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("derived here"), "{out}");
+}

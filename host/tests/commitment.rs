@@ -1,9 +1,14 @@
-//! The input commitment (hashed input) against independent implementations:
+//! The input commitment (hashed input) and the weights' hash (hashed weights) against
+//! independent implementations:
 //! - circomlibjs (circom's Poseidon in JavaScript, from npm): the words — the salt, then the
 //!   input's bytes `q + 128`, 31 to a word, big-endian — packed in JS with BigInt, and the
 //!   permutation, driven as halo2-base's fixed-length sponge;
 //! - halo2-base's `PoseidonHasher::hash_fix_len_array` (axiom's gadget on the same
 //!   halo2-axiom, its own optimised permutation): the sponge over the same words.
+//!
+//! The weights' hash the same way: its words — each op's weights `w + 128`, 31 to a word, then
+//! each bias `b + 2^31` as a word — packed in JS from the model's JSON, and our words through
+//! halo2-base.
 //!
 //! Needs `node` and `npm` (as tests/ptau.rs).
 
@@ -23,6 +28,47 @@ use zkedge_kernel::layout::hash;
 /// time to lanes 1 and 2, a 1 after the last word (a whole block if the words fill the last
 /// one), output `state[1]`. Returns the commitment in decimal.
 fn circomlibjs(input: &[i8], salt: &str) -> String {
+    let packing = r#"
+const input = JSON.parse(process.argv[2]);
+const salt = BigInt(process.argv[3]);
+const words = [salt];
+for (let i = 0; i < input.length; i += 31) {
+  let w = 0n;
+  for (const q of input.slice(i, i + 31)) w = w * 256n + BigInt(q + 128);
+  words.push(w);
+}
+"#;
+    node_sponge("commit.mjs", packing, &[&format!("{input:?}"), salt])
+}
+
+/// circomlibjs's Poseidon over the words of `ops` (each op's weights and biases), packed in
+/// JS: for each op its weights `w + 128`, 31 to a word (the op's last word shorter), then each
+/// bias `b + 2^31` as one word; no salt. Returns the hash in decimal.
+fn circomlibjs_weights(ops: &[(Vec<i8>, Vec<i32>)]) -> String {
+    let packing = r#"
+const ops = JSON.parse(process.argv[2]);
+const words = [];
+for (const [ws, bs] of ops) {
+  for (let i = 0; i < ws.length; i += 31) {
+    let w = 0n;
+    for (const q of ws.slice(i, i + 31)) w = w * 256n + BigInt(q + 128);
+    words.push(w);
+  }
+  for (const b of bs) words.push(BigInt(b) + (1n << 31n));
+}
+"#;
+    node_sponge(
+        "weights.mjs",
+        packing,
+        &[&format!("{ops:?}").replace('(', "[").replace(')', "]")],
+    )
+}
+
+/// Runs `packing` (JS that sets `words` from the arguments) and halo2-base's fixed-length
+/// sponge over circomlibjs's permutation: state `[2^64, 0, 0]`, words added two at a time to
+/// lanes 1 and 2, a 1 after the last word (a whole block if the words fill the last one),
+/// output `state[1]`, in decimal.
+fn node_sponge(name: &str, packing: &str, args: &[&str]) -> String {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("circomlibjs");
     if !dir.join("node_modules/circomlibjs").exists() {
         std::fs::create_dir_all(&dir).unwrap();
@@ -42,14 +88,7 @@ fn circomlibjs(input: &[i8], salt: &str) -> String {
 import { buildPoseidonOpt } from "circomlibjs";
 const p = await buildPoseidonOpt();
 const F = p.F;
-const input = JSON.parse(process.argv[2]);
-const salt = BigInt(process.argv[3]);
-const words = [salt];
-for (let i = 0; i < input.length; i += 31) {
-  let w = 0n;
-  for (const q of input.slice(i, i + 31)) w = w * 256n + BigInt(q + 128);
-  words.push(w);
-}
+PACKING
 let state = [F.e(1n << 64n), F.zero, F.zero];
 const blocks = [];
 for (let i = 0; i < words.length; i += 2) blocks.push(words.slice(i, i + 2));
@@ -59,12 +98,12 @@ for (const b of blocks) {
   state = p([F.add(state[1], pad[0]), F.add(state[2], pad[1])], state[0], 3);
 }
 console.log(F.toString(state[1]));
-"#;
-    std::fs::write(dir.join("commit.mjs"), script).unwrap();
+"#
+    .replace("PACKING", packing);
+    std::fs::write(dir.join(name), script).unwrap();
     let out = Command::new("node")
-        .arg("commit.mjs")
-        .arg(format!("{input:?}"))
-        .arg(salt)
+        .arg(name)
+        .args(args)
         .current_dir(&dir)
         .output()
         .expect("node runs");
@@ -155,4 +194,67 @@ fn the_commitment_hides_nothing_it_should_bind() {
     let mut other = input.clone();
     other[33] ^= 1;
     assert_ne!(c, commitment(&other, &salt));
+}
+
+#[test]
+fn the_weights_hash_is_circomlibjs_and_halo2_base_poseidon() {
+    use zkedge_kernel::model::{synthetic, synthetic::Spec, Model, Op};
+    let mut rng = StdRng::seed_from_u64(accel_conformance::test_seed("weights hash"));
+    // Ops of fewer and more weights than a word holds (a conv of 2·2·2·2 = 16, a depthwise of
+    // 2·2 = 4, a dense of 12·3 = 36: a word of 31 and one of 5).
+    let model = synthetic::model(
+        &mut rng,
+        [2, 4, 4],
+        &[
+            Spec::Conv {
+                out: 2,
+                kernel: [2, 2],
+                stride: [1, 1],
+                padding: [0, 0, 0, 0],
+            },
+            Spec::Depthwise {
+                multiplier: 1,
+                kernel: [1, 2],
+                stride: [1, 1],
+                padding: [0, 0, 0, 0],
+            },
+            Spec::Flatten,
+            Spec::Dense { out: 3 },
+        ],
+    );
+    // Biases of both signs, one far from zero.
+    let mut file = model.file().clone();
+    if let Op::Conv2d(c) = &mut file.ops[0] {
+        c.bias = vec![-2_000_000_000, 70_000];
+    }
+    let model = Model::new(file).unwrap();
+    let ops: Vec<(Vec<i8>, Vec<i32>)> = model
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Conv2d(c) => Some((c.weights.clone(), c.bias.clone())),
+            Op::DepthwiseConv2d(c) => Some((c.weights.clone(), c.bias.clone())),
+            Op::Dense(d) => Some((d.weights.clone(), d.bias.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ops.len(), 3);
+    let ours = zkedge::proof::weights_hash(&model);
+    assert_eq!(decimal(&ours), circomlibjs_weights(&ops), "circomlibjs");
+    let words: Vec<Fr> = hash::weight_words(&model).iter().map(halo2).collect();
+    assert_eq!(ours, halo2_base(&words), "halo2-base");
+    // One weight changed gives another hash.
+    let mut file = model.file().clone();
+    if let Op::Dense(d) = &mut file.ops[3] {
+        let last = d.weights.len() - 1;
+        d.weights[last] = if d.weights[last] == 127 {
+            126
+        } else {
+            d.weights[last] + 1
+        };
+    }
+    assert_ne!(
+        ours,
+        zkedge::proof::weights_hash(&Model::new(file).unwrap())
+    );
 }

@@ -87,11 +87,12 @@ fn device(
     keys: Keys,
     config: ServiceConfig,
 ) -> (Client<SocketLine>, JoinHandle<(Report, u64, RouterStats)>) {
-    let model_hash = keys.model_hash;
+    // A device names its model by the hash of the model it runs, weights included.
+    let model_id = keys.model_id;
     let (line, host) = host(keys, config);
     let mut remote = Remote::new(Client::new(line, quick()), millis);
     remote.hooks_mut().client().connect(3).unwrap();
-    session::open(&mut remote, &model_hash).unwrap();
+    session::open(&mut remote, &model_id).unwrap();
     (remote.into_hooks().into_client(), host)
 }
 
@@ -822,6 +823,49 @@ fn hashed_input_keys_prove_the_commitment_the_device_claims() {
     drop(client);
     let (report, _, _) = served.join().unwrap();
     assert!(report.proofs.is_empty(), "{report:?}");
+}
+
+#[test]
+fn hashed_weight_keys_prove_the_devices_input_and_refuse_its_witness() {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    use zkedge::proof;
+    use zkedge_kernel::layout::{Visibility, Weights};
+
+    let model = Model::from_json(bundled::MODEL_JSON).unwrap();
+    let k = Layout::with_visibility(&model, Visibility::Private, Weights::Hashed)
+        .unwrap()
+        .k();
+    let make = || {
+        keys::generate_visible(
+            model.clone(),
+            srs::dev(k),
+            SrsOrigin::InsecureDev,
+            Visibility::Private,
+            Weights::Hashed,
+        )
+        .unwrap()
+    };
+    let (served_keys, check) = (make(), make());
+    // Models of one architecture share the keys' model hash; the device names its own model.
+    assert_ne!(served_keys.model_id, served_keys.model_hash);
+    let input = bundled::samples().unwrap().inputs[2].clone();
+    let trace = infer(&model, &input).unwrap();
+    let (output, class) = (trace.output().to_vec(), trace.class() as u32);
+    let witness = keys_witness(&check, &trace);
+    let out = std::env::temp_dir().join(format!("zkedge-weights-serve-{}", std::process::id()));
+    let mut config = ServiceConfig::default();
+    config.out_dir = Some(out.clone());
+    let (mut client, served) = device(served_keys, config);
+    // A device's witness carries no weights' hash: refused.
+    let w = session::send_witness(&mut client, &witness, &output, class, MultiOpen::Gwc);
+    refused_with(&w, ErrorCode::Forbidden);
+    session::send_input(&mut client, &input, &output, class, MultiOpen::Gwc).unwrap();
+    drop(client);
+    let (report, _, _) = served.join().unwrap();
+    let file = only_proof(&report);
+    assert_eq!(file.weights, Some(proof::weights_hash(&model).to_repr()));
+    proof::verify(&check, &file).unwrap();
+    std::fs::remove_dir_all(&out).ok();
 }
 
 /// The integer witness of a hashed-input key's inference (without its commitment's columns):

@@ -106,6 +106,7 @@ fn forge(a: &Keys, b: &Keys, input: &[i8]) -> ProofFile {
         output: trace.output().to_vec(),
         class: trace.class() as u32,
         input: zkedge::proof::Revealed::Nothing,
+        weights: None,
         proof: proof.bytes,
     }
 }

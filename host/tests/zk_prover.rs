@@ -47,6 +47,7 @@ fn demo_model_proofs_verify_with_the_stock_verifier() {
             output: trace.output().to_vec(),
             class: trace.class() as u32,
             input: zkedge::proof::Revealed::Nothing,
+            weights: None,
             proof: proof.bytes,
         };
         proof::verify(&keys, &file).unwrap();

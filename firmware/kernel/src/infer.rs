@@ -233,8 +233,12 @@ pub enum InferError {
         /// What was given.
         found: usize,
     },
-    /// The circuit commits to its input, and no salt was given.
-    #[error("the circuit commits to its input (visibility hashed): proving needs a salt")]
+    /// The circuit hashes its input or its weights, and the witness was asked for without
+    /// Poseidon and a salt.
+    #[error(
+        "the circuit hashes its input or its weights: its witness needs Poseidon, and a salt \
+         for the input (Layout::witness_with_salt)"
+    )]
     NoSalt,
 }
 

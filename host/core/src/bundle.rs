@@ -31,7 +31,7 @@ use halo2_proofs::{
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zkedge_kernel::{
-    layout::{Layout, Params as LayoutParams, Visibility},
+    layout::{Layout, Params as LayoutParams, Visibility, Weights},
     model::Model,
 };
 
@@ -46,8 +46,8 @@ use crate::{
 /// The first four bytes of a bundle.
 pub const MAGIC: [u8; 4] = *b"ZKV1";
 /// The bundle version this build reads and writes (2: the input's visibility in the circuit's
-/// shape).
-pub const BUNDLE_VERSION: u16 = 2;
+/// shape; 3: the weights' visibility).
+pub const BUNDLE_VERSION: u16 = 3;
 /// Largest bundle (and verifying key) accepted.
 pub const MAX_BUNDLE_FILE: u64 = 4 << 20;
 /// Largest circuit (log2 rows) a bundle may describe: the layout's own limit.
@@ -455,6 +455,9 @@ impl Bundle {
     /// `keygen_vk`: it commits to the model's fixed columns, so it costs about an MSM of the
     /// circuit's size per fixed column, plus reading `srs`).
     pub fn check_model(&self, model: &Model, srs: &Srs) -> Result<(), BundleError> {
+        // Keys that hash the weights name the model without them: the given model may have
+        // its weights or not.
+        let model = &public_model(model, self.shape.0.weights);
         let given = crate::files::hash(&model.to_bytes());
         if given != self.file.model.hash {
             return Err(BundleError::ModelMismatch {
@@ -469,7 +472,7 @@ impl Bundle {
                 given: hex(&id.tau),
             });
         }
-        let derived = derive_vk_hash(model, srs, self.shape.0.input)?;
+        let derived = derive_vk_hash(model, srs, self.shape.0.input, self.shape.0.weights)?;
         if derived != self.vk_hash {
             return Err(BundleError::VkMismatch {
                 derived: hex(&derived),
@@ -489,6 +492,7 @@ impl Bundle {
             // A public input of the wrong length does not match the verifying key's instance.
             inputs: None,
             input: self.shape.0.input,
+            weights: self.shape.0.weights,
         }
     }
 
@@ -510,9 +514,11 @@ pub fn derive_vk_hash(
     model: &Model,
     srs: &Srs,
     input: Visibility,
+    weights: Weights,
 ) -> Result<[u8; 32], BundleError> {
-    let layout =
-        Layout::with_input(model, input).map_err(|e| BundleError::Derive(e.to_string()))?;
+    let model = &public_model(model, weights);
+    let layout = Layout::with_visibility(model, input, weights)
+        .map_err(|e| BundleError::Derive(e.to_string()))?;
     if layout.k() != srs.k() {
         return Err(BundleError::Derive(format!(
             "the model lays out at k = {}, the SRS has 2^{} points",
@@ -525,4 +531,14 @@ pub fn derive_vk_hash(
     let vk = crate::keygen::verifying_key(srs, &circuit)
         .map_err(|e| BundleError::Derive(e.to_string()))?;
     Ok(crate::files::hash(&vk_bytes(&vk)))
+}
+
+/// What keys with `weights` name as their model: `model` itself, or with hashed weights `model`
+/// with every weight and bias zeroed (the circuit does not depend on them; the proof carries
+/// their hash).
+pub fn public_model(model: &Model, weights: Weights) -> Model {
+    match weights {
+        Weights::Fixed => model.clone(),
+        Weights::Hashed => model.without_weights(),
+    }
 }

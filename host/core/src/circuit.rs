@@ -1,9 +1,10 @@
 //! The halo2 circuit of a model, built from the kernel's layout (`zkedge_kernel::layout`).
 //!
 //! The constraint system depends only on the layout's shape ([`Params`]: lanes, accumulators,
-//! rescale slots, limb width, rescale block), which the verifier re-derives from the model; the
-//! model itself lives in the fixed columns (weights, biases, rescale constants, limb widths)
-//! and the lookup tables, so the verifying key commits to it.
+//! rescale slots, limb width, rescale block, visibilities), which the verifier re-derives from
+//! the model; the model itself lives in the fixed columns (weights, biases, rescale constants,
+//! limb widths) and the lookup tables, so the verifying key commits to it — but for hashed
+//! weights, which are advice cells whose hash is public.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use zkedge_kernel::{
     layout::{
         hash::{is_full, ROUNDS, WIDTH},
         AdviceColumns, ArgmaxFixed, Cell as LayoutCell, FixedColumns, HashFixed, Layout, Params,
-        Template, Visibility, Witness,
+        Template, Visibility, Weights, Witness,
     },
     model::Model,
 };
@@ -55,6 +56,7 @@ impl Default for Shape {
             limb_bits: 8,
             template: Template::default(),
             input: Visibility::Private,
+            weights: Weights::Fixed,
         })
     }
 }
@@ -107,6 +109,7 @@ pub fn instance(witness: &Witness) -> Vec<Fr> {
         .iter()
         .map(|&v| field(v))
         .chain(witness.commitment.as_ref().map(crate::convert::halo2_fr))
+        .chain(witness.weights_hash.as_ref().map(crate::convert::halo2_fr))
         .collect()
 }
 
@@ -158,16 +161,35 @@ fn configure(meta: &mut ConstraintSystem<Fr>, params: Params) -> Config {
         let sel = q.fixed(fc.mac(), 0);
         let cont = q.fixed(fc.cont(), 0);
         let x: Vec<_> = (0..w).map(|i| q.advice(ac.x(i), 0)).collect();
+        // Hashed weights: on a hashed op's rows (h = 1) the fixed weight and bias are 1 where
+        // used, the weight cell holds `w + 128` and the bias cell `bias + 2^31` (copies of the
+        // hashed tape), and the lanes are taken from the zero point; elsewhere (pools, adds)
+        // the fixed weight is the weight, as without hashed weights.
+        let hashed = params
+            .weights_hashed()
+            .then(|| (q.fixed(fc.hashed_row(), 0), q.fixed(fc.zero_point(), 0)));
         (0..b)
             .map(|a| {
                 let dot = (0..w).fold(constant(0), |s, i| {
-                    s + x[i].clone() * q.fixed(fc.weight(a, i), 0)
+                    let weight = q.fixed(fc.weight(a, i), 0);
+                    s + match &hashed {
+                        None => x[i].clone() * weight,
+                        Some((h, zp)) => {
+                            weight
+                                * (x[i].clone() - zp.clone())
+                                * (constant(1)
+                                    + h.clone() * (q.advice(ac.weight(a, i), 0) - constant(129)))
+                        }
+                    }
                 });
+                let bias = match &hashed {
+                    None => q.fixed(fc.bias(a), 0),
+                    Some(_) => {
+                        q.fixed(fc.bias(a), 0) * (q.advice(ac.bias(a), 0) - constant(1 << 31))
+                    }
+                };
                 sel.clone()
-                    * (q.advice(ac.acc(a), 0)
-                        - cont.clone() * q.advice(ac.acc(a), -1)
-                        - q.fixed(fc.bias(a), 0)
-                        - dot)
+                    * (q.advice(ac.acc(a), 0) - cont.clone() * q.advice(ac.acc(a), -1) - bias - dot)
             })
             .collect::<Vec<_>>()
     });
@@ -278,8 +300,8 @@ fn configure(meta: &mut ConstraintSystem<Fr>, params: Params) -> Config {
     c
 }
 
-/// The input commitment's gates (`zkedge_kernel::layout::hash`): the packing sum beside the
-/// function tape's inputs, and Poseidon's absorb and round rows. Every gate has degree ≤ 4:
+/// The commitments' gates (`zkedge_kernel::layout::hash`): the packing sum beside the function
+/// tape's inputs and weights, and Poseidon's absorb and round rows. Every gate has degree ≤ 4:
 /// an S-box `t⁵` is `q²·t` with the square `q = t²` in its own cell.
 fn configure_hash(
     meta: &mut ConstraintSystem<Fr>,

@@ -15,14 +15,14 @@ use std::{
 };
 
 use halo2_proofs::{
-    halo2curves::bn256::G1Affine,
+    halo2curves::{bn256::G1Affine, ff::PrimeField},
     plonk::{keygen_pk, ProvingKey, VerifyingKey},
     SerdeFormat,
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zkedge_kernel::{
-    layout::{Layout, LayoutError, Visibility},
+    layout::{Layout, LayoutError, Visibility, Weights},
     model::{Model, ModelError, MAX_FILE_BYTES},
 };
 
@@ -78,6 +78,10 @@ pub struct Manifest {
     /// What proofs reveal of the input (absent in keys made before visibilities: private).
     #[serde(default)]
     pub input: Visibility,
+    /// Whether the weights are in the verifying key or hashed (absent in keys made before
+    /// hashed weights: fixed).
+    #[serde(default)]
+    pub weights: Weights,
     /// BLAKE2b-256 (hex) of each file.
     pub files: BTreeMap<String, String>,
 }
@@ -159,8 +163,16 @@ pub struct Keys {
     pub pk: Option<ProvingKey<G1Affine>>,
     /// The zkedge prover's key (loaded only when asked for: [`Parts`]).
     pub zk: Option<zkedge_kernel::prover::ProvingKey>,
-    /// BLAKE2b-256 of the model's binary form.
+    /// BLAKE2b-256 of the model's binary form (with hashed weights, of the model with its
+    /// weights zeroed: [`crate::bundle::public_model`]).
     pub model_hash: [u8; 32],
+    /// The Poseidon hash of the model's weights (hashed weights), as proofs carry it: a
+    /// canonical scalar, little-endian.
+    pub weights_hash: Option<[u8; 32]>,
+    /// BLAKE2b-256 of the model as the prover holds it, weights included: what a device's
+    /// session and a cluster job name the model by (the same as `model_hash` but with hashed
+    /// weights, where models of one architecture share `model_hash`).
+    pub model_id: [u8; 32],
     /// BLAKE2b-256 of the verifying key's bytes (`vk.bin`: halo2's compressed format).
     pub vk_hash: [u8; 32],
     /// The SRS's identity.
@@ -197,7 +209,18 @@ pub fn generate_with(
     origin: SrsOrigin,
     input: Visibility,
 ) -> Result<Keys, KeysError> {
-    let layout = Layout::with_input(&model, input)?;
+    generate_visible(model, srs, origin, input, Weights::Fixed)
+}
+
+/// As [`generate`], with `input` visibility and `weights`.
+pub fn generate_visible(
+    model: Model,
+    srs: Srs,
+    origin: SrsOrigin,
+    input: Visibility,
+    weights: Weights,
+) -> Result<Keys, KeysError> {
+    let layout = Layout::with_visibility(&model, input, weights)?;
     generate_choosing(
         model,
         layout,
@@ -233,7 +256,7 @@ pub fn generate_choosing(
     } else {
         None
     };
-    let model_hash = crate::files::hash(&model.to_bytes());
+    let (model_hash, weights_hash, model_id) = hashes(&model, &layout);
     let vk_hash = crate::files::hash(&vk_bytes(&vk));
     let srs_id = SrsId::of(&srs);
     let manifest = Manifest {
@@ -244,6 +267,7 @@ pub fn generate_choosing(
         srs: origin,
         srs_id: srs::hex(&srs_id.tau),
         input: layout.input_visibility(),
+        weights: layout.weights(),
         files: BTreeMap::new(),
     };
     Ok(Keys {
@@ -255,9 +279,27 @@ pub fn generate_choosing(
         pk,
         zk,
         model_hash,
+        weights_hash,
+        model_id,
         vk_hash,
         srs_id,
     })
+}
+
+/// The model's hash as keys name it, the weights' hash where the layout hashes them, and the
+/// hash of the model as the prover holds it.
+fn hashes(model: &Model, layout: &Layout) -> ([u8; 32], Option<[u8; 32]>, [u8; 32]) {
+    let weights = layout.weights();
+    let model_hash = crate::files::hash(&crate::bundle::public_model(model, weights).to_bytes());
+    let weights_hash = (weights == Weights::Hashed).then(|| {
+        let h = zkedge_kernel::layout::hash::weights_hash(crate::poseidon::poseidon(), model);
+        crate::convert::halo2_fr(&h).to_repr()
+    });
+    (
+        model_hash,
+        weights_hash,
+        crate::files::hash(&model.to_bytes()),
+    )
 }
 
 /// The verifying key's bytes: halo2's compressed format (every point decompressed and so
@@ -352,7 +394,7 @@ impl Keys {
             }
         };
         let model = Model::from_bytes(&checked(MODEL, MAX_FILE_BYTES as u64)?)?;
-        let layout = Layout::with_input(&model, manifest.input)?;
+        let layout = Layout::with_visibility(&model, manifest.input, manifest.weights)?;
         if layout.k() != manifest.k {
             return Err(bad(format!(
                 "k = {} but the model lays out at k = {}",
@@ -398,7 +440,7 @@ impl Keys {
         } else {
             None
         };
-        let model_hash = crate::files::hash(&model.to_bytes());
+        let (model_hash, weights_hash, model_id) = hashes(&model, &layout);
         let vk_hash = crate::files::hash(&vk_raw);
         let srs_id = SrsId::of(&srs);
         Ok(Keys {
@@ -410,6 +452,8 @@ impl Keys {
             pk,
             zk,
             model_hash,
+            weights_hash,
+            model_id,
             vk_hash,
             srs_id,
         })

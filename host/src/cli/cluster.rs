@@ -207,7 +207,7 @@ pub fn worker(args: &WorkerArgs, registry: &Registry) -> Result<()> {
         }
         eprintln!(
             "model {} ({}) from {}",
-            crate::srs::hex(&k.model_hash),
+            crate::srs::hex(&k.model_id),
             k.model.file().name,
             dir.display()
         );

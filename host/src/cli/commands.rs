@@ -7,7 +7,7 @@ use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
 use rand::rngs::OsRng;
 use zkedge_kernel::{
     infer::infer as run_model,
-    layout::{Layout, Visibility},
+    layout::{Layout, Visibility, Weights},
     model::Model,
 };
 
@@ -302,7 +302,14 @@ pub(crate) fn describe_layout(layout: &Layout) -> String {
     ) + &match p.input {
         Visibility::Private => String::new(),
         Visibility::Public => "; input public".into(),
-        Visibility::Hashed => format!("; input hashed ({} Poseidon rows)", layout.hash_rows()),
+        Visibility::Hashed => "; input hashed".into(),
+    } + &match p.weights {
+        Weights::Fixed => String::new(),
+        Weights::Hashed => "; weights hashed".into(),
+    } + &if p.hashed() {
+        format!(" ({} Poseidon rows)", layout.hash_rows())
+    } else {
+        String::new()
     }
 }
 
@@ -401,12 +408,12 @@ pub fn setup(
     model_path: &Path,
     out: &Path,
     srs_path: Option<&Path>,
-    input: Visibility,
+    (input, weights): (Visibility, Weights),
     vk: keys::VkSource,
     halo2_key: keys::Halo2Key,
 ) -> Result<()> {
     let model = input::model(model_path)?;
-    let layout = Layout::with_input(&model, input)?;
+    let layout = Layout::with_visibility(&model, input, weights)?;
     let k = layout.k();
     println!(
         "{}: {} multiply-accumulates; circuit {}",
@@ -434,11 +441,20 @@ pub fn setup(
         );
     }
     println!(
-        "keys for {name} (k = {k}, input {}) written to {} in {}",
+        "keys for {name} (k = {k}, input {}, weights {}) written to {} in {}",
         input.name(),
+        weights.name(),
         out.display(),
         human(t)
     );
+    if let Some(h) = &keys.weights_hash {
+        println!(
+            "  weights hash {} (in every proof; verifiers pin it with --weights-hash). \
+             model.zkm in {} holds the weights: give verifiers verifier.zkv only",
+            hex(h),
+            out.display()
+        );
+    }
     println!(
         "  verifying key {}\n  SRS {}\n  verifiers pin them with `zkedge verify --vk-hash {} --srs-id {}` \
          (or derive the key themselves with --model)",
@@ -450,20 +466,33 @@ pub fn setup(
     Ok(())
 }
 
-pub fn vk_hash(model_path: &Path, srs_path: Option<&Path>, input: Visibility) -> Result<()> {
+pub fn vk_hash(
+    model_path: &Path,
+    srs_path: Option<&Path>,
+    input: Visibility,
+    weights: Weights,
+) -> Result<()> {
     let model = input::model(model_path)?;
-    let k = Layout::with_input(&model, input)?.k();
+    let k = Layout::with_visibility(&model, input, weights)?.k();
     let (srs, _) = srs_for(srs_path, k)?;
     let (vk_hash, t) = step("deriving the verifying key", || {
-        bundle::derive_vk_hash(&model, &srs, input)
+        bundle::derive_vk_hash(&model, &srs, input, weights)
     });
     let vk_hash = vk_hash?;
     let id = SrsId::of(&srs);
     println!(
-        "model {} ({})",
-        crate::files::hash_hex(&model.to_bytes()),
-        model.file().name
+        "model {} ({}{})",
+        crate::files::hash_hex(&bundle::public_model(&model, weights).to_bytes()),
+        model.file().name,
+        if weights == Weights::Hashed {
+            ", its weights zeroed"
+        } else {
+            ""
+        }
     );
+    if weights == Weights::Hashed {
+        println!("weights hash {}", scalar_hex(&proof::weights_hash(&model)));
+    }
     println!("verifying key {}  (derived in {})", hex(&vk_hash), human(t));
     println!("SRS {id}");
     if let Some(reason) = srs::known_secret(&srs.s_g2()) {
@@ -502,7 +531,7 @@ pub fn prove(
         ProverKind::Halo2 => Parts::Halo2,
     };
     let keys = step("loading keys", || Keys::load(keys_dir, parts)).0?;
-    if hash(&model.to_bytes()) != keys.model_hash {
+    if hash(&model.to_bytes()) != hash(&keys.model.to_bytes()) {
         bail!(
             "{} is not the model the keys in {} were made for ({}); run `zkedge setup --model {}` first",
             model_path.display(),
@@ -536,6 +565,9 @@ pub fn prove(
         out.display(),
     );
     println!("  input: {}", describe_revealed(&proved.file.input));
+    if let Some(h) = &proved.file.weights {
+        println!("  weights: hashed, Poseidon hash {}", hex(h));
+    }
     if let (Some(s), None) = (&proved.salt, salt) {
         println!(
             "  salt {} (fresh): keep it secret; with the input it opens the commitment",
@@ -613,6 +645,23 @@ pub fn verify(args: &VerifyArgs) -> Result<()> {
             ),
         }
     }
+    if let Some(expected) = &args.weights_hash {
+        let expected = hash_arg("--weights-hash", expected)?;
+        match &file.weights {
+            Some(h) if *h == expected => {}
+            Some(h) => bail!(
+                "{} was made with other weights: their hash is {}, not {}",
+                args.proof.display(),
+                hex(h),
+                hex(&expected)
+            ),
+            None => bail!(
+                "{} does not hash its weights (they are in the verifying key); --weights-hash \
+                 needs keys made with --weights hashed",
+                args.proof.display()
+            ),
+        }
+    }
     let (checked, t) = step("verifying", || bundle.verify(&file));
     checked.with_context(|| format!("{} is not a valid proof", args.proof.display()))?;
     ui::record("verify_s", t.as_secs_f64());
@@ -626,6 +675,17 @@ pub fn verify(args: &VerifyArgs) -> Result<()> {
     println!("  input: {}", describe_revealed(&file.input));
     if args.commitment.is_some() {
         println!("  the commitment is the one given (--commitment)");
+    }
+    if let Some(h) = &file.weights {
+        println!(
+            "  weights: hashed, Poseidon hash {}{}",
+            hex(h),
+            if args.weights_hash.is_some() {
+                ": the one given (--weights-hash)"
+            } else {
+                "; NOT checked — pin the weights you trust with --weights-hash"
+            }
+        );
     }
     let vk = hex(&bundle.vk_hash);
     match (&derived_from, pins.vk_hash) {

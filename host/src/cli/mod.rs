@@ -90,6 +90,10 @@ pub struct VerifyArgs {
     /// signed): the proof must commit to it.
     #[arg(long, value_name = "HEX")]
     pub commitment: Option<String>,
+    /// The weights' hash you expect (hashed weights; from `zkedge vk-hash --weights hashed`,
+    /// or the one the model's owner published): the proof must be made with those weights.
+    #[arg(long, value_name = "HEX")]
+    pub weights_hash: Option<String>,
 }
 
 /// What a proof reveals of the model's input (fixed at `setup`, part of the verifying key).
@@ -109,6 +113,24 @@ impl From<InputVisibility> for zkedge_kernel::layout::Visibility {
             InputVisibility::Private => Self::Private,
             InputVisibility::Public => Self::Public,
             InputVisibility::Hashed => Self::Hashed,
+        }
+    }
+}
+
+/// What a proof reveals of the model's weights (fixed at `setup`, part of the verifying key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightVisibility {
+    /// In the verifying key: the verifier knows the model.
+    Fixed,
+    /// Private; their Poseidon hash is public (docs/trust.md).
+    Hashed,
+}
+
+impl From<WeightVisibility> for zkedge_kernel::layout::Weights {
+    fn from(v: WeightVisibility) -> Self {
+        match v {
+            WeightVisibility::Fixed => Self::Fixed,
+            WeightVisibility::Hashed => Self::Hashed,
         }
     }
 }
@@ -167,6 +189,10 @@ enum Command {
         /// What proofs reveal of the input: nothing, the input, or a Poseidon commitment of it.
         #[arg(long, value_enum, default_value_t = InputVisibility::Private)]
         input_visibility: InputVisibility,
+        /// The weights: in the verifying key, or private with their Poseidon hash in each
+        /// proof (the keys' verifier.zkv then holds no weights).
+        #[arg(long, value_enum, default_value_t = WeightVisibility::Fixed)]
+        weights: WeightVisibility,
     },
     /// Run the model on an input and prove the result.
     Prove {
@@ -228,6 +254,9 @@ enum Command {
         /// The input visibility the keys were made with.
         #[arg(long, value_enum, default_value_t = InputVisibility::Private)]
         input_visibility: InputVisibility,
+        /// The weights the keys were made with (hashed: the weights' hash is printed too).
+        #[arg(long, value_enum, default_value_t = WeightVisibility::Fixed)]
+        weights: WeightVisibility,
     },
     /// Run the model (no proof).
     Infer {
@@ -339,11 +368,12 @@ pub fn run_with(
             vk,
             halo2_key,
             input_visibility,
+            weights,
         } => commands::setup(
             &model,
             &out,
             srs.as_deref(),
-            input_visibility.into(),
+            (input_visibility.into(), weights.into()),
             vk,
             halo2_key,
         ),
@@ -375,7 +405,13 @@ pub fn run_with(
             model,
             srs,
             input_visibility,
-        } => commands::vk_hash(&model, srs.as_deref(), input_visibility.into()),
+            weights,
+        } => commands::vk_hash(
+            &model,
+            srs.as_deref(),
+            input_visibility.into(),
+            weights.into(),
+        ),
         Command::Infer {
             model,
             input,

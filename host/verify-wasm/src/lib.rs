@@ -50,6 +50,9 @@ pub struct Verdict {
     pub input: Option<String>,
     /// The input itself (public) or its commitment in hex (hashed).
     pub input_value: Option<String>,
+    /// The Poseidon hash of the weights the proof was made with, in hex (keys with hashed
+    /// weights; compare it with the one the model's owner published).
+    pub weights_hash: Option<String>,
 }
 
 /// Checks `proof` against `bundle`, as `zkedge verify --bundle … --allow-insecure-dev-srs`
@@ -91,6 +94,7 @@ pub fn check(bundle: &[u8], proof: &[u8]) -> Verdict {
                 Revealed::Input(x) => Some(format!("{x:?}")),
                 Revealed::Commitment(c) => Some(hex(c)),
             };
+            verdict.weights_hash = file.weights.as_ref().map(|h| hex(h));
         }
         Err(e) => verdict.error = Some(format!("not a valid proof: {e}")),
     }

@@ -3,6 +3,7 @@
 //! over a random one, on proofs with a bit flipped across the whole file, and on damaged or
 //! foreign bundles. `cargo xtask browser` runs the same code compiled to WASM in Chromium.
 
+use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::{halo2curves::bn256::Bn256, poly::kzg::commitment::ParamsKZG};
 use rand::{rngs::StdRng, SeedableRng};
 use zkedge_core::{
@@ -12,7 +13,7 @@ use zkedge_core::{
     srs::{self, hex},
 };
 use zkedge_kernel::{
-    layout::Layout,
+    layout::{Layout, Visibility, Weights},
     model::{synthetic, synthetic::Spec, Model},
 };
 use zkedge_verify_wasm::{chart, check, verify};
@@ -56,12 +57,41 @@ fn a_valid_proof_shows_what_it_proves_and_whether_the_srs_is_insecure() {
         assert_eq!(v.vk_hash, Some(hex(&keys.vk_hash)));
         assert_eq!(v.digest, Some(hex(&file.digest())));
         assert_eq!(v.input.as_deref(), Some("private"));
+        assert_eq!(v.weights_hash, None);
         // The JavaScript entry point says the same, as JSON.
         let json: serde_json::Value =
             serde_json::from_str(&verify(&bundle.to_bytes(), &file.to_bytes())).unwrap();
         assert_eq!(json["valid"], true);
         assert_eq!(json["class"], file.class);
     }
+}
+
+#[test]
+fn a_hashed_weights_proof_shows_the_weights_hash() {
+    let secret = model(5);
+    let k = Layout::with_visibility(&secret, Visibility::Private, Weights::Hashed)
+        .unwrap()
+        .k();
+    let keys = keys::generate_visible(
+        secret,
+        srs::dev(k),
+        SrsOrigin::InsecureDev,
+        Visibility::Private,
+        Weights::Hashed,
+    )
+    .unwrap();
+    let file = proved(&keys, 6);
+    let bundle = Bundle::of(&keys).to_bytes();
+    let v = check(&bundle, &file.to_bytes());
+    assert!(v.valid, "{v:?}");
+    let expected = file.weights.map(|h| hex(&h));
+    assert!(expected.is_some());
+    assert_eq!(v.weights_hash, expected);
+    // Claiming other weights is refused, as the verifier refuses it.
+    let mut forged = file;
+    forged.weights = Some(proof::weights_hash(&model(6)).to_repr());
+    let v = check(&bundle, &forged.to_bytes());
+    assert!(!v.valid, "{v:?}");
 }
 
 #[test]

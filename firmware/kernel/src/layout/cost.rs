@@ -56,8 +56,15 @@ pub fn estimate(params: &Params, k: u32) -> Estimate {
     // Chunks of `degree − 2 = 3` columns.
     let products = params.copy_columns().div_ceil(3);
     let len = params.template.offsets().len;
-    // A hashed input's gates: 3 squares and 3 sums of 3 products per round row.
+    // A hash's gates: 3 squares and 3 sums of 3 products per round row.
     let hash_terms = if params.hashed() { 30 } else { 0 };
+    // Hashed weights: a multiply–accumulate term reads a weight cell and two flags.
+    let hash_terms = hash_terms
+        + if params.weights_hashed() {
+            2 * usize::from(params.lanes) * usize::from(params.accs)
+        } else {
+            0
+        };
     let terms = usize::from(params.lanes) * usize::from(params.accs)
         + usize::from(params.slots) * (len + 16)
         + hash_terms
@@ -99,6 +106,7 @@ fn k_of(census: &Census, params: &Params) -> Option<u32> {
 pub(super) fn fit(census: &Census, mut params: Params) -> Option<Params> {
     params.template = template(census, params.limb_bits.into());
     params.input = census.input;
+    params.weights = census.weights;
     (params.valid() && k_of(census, &params).is_some()).then_some(params)
 }
 
@@ -119,6 +127,7 @@ pub(super) fn search(census: &Census) -> Option<(Params, Estimate)> {
                         limb_bits,
                         template: template(census, limb_bits.into()),
                         input: census.input,
+                        weights: census.weights,
                     };
                     let Some(k) = k_of(census, &params) else {
                         continue;

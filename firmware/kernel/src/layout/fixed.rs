@@ -4,8 +4,9 @@
 use alloc::{vec, vec::Vec};
 
 use super::{
+    hash::Hashed,
     params::{ArgmaxFixed, Visibility, CONSTANTS},
-    plan::{all_rescales, func_table, Func, TAG_RANGE, TAG_RELU},
+    plan::{all_rescales, func_table, Func, MacBlock, TAG_RANGE, TAG_RELU},
     rescale::{constants, limbs},
     Cell, Layout,
 };
@@ -27,6 +28,7 @@ impl Layout {
         let group = self.params.group();
         let mut col = vec![vec![0i128; plan.rows]; fc.count()];
 
+        let hashed = self.params.weights_hashed();
         for block in &plan.blocks {
             let i = usize::from(block.op);
             let op = &model.ops()[i];
@@ -35,27 +37,38 @@ impl Layout {
                 .first()
                 .map_or(0, |&t| i64::from(model.quant(t).zero_point) + 128);
             let row0 = block.row as usize;
+            // Hashed weights come from advice cells: the fixed columns say only which lanes and
+            // biases are used, and the zero point the gate subtracts.
+            let private = hashed && op.mac().is_some();
             for r in 0..block.rows as usize {
                 col[fc.mac()][row0 + r] = 1;
                 col[fc.cont()][row0 + r] = i128::from(r > 0);
+                if private {
+                    col[fc.hashed_row()][row0 + r] = 1;
+                    col[fc.zero_point()][row0 + r] = zp_u.into();
+                }
             }
             for (a, taps) in plan.block_taps(model, block, b).iter().enumerate() {
                 if let (Some(p), false) = (op.mac(), taps.is_empty()) {
                     let sum_w: i64 = taps.iter().map(|(_, wt)| wt).sum();
                     let ch = block.channel as usize + a;
-                    col[fc.bias(a)][row0] = (i64::from(p.bias[ch]) - zp_u * sum_w).into();
+                    col[fc.bias(a)][row0] = if private {
+                        1
+                    } else {
+                        (i64::from(p.bias[ch]) - zp_u * sum_w).into()
+                    };
                 }
                 for (index, (_, wt)) in taps.iter().enumerate() {
                     let (r, lane) = match op {
                         Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w),
                         _ => (index / group, a * group + index % group),
                     };
-                    col[fc.weight(a, lane)][row0 + r] = (*wt).into();
+                    col[fc.weight(a, lane)][row0 + r] = if private { 1 } else { (*wt).into() };
                 }
             }
         }
 
-        let channels = all_rescales(model);
+        let channels = all_rescales(model, self.params.weights);
         let offsets = self.params.template.offsets();
         let p = usize::from(self.params.slots);
         for (s, site) in plan.sites.iter().enumerate() {
@@ -84,6 +97,7 @@ impl Layout {
                 }
                 Func::MaxStep { .. } => (TAG_RELU, 1),
                 Func::MaxClamp { op, .. } => (plan.tags.per_op[usize::from(op)], 0),
+                Func::Weight { .. } | Func::BiasByte { .. } => (TAG_RANGE, 0),
             };
             col[fc.function()][row] = tag.into();
             col[fc.relative()][row] = relative;
@@ -146,6 +160,7 @@ impl Layout {
                     out.push((plan.tap_source(model, block, t), to));
                 }
             }
+            out.extend(self.weight_copies(model, block));
         }
         let offsets = self.params.template.offsets();
         let p = usize::from(self.params.slots);
@@ -156,7 +171,7 @@ impl Layout {
         let f = |j: usize, row: usize| Cell::new(cols.f(j), row);
         for (row, func) in plan.funcs.iter().enumerate() {
             match *func {
-                Func::Input { .. } => {}
+                Func::Input { .. } | Func::Weight { .. } | Func::BiasByte { .. } => {}
                 Func::AddIn { op, input, element } => {
                     let Op::Add(a) = &model.ops()[usize::from(op)] else {
                         continue;
@@ -208,10 +223,60 @@ impl Layout {
                 }
             }
             Visibility::Hashed => {
-                out.extend(self.hash_copies());
+                let sponge = self
+                    .sponge(Hashed::Input)
+                    .expect("a hashed input has a sponge");
                 out.push((
-                    Cell::new(cols.state(1), self.hash_output_row()),
+                    Cell::new(cols.state(1), sponge.output_row()),
                     Cell::instance(after),
+                ));
+            }
+        }
+        if let Some(sponge) = self.sponge(Hashed::Weights) {
+            out.push((
+                Cell::new(cols.state(1), sponge.output_row()),
+                Cell::instance(self.instance_len() - 1),
+            ));
+        }
+        out.extend(self.hash_copies());
+        out
+    }
+
+    /// Hashed weights: where each used weight and bias cell of `block` is copied from (its one
+    /// cell on the function tape), as `(tape cell, row cell)`.
+    fn weight_copies(&self, model: &Model, block: &MacBlock) -> Vec<(Cell, Cell)> {
+        let plan = &self.plan;
+        let i = usize::from(block.op);
+        let Some(tape) = plan.weight_tape[i] else {
+            return Vec::new();
+        };
+        let cols = self.advice_columns();
+        let op = &model.ops()[i];
+        let (w, b) = (
+            usize::from(self.params.lanes),
+            usize::from(self.params.accs),
+        );
+        let group = self.params.group();
+        let fan_in = op.weights().len() / model.shape(i + 1)[0];
+        let row0 = block.row as usize;
+        let mut out = Vec::new();
+        for (a, taps) in plan.block_taps(model, block, b).iter().enumerate() {
+            if taps.is_empty() {
+                continue;
+            }
+            let ch = block.channel as usize + a;
+            out.push((
+                Cell::new(cols.pack(), tape.bias_row(ch)),
+                Cell::new(cols.bias(a), row0),
+            ));
+            for (index, (t, _)) in taps.iter().enumerate() {
+                let (r, lane, weight) = match op {
+                    Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w, ch * fan_in + t.weight),
+                    _ => (index / group, a * group + index % group, t.weight),
+                };
+                out.push((
+                    Cell::new(cols.f(1), tape.weights + weight),
+                    Cell::new(cols.weight(a, lane), row0 + r),
                 ));
             }
         }
@@ -250,6 +315,21 @@ impl Layout {
                         cells.push((cols.acc(a), block.row as usize + r, "accumulator"));
                     }
                 }
+                if self.plan.weight_tape[usize::from(block.op)].is_some() && !taps.is_empty() {
+                    cells.push((cols.bias(a), block.row as usize, "hashed bias"));
+                    for index in 0..taps.len() {
+                        let (r, lane) = if shared {
+                            (index / w, index % w)
+                        } else {
+                            (index / group, a * group + index % group)
+                        };
+                        cells.push((
+                            cols.weight(a, lane),
+                            block.row as usize + r,
+                            "hashed weight",
+                        ));
+                    }
+                }
             }
         }
         let offsets = self.params.template.offsets();
@@ -279,6 +359,8 @@ impl Layout {
             // then moves every column the lookup reads.
             let [f1, f2] = match func {
                 Func::Input { .. } => ["input", "input (table side)"],
+                Func::Weight { .. } => ["weight", "weight (table side)"],
+                Func::BiasByte { .. } => ["bias byte", "bias byte (table side)"],
                 Func::AddIn { .. } => ["add input", "add input rescaled"],
                 Func::MaxStep { .. } => ["max step candidate", "max step running max"],
                 Func::MaxClamp { .. } => ["max clamp input", "max clamp output"],

@@ -1,5 +1,6 @@
-//! The input commitment of `hashed` visibility: a Poseidon hash of a salt and the input bytes,
-//! computed natively here and laid out as rows of the circuit.
+//! The input commitment of `hashed` visibility (a Poseidon hash of a salt and the input bytes)
+//! and the hash of hashed weights ([`weight_words`]), computed natively here and laid out as
+//! rows of the circuit.
 //!
 //! - The words: the salt (a field element the prover picks at random, so that the commitment
 //!   hides the input), then the input's bytes `u = q + 128` in their model order, 31 to a word,
@@ -11,10 +12,10 @@
 //!   sponge: state `[2^64, 0, 0]`, words added two at a time to lanes 1 and 2, a 1 added after
 //!   the last word (in a block of its own if the words fill the last one), the hash `state[1]`.
 //!
-//! In the circuit a packing sum beside the function tape's input rows reads the bytes into
-//! words, and the permutation group runs from row 0 in blocks of [`BLOCK_ROWS`]: an absorb row,
-//! then one row per round holding the state before the round and the squares `(s_i + c_i)²`
-//! its S-boxes need (so that every gate stays of degree 4).
+//! In the circuit a packing sum beside the function tape's input (and weight) rows reads the
+//! bytes into words, and each sponge — the input's from row 0, the weights' after it — runs in
+//! blocks of [`BLOCK_ROWS`]: an absorb row, then one row per round holding the state before the
+//! round and the squares `(s_i + c_i)²` its S-boxes need (so that every gate stays of degree 4).
 
 use alloc::{vec, vec::Vec};
 
@@ -143,10 +144,119 @@ pub fn word_count(inputs: usize) -> usize {
     1 + inputs.div_ceil(BYTES_PER_WORD)
 }
 
+/// Rows of a sponge over `words` words (the final state's row included).
+pub fn sponge_rows(words: usize) -> usize {
+    blocks(words) * BLOCK_ROWS + 1
+}
+
 /// Rows of the permutation group for an input of `inputs` bytes (the final state's row
 /// included).
 pub fn rows(inputs: usize) -> usize {
-    blocks(word_count(inputs)) * BLOCK_ROWS + 1
+    sponge_rows(word_count(inputs))
+}
+
+/// Words of the weights' hash for an op of `weights` weights and `biases` biases.
+pub fn op_words(weights: usize, biases: usize) -> usize {
+    weights.div_ceil(BYTES_PER_WORD) + biases
+}
+
+/// The words of the weights' hash: for each conv2d, depthwise_conv2d and dense op in model
+/// order, its weights' bytes `w + 128` in the model file's order, 31 to a word, each word the
+/// big-endian integer of its bytes (the op's last word may be shorter); then each of its biases
+/// as one word `bias + 2^31`. No salt: the hash names the weights, and anyone holding them
+/// can recompute it.
+pub fn weight_words(model: &crate::model::Model) -> Vec<Fr> {
+    let base = Fr::from(256u64);
+    let mut words = Vec::new();
+    for op in model.ops() {
+        let Some(p) = op.mac() else { continue };
+        words.extend(op.weights().chunks(BYTES_PER_WORD).map(|chunk| {
+            chunk
+                .iter()
+                .fold(Fr::ZERO, |w, &q| w * base + Fr::from(byte(q)))
+        }));
+        words.extend(
+            p.bias
+                .iter()
+                .map(|&b| Fr::from((i64::from(b) + super::plan::BIAS_OFFSET) as u64)),
+        );
+    }
+    words
+}
+
+/// The hash of `model`'s weights and biases ([`weight_words`]), as hashed-weights proofs
+/// carry it.
+pub fn weights_hash(poseidon: &Poseidon, model: &crate::model::Model) -> Fr {
+    poseidon.hash(&weight_words(model))
+}
+
+/// A word of a sponge: the salt, or the packing sum over consecutive rows of the function
+/// tape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Word {
+    Salt,
+    Tape(core::ops::Range<usize>),
+}
+
+/// What a sponge hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hashed {
+    Input,
+    Weights,
+}
+
+/// One sponge of the circuit: its first row and its words.
+#[derive(Clone, Debug)]
+pub(crate) struct Sponge {
+    pub what: Hashed,
+    pub start: usize,
+    pub words: Vec<Word>,
+}
+
+impl Sponge {
+    fn rows(&self) -> usize {
+        sponge_rows(self.words.len())
+    }
+
+    /// Its final state's row (the hash in lane 1).
+    pub(crate) fn output_row(&self) -> usize {
+        self.start + self.rows() - 1
+    }
+
+    /// One past its last row.
+    pub(crate) fn end(&self) -> usize {
+        self.start + self.rows()
+    }
+}
+
+/// The sponges of a circuit: the input's (salt, then the input's tape rows), then the
+/// weights' (`ranges`: each word's tape rows), one after the other from row 0.
+pub(crate) fn sponges(
+    input: Option<usize>,
+    weights: Option<Vec<core::ops::Range<usize>>>,
+) -> Vec<Sponge> {
+    let mut out: Vec<Sponge> = Vec::new();
+    if let Some(n) = input {
+        let mut words = vec![Word::Salt];
+        words.extend(
+            (0..n)
+                .step_by(BYTES_PER_WORD)
+                .map(|s| Word::Tape(s..(s + BYTES_PER_WORD).min(n))),
+        );
+        out.push(Sponge {
+            what: Hashed::Input,
+            start: 0,
+            words,
+        });
+    }
+    if let Some(ranges) = weights {
+        out.push(Sponge {
+            what: Hashed::Weights,
+            start: out.last().map_or(0, Sponge::end),
+            words: ranges.into_iter().map(Word::Tape).collect(),
+        });
+    }
+    out
 }
 
 fn byte(q: i8) -> u8 {
@@ -171,194 +281,206 @@ pub fn commitment(poseidon: &Poseidon, salt: Fr, input: &[i8]) -> Fr {
     poseidon.hash(&words(salt, input))
 }
 
-/// Where word `m` (0: the salt) is absorbed: its block's row and its column.
-fn word_cell(cols: &AdviceColumns, m: usize) -> (usize, usize) {
-    ((m / RATE) * BLOCK_ROWS, cols.square(1 + m % RATE))
+/// Where word `m` of a sponge starting at `start` is absorbed: its block's row and its
+/// column.
+fn word_cell(cols: &AdviceColumns, start: usize, m: usize) -> (usize, usize) {
+    (start + (m / RATE) * BLOCK_ROWS, cols.square(1 + m % RATE))
 }
 
 impl Layout {
-    fn inputs(&self) -> usize {
-        self.plan.cells[0].len()
-    }
-
-    /// Rows of the commitment's permutations (0 unless the input is hashed).
+    /// Rows of the commitments' permutations (0 unless the input or the weights are hashed).
     pub fn hash_rows(&self) -> usize {
-        if self.params.hashed() {
-            rows(self.inputs())
-        } else {
-            0
-        }
+        self.plan.sponges.last().map_or(0, Sponge::end)
     }
 
-    /// Row of the permutation group's final state (the hash in lane 1).
-    pub(crate) fn hash_output_row(&self) -> usize {
-        rows(self.inputs()) - 1
+    /// The sponge hashing `what`, if the layout has one.
+    pub(crate) fn sponge(&self, what: Hashed) -> Option<&Sponge> {
+        self.plan.sponges.iter().find(|s| s.what == what)
     }
 
-    /// The commitment's fixed columns but the round constants (zero where the input is not
-    /// hashed): packing selectors and shifts, round and absorb selectors, absorb flags.
+    /// The commitments' fixed columns but the round constants (zero where nothing is hashed):
+    /// packing selectors and shifts, round and absorb selectors, absorb flags.
     pub(crate) fn hash_fixed(&self, col: &mut [Vec<i128>]) {
-        if !self.params.hashed() {
-            return;
-        }
         let fc = FixedColumns::new(&self.params);
-        let n = self.inputs();
-        col[fc.hash(HashFixed::Pack)][..n].fill(1);
-        for (e, shift) in col[fc.hash(HashFixed::Shift)][..n].iter_mut().enumerate() {
-            *shift = if e % BYTES_PER_WORD == 0 { 0 } else { 256 };
-        }
-        let words = word_count(self.inputs());
-        for b in 0..blocks(words) {
-            let row = b * BLOCK_ROWS;
-            col[fc.hash(HashFixed::Absorb)][row] = 1;
-            col[fc.hash(HashFixed::Chain)][row] = i128::from(b > 0);
-            col[fc.hash(HashFixed::Take1)][row] = i128::from(b * RATE < words);
-            col[fc.hash(HashFixed::Take2)][row] = i128::from(b * RATE + 1 < words);
-            for r in 0..ROUNDS {
-                let sel = if is_full(r) {
-                    HashFixed::Full
-                } else {
-                    HashFixed::Partial
-                };
-                col[fc.hash(sel)][row + 1 + r] = 1;
+        for sponge in &self.plan.sponges {
+            for word in &sponge.words {
+                let Word::Tape(rows) = word else { continue };
+                for row in rows.clone() {
+                    col[fc.hash(HashFixed::Pack)][row] = 1;
+                    col[fc.hash(HashFixed::Shift)][row] = if row == rows.start { 0 } else { 256 };
+                }
+            }
+            let words = sponge.words.len();
+            for b in 0..blocks(words) {
+                let row = sponge.start + b * BLOCK_ROWS;
+                col[fc.hash(HashFixed::Absorb)][row] = 1;
+                col[fc.hash(HashFixed::Chain)][row] = i128::from(b > 0);
+                col[fc.hash(HashFixed::Take1)][row] = i128::from(b * RATE < words);
+                col[fc.hash(HashFixed::Take2)][row] = i128::from(b * RATE + 1 < words);
+                for r in 0..ROUNDS {
+                    let sel = if is_full(r) {
+                        HashFixed::Full
+                    } else {
+                        HashFixed::Partial
+                    };
+                    col[fc.hash(sel)][row + 1 + r] = 1;
+                }
             }
         }
     }
 
-    /// The commitment's constant columns, lanes 0 to 2 (each over the used rows): the round
+    /// The commitments' constant columns, lanes 0 to 2 (each over the used rows): the round
     /// constants on round rows; on absorb rows what is added besides the words (the initial
-    /// capacity on the first, the padding 1 on the last). Empty where the input is not hashed.
+    /// capacity on a sponge's first, the padding 1 on its last). Empty where nothing is hashed.
     pub fn hash_constants(&self, poseidon: &Poseidon) -> Vec<Vec<Fr>> {
-        if !self.params.hashed() {
+        if self.plan.sponges.is_empty() {
             return Vec::new();
         }
         let mut col = vec![vec![Fr::ZERO; self.plan.rows]; WIDTH];
-        let words = word_count(self.inputs());
         let init = initial_state();
-        for b in 0..blocks(words) {
-            let row = b * BLOCK_ROWS;
-            for lane in 0..WIDTH {
-                let mut c = if b == 0 { init[lane] } else { Fr::ZERO };
-                if lane > 0 && b * RATE + lane - 1 == words {
-                    c += Fr::ONE;
-                }
-                col[lane][row] = c;
-                for r in 0..ROUNDS {
-                    col[lane][row + 1 + r] = poseidon.round_constants[r][lane];
+        for sponge in &self.plan.sponges {
+            let words = sponge.words.len();
+            for b in 0..blocks(words) {
+                let row = sponge.start + b * BLOCK_ROWS;
+                for lane in 0..WIDTH {
+                    let mut c = if b == 0 { init[lane] } else { Fr::ZERO };
+                    if lane > 0 && b * RATE + lane - 1 == words {
+                        c += Fr::ONE;
+                    }
+                    col[lane][row] = c;
+                    for r in 0..ROUNDS {
+                        col[lane][row + 1 + r] = poseidon.round_constants[r][lane];
+                    }
                 }
             }
         }
         col
     }
 
-    /// The commitment's advice columns (in [`AdviceColumns`] order from
-    /// [`AdviceColumns::pack`]) for `input` with `salt`, and the commitment.
+    /// The commitments' advice columns (in [`AdviceColumns`] order from
+    /// [`AdviceColumns::pack`]) over the function tape's input column `tape` (the bytes), with
+    /// `salt` for the input's; and each sponge's hash, in the order of the instance.
     pub(crate) fn hash_witness(
         &self,
         poseidon: &Poseidon,
         salt: Fr,
-        input: &[i8],
-    ) -> (Vec<Vec<Fr>>, Fr) {
+        tape: &[i64],
+    ) -> (Vec<Vec<Fr>>, Vec<Fr>) {
         let cols = self.advice_columns();
         let at = |c: usize| c - cols.pack();
         let mut col = vec![vec![Fr::ZERO; self.plan.rows]; super::params::HASH_ADVICE];
-        let mut sum = Fr::ZERO;
-        for (e, &q) in input.iter().enumerate() {
-            if e % BYTES_PER_WORD == 0 {
-                sum = Fr::ZERO;
-            }
-            sum = sum * Fr::from(256u64) + Fr::from(byte(q));
-            col[at(cols.pack())][e] = sum;
-        }
-        let words = words(salt, input);
-        let mut state = initial_state();
-        for (b, absorbed) in absorbed(&words).into_iter().enumerate() {
-            let row = b * BLOCK_ROWS;
-            if b > 0 {
-                for (lane, &s) in state.iter().enumerate() {
-                    col[at(cols.state(lane))][row] = s;
+        let mut hashes = Vec::new();
+        for sponge in &self.plan.sponges {
+            let words: Vec<Fr> = sponge
+                .words
+                .iter()
+                .map(|word| match word {
+                    Word::Salt => salt,
+                    Word::Tape(rows) => {
+                        let mut sum = Fr::ZERO;
+                        for row in rows.clone() {
+                            sum = sum * Fr::from(256u64) + Fr::from(tape[row] as u64);
+                            col[at(cols.pack())][row] = sum;
+                        }
+                        sum
+                    }
+                })
+                .collect();
+            let mut state = initial_state();
+            for (b, absorbed) in absorbed(&words).into_iter().enumerate() {
+                let row = sponge.start + b * BLOCK_ROWS;
+                if b > 0 {
+                    for (lane, &s) in state.iter().enumerate() {
+                        col[at(cols.state(lane))][row] = s;
+                    }
+                }
+                for lane in 1..WIDTH {
+                    let m = b * RATE + lane - 1;
+                    if m < words.len() {
+                        col[at(cols.square(lane))][row] = words[m];
+                    }
+                    state[lane] += absorbed[lane - 1];
+                }
+                for r in 0..ROUNDS {
+                    let (squares, next) = poseidon.round(r, state);
+                    for lane in 0..WIDTH {
+                        col[at(cols.state(lane))][row + 1 + r] = state[lane];
+                        col[at(cols.square(lane))][row + 1 + r] = squares[lane];
+                    }
+                    state = next;
                 }
             }
-            for lane in 1..WIDTH {
-                let m = b * RATE + lane - 1;
-                if m < words.len() {
-                    col[at(cols.square(lane))][row] = words[m];
-                }
-                state[lane] += absorbed[lane - 1];
+            let last = sponge.output_row();
+            for (lane, &s) in state.iter().enumerate() {
+                col[at(cols.state(lane))][last] = s;
             }
-            for r in 0..ROUNDS {
-                let (squares, next) = poseidon.round(r, state);
-                for lane in 0..WIDTH {
-                    col[at(cols.state(lane))][row + 1 + r] = state[lane];
-                    col[at(cols.square(lane))][row + 1 + r] = squares[lane];
-                }
-                state = next;
-            }
+            hashes.push(state[1]);
         }
-        let last = self.hash_output_row();
-        for (lane, &s) in state.iter().enumerate() {
-            col[at(cols.state(lane))][last] = s;
-        }
-        (col, state[1])
+        (col, hashes)
     }
 
-    /// The commitment's copy constraints: each word's last packing row to where the word is
+    /// The commitments' copy constraints: each packed word's last row to where the word is
     /// absorbed.
     pub(crate) fn hash_copies(&self) -> Vec<(super::Cell, super::Cell)> {
         use super::Cell;
-        if !self.params.hashed() {
-            return Vec::new();
-        }
         let cols = self.advice_columns();
-        let n = self.inputs();
-        (0..n.div_ceil(BYTES_PER_WORD))
-            .map(|w| {
-                let last = ((w + 1) * BYTES_PER_WORD).min(n) - 1;
-                let (row, column) = word_cell(&cols, w + 1);
-                (Cell::new(cols.pack(), last), Cell::new(column, row))
-            })
-            .collect()
-    }
-
-    /// The commitment's constrained advice cells, as in [`Layout::assigned_cells`].
-    pub(crate) fn hash_cells(&self) -> Vec<(usize, usize, &'static str)> {
-        let mut cells = Vec::new();
-        if !self.params.hashed() {
-            return cells;
-        }
-        let cols = self.advice_columns();
-        let n = self.inputs();
-        cells.extend((0..n).map(|e| (cols.pack(), e, "packing sum")));
-        let words = word_count(n);
-        for b in 0..blocks(words) {
-            let row = b * BLOCK_ROWS;
-            if b > 0 {
-                cells.extend((0..WIDTH).map(|l| (cols.state(l), row, "absorbed state")));
-            }
-            for lane in 1..WIDTH {
-                let m = b * RATE + lane - 1;
-                match m {
-                    0 => cells.push((cols.square(lane), row, "salt")),
-                    m if m < words => cells.push((cols.square(lane), row, "absorbed word")),
-                    _ => {}
+        let mut out = Vec::new();
+        for sponge in &self.plan.sponges {
+            for (m, word) in sponge.words.iter().enumerate() {
+                if let Word::Tape(rows) = word {
+                    let (row, column) = word_cell(&cols, sponge.start, m);
+                    out.push((Cell::new(cols.pack(), rows.end - 1), Cell::new(column, row)));
                 }
             }
-            for r in 0..ROUNDS {
-                let (state, square) = if is_full(r) {
-                    ("full-round state", "full-round square")
-                } else {
-                    ("partial-round state", "partial-round square")
-                };
-                for lane in 0..WIDTH {
-                    cells.push((cols.state(lane), row + 1 + r, state));
-                    if is_full(r) || lane == 0 {
-                        cells.push((cols.square(lane), row + 1 + r, square));
+        }
+        out
+    }
+
+    /// The commitments' constrained advice cells, as in [`Layout::assigned_cells`].
+    pub(crate) fn hash_cells(&self) -> Vec<(usize, usize, &'static str)> {
+        let mut cells = Vec::new();
+        let cols = self.advice_columns();
+        for sponge in &self.plan.sponges {
+            let packing = match sponge.what {
+                Hashed::Input => "packing sum",
+                Hashed::Weights => "weight packing sum",
+            };
+            for word in &sponge.words {
+                if let Word::Tape(rows) = word {
+                    cells.extend(rows.clone().map(|r| (cols.pack(), r, packing)));
+                }
+            }
+            let words = sponge.words.len();
+            for b in 0..blocks(words) {
+                let row = sponge.start + b * BLOCK_ROWS;
+                if b > 0 {
+                    cells.extend((0..WIDTH).map(|l| (cols.state(l), row, "absorbed state")));
+                }
+                for lane in 1..WIDTH {
+                    let m = b * RATE + lane - 1;
+                    match sponge.words.get(m) {
+                        Some(Word::Salt) => cells.push((cols.square(lane), row, "salt")),
+                        Some(_) => cells.push((cols.square(lane), row, "absorbed word")),
+                        None => {}
+                    }
+                }
+                for r in 0..ROUNDS {
+                    let (state, square) = if is_full(r) {
+                        ("full-round state", "full-round square")
+                    } else {
+                        ("partial-round state", "partial-round square")
+                    };
+                    for lane in 0..WIDTH {
+                        cells.push((cols.state(lane), row + 1 + r, state));
+                        if is_full(r) || lane == 0 {
+                            cells.push((cols.square(lane), row + 1 + r, square));
+                        }
                     }
                 }
             }
+            let last = sponge.output_row();
+            cells.extend((0..WIDTH).map(|l| (cols.state(l), last, "final state")));
         }
-        let last = self.hash_output_row();
-        cells.extend((0..WIDTH).map(|l| (cols.state(l), last, "final state")));
         cells
     }
 }

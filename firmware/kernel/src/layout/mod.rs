@@ -29,6 +29,7 @@ pub use cost::Estimate;
 pub use hash::Poseidon;
 pub use params::{
     AdviceColumns, ArgmaxFixed, FixedColumns, HashFixed, Offsets, Params, Template, Visibility,
+    Weights,
 };
 pub use witness::{instance, Witness};
 
@@ -114,7 +115,17 @@ impl Layout {
     /// Lays out `model` with `input` visibility in the shape the cost model finds fastest to
     /// prove.
     pub fn with_input(model: &Model, input: Visibility) -> Result<Self, LayoutError> {
-        let mut census = Census::new(model);
+        Self::with_visibility(model, input, Weights::Fixed)
+    }
+
+    /// Lays out `model` with `input` visibility and `weights` in the shape the cost model finds
+    /// fastest to prove. With hashed weights the layout does not depend on the weights' values.
+    pub fn with_visibility(
+        model: &Model,
+        input: Visibility,
+        weights: Weights,
+    ) -> Result<Self, LayoutError> {
+        let mut census = Census::new(model, weights);
         census.input = input;
         let (params, _) =
             cost::search(&census).ok_or(LayoutError::TooLarge { rows: census.sites })?;
@@ -123,7 +134,7 @@ impl Layout {
 
     /// Lays out `model` in the shape `params` (its template is recomputed for the model).
     pub fn with_params(model: &Model, params: Params) -> Result<Self, LayoutError> {
-        let mut census = Census::new(model);
+        let mut census = Census::new(model, params.weights);
         census.input = params.input;
         let params = cost::fit(&census, params).ok_or(LayoutError::Params {
             lanes: params.lanes,
@@ -188,18 +199,25 @@ impl Layout {
     }
 
     /// Length of the instance column: the outputs (as `u = q + 128`), the class, then the
-    /// input's `u = q + 128` (public) or its commitment (hashed).
+    /// input's `u = q + 128` (public) or its commitment (hashed), then the weights' hash
+    /// (hashed weights).
     pub fn instance_len(&self) -> usize {
         plan::instance_len(
             self.plan.classes,
             self.plan.cells[0].len(),
             self.params.input,
+            self.params.weights,
         )
     }
 
     /// What the instance reveals of the input.
     pub fn input_visibility(&self) -> Visibility {
         self.params.input
+    }
+
+    /// Whether the weights are in the verifying key or hashed.
+    pub fn weights(&self) -> Weights {
+        self.params.weights
     }
 
     /// The advice columns.

@@ -108,6 +108,30 @@ impl Visibility {
     }
 }
 
+/// What the proof reveals of the model's weights and biases (those of conv2d, depthwise_conv2d
+/// and dense; the quantisation and the ops' shapes are always public).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(rename_all = "lowercase")]
+pub enum Weights {
+    /// In the verifying key: the verifier knows the model.
+    #[default]
+    Fixed,
+    /// Private, in advice cells; their Poseidon hash follows the input's part of the instance
+    /// ([`super::hash::weight_words`]). The verifying key is the same for any weights.
+    Hashed,
+}
+
+impl Weights {
+    /// Its name on the command line and in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Weights::Fixed => "fixed",
+            Weights::Hashed => "hashed",
+        }
+    }
+}
+
 /// The circuit's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Params {
@@ -123,16 +147,24 @@ pub struct Params {
     pub template: Template,
     /// What the instance reveals of the input.
     pub input: Visibility,
+    /// Whether the weights are in the verifying key or hashed.
+    pub weights: Weights,
 }
 
-/// Advice columns of the input commitment: the packing sum, the Poseidon state, its squares.
+/// Advice columns of the commitments (input, weights): the packing sum, the Poseidon state, its
+/// squares.
 pub const HASH_ADVICE: usize = 7;
-/// Fixed columns of the input commitment: two for packing, three round constants, six
-/// selectors and flags.
+/// Fixed columns of the commitments: two for packing, three round constants, six selectors and
+/// flags.
 pub const HASH_FIXED: usize = 11;
-/// Of the commitment's advice columns, those in copy constraints: the packing sum (to the
-/// absorbed words), the state's lane 1 (the hash, to the instance), the absorbed words.
+/// Of the commitments' advice columns, those in copy constraints: the packing sum (to the
+/// absorbed words and the bias cells), the state's lane 1 (the hash, to the instance), the
+/// absorbed words.
 pub const HASH_COPIES: usize = 4;
+
+/// Fixed columns of hashed weights: the row's weights are hashed ones, and the input's zero
+/// point (`zp + 128`) they are taken from.
+pub const WEIGHT_FIXED: usize = 2;
 
 /// Fewest lanes: the argmax block uses five.
 pub const MIN_LANES: u16 = 6;
@@ -153,18 +185,38 @@ impl Params {
             && self.template.fits(self.limb_bits.into())
     }
 
-    /// Whether the circuit has the input commitment's columns.
+    /// Whether the circuit has the Poseidon columns (a hashed input or hashed weights).
     pub fn hashed(&self) -> bool {
+        self.input_hashed() || self.weights_hashed()
+    }
+
+    /// Whether the instance holds a commitment to the input.
+    pub fn input_hashed(&self) -> bool {
         self.input == Visibility::Hashed
     }
 
-    /// Advice columns: lanes, accumulators, two per slot, three for functions, and the input
-    /// commitment's.
+    /// Whether the weights are private, their hash in the instance.
+    pub fn weights_hashed(&self) -> bool {
+        self.weights == Weights::Hashed
+    }
+
+    /// Advice weight and bias cells of a multiply–accumulate row (hashed weights).
+    fn weight_cells(&self) -> usize {
+        if self.weights_hashed() {
+            usize::from(self.lanes) * usize::from(self.accs) + usize::from(self.accs)
+        } else {
+            0
+        }
+    }
+
+    /// Advice columns: lanes, accumulators, two per slot, three for functions, the weight cells
+    /// (hashed weights), and the commitments'.
     pub fn advice_columns(&self) -> usize {
         usize::from(self.lanes)
             + usize::from(self.accs)
             + 2 * usize::from(self.slots)
             + 3
+            + self.weight_cells()
             + if self.hashed() { HASH_ADVICE } else { 0 }
     }
 
@@ -175,7 +227,19 @@ impl Params {
             usize::from(self.accs),
             usize::from(self.slots),
         );
-        w * b + b + 2 + 2 * p + 1 + 2 + 5 + if self.hashed() { HASH_FIXED } else { 0 }
+        w * b
+            + b
+            + 2
+            + 2 * p
+            + 1
+            + 2
+            + 5
+            + if self.hashed() { HASH_FIXED } else { 0 }
+            + if self.weights_hashed() {
+                WEIGHT_FIXED
+            } else {
+                0
+            }
     }
 
     /// Columns that take part in copy constraints (the instance column included).
@@ -185,6 +249,7 @@ impl Params {
             + usize::from(self.slots)
             + 3
             + 1
+            + self.weight_cells()
             + if self.hashed() { HASH_COPIES } else { 0 }
     }
 
@@ -209,6 +274,7 @@ pub struct AdviceColumns {
     b: usize,
     p: usize,
     hashed: bool,
+    weights: bool,
 }
 
 impl AdviceColumns {
@@ -219,6 +285,7 @@ impl AdviceColumns {
             b: params.accs.into(),
             p: params.slots.into(),
             hashed: params.hashed(),
+            weights: params.weights_hashed(),
         }
     }
 
@@ -247,10 +314,27 @@ impl AdviceColumns {
         self.w + self.b + 2 * self.p + j
     }
 
-    /// The packing sum of the input commitment (beside the function tape's inputs); the
-    /// commitment's columns follow the integer ones, and hold field elements.
+    /// Hashed weights: the weight (`w + 128`) of lane `i` into accumulator `b` on a
+    /// multiply–accumulate row, a copy of its one cell on the function tape.
+    pub fn weight(&self, b: usize, i: usize) -> usize {
+        self.f(3) + b * self.w + i
+    }
+
+    /// Hashed weights: the bias (`bias + 2^31`) of accumulator `b` on a block's first row, a
+    /// copy of its packing sum.
+    pub fn bias(&self, b: usize) -> usize {
+        self.f(3) + self.w * self.b + b
+    }
+
+    /// The packing sum of the commitments (beside the function tape's inputs and weights); the
+    /// commitments' columns follow the integer ones, and hold field elements.
     pub fn pack(&self) -> usize {
         self.f(3)
+            + if self.weights {
+                self.w * self.b + self.b
+            } else {
+                0
+            }
     }
 
     /// Lane `i` of the Poseidon state.
@@ -265,7 +349,7 @@ impl AdviceColumns {
 
     /// Columns holding integers (the witness's `advice`); the commitment's columns follow.
     pub fn integer_count(&self) -> usize {
-        self.w + self.b + 2 * self.p + 3
+        self.pack()
     }
 
     /// How many.
@@ -274,7 +358,7 @@ impl AdviceColumns {
     }
 
     /// Whether column `c` takes part in copy constraints (every one but the limbs, and of the
-    /// commitment's, the packing sum, the absorbed words and the state's lane 1).
+    /// commitments', the packing sum, the absorbed words and the state's lane 1).
     pub fn copies(&self, c: usize) -> bool {
         if c >= self.pack() {
             return c == self.pack()
@@ -293,6 +377,7 @@ pub struct FixedColumns {
     b: usize,
     p: usize,
     hashed: bool,
+    weights: bool,
 }
 
 /// The argmax block's fixed columns.
@@ -310,10 +395,10 @@ pub enum ArgmaxFixed {
     Index,
 }
 
-/// The input commitment's fixed columns.
+/// The commitments' fixed columns (hashed input or weights).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashFixed {
-    /// Selector: a packing row (a model input on the function tape).
+    /// Selector: a packing row (a model input, a weight or a bias byte on the function tape).
     Pack,
     /// 256 where the packing sum continues from the row above, 0 where a word starts.
     Shift,
@@ -346,15 +431,17 @@ impl FixedColumns {
             b: params.accs.into(),
             p: params.slots.into(),
             hashed: params.hashed(),
+            weights: params.weights_hashed(),
         }
     }
 
-    /// Weight of lane `i` into accumulator `b`.
+    /// Weight of lane `i` into accumulator `b` (hashed weights: 1 where the lane is used).
     pub fn weight(&self, b: usize, i: usize) -> usize {
         b * self.w + i
     }
 
-    /// Bias added to accumulator `b` on a block's first row.
+    /// Bias added to accumulator `b` on a block's first row (hashed weights: 1 where the
+    /// block's op has a bias).
     pub fn bias(&self, b: usize) -> usize {
         self.w * self.b + b
     }
@@ -399,13 +486,23 @@ impl FixedColumns {
         self.relative() + 1 + c as usize
     }
 
-    /// A column of the input commitment (present only where the input is hashed).
+    /// A column of the commitments (present only where the input or the weights are hashed).
     pub fn hash(&self, c: HashFixed) -> usize {
         self.argmax(ArgmaxFixed::Index) + 1 + c as usize
     }
 
+    /// Hashed weights: 1 on the multiply–accumulate rows of ops whose weights are hashed.
+    pub fn hashed_row(&self) -> usize {
+        self.argmax(ArgmaxFixed::Index) + 1 + if self.hashed { HASH_FIXED } else { 0 }
+    }
+
+    /// Hashed weights: the input's zero point `zp + 128` on those rows.
+    pub fn zero_point(&self) -> usize {
+        self.hashed_row() + 1
+    }
+
     /// How many.
     pub fn count(&self) -> usize {
-        self.argmax(ArgmaxFixed::Index) + 1 + if self.hashed { HASH_FIXED } else { 0 }
+        self.hashed_row() + if self.weights { WEIGHT_FIXED } else { 0 }
     }
 }

@@ -9,7 +9,7 @@
 use alloc::{collections::BTreeSet, vec, vec::Vec};
 
 use super::{
-    params::{AdviceColumns, Params, Visibility},
+    params::{AdviceColumns, Params, Visibility, Weights},
     rescale::{add_input, bits, Rescale},
     Cell, LayoutError,
 };
@@ -56,7 +56,31 @@ pub(crate) enum Func {
     MaxStep { op: u16, element: u32, tap: u16 },
     /// A max pool's maximum, clamped.
     MaxClamp { op: u16, element: u32 },
+    /// Weight `index` of op `op` (hashed weights), range-checked and packed.
+    Weight { op: u16, index: u32 },
+    /// Byte `byte` (most significant first) of `bias + 2^31` of op `op`'s channel `channel`
+    /// (hashed weights), range-checked and packed into the bias.
+    BiasByte { op: u16, channel: u32, byte: u8 },
 }
+
+/// Where an op's hashed weights lie on the function tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WeightTape {
+    /// The row of its first weight (weights follow in the op's order).
+    pub weights: usize,
+    /// The row of its first bias's first byte (four rows per channel).
+    pub biases: usize,
+}
+
+impl WeightTape {
+    /// The row whose packing sum is channel `ch`'s `bias + 2^31`.
+    pub(crate) fn bias_row(&self, ch: usize) -> usize {
+        self.biases + 4 * ch + 3
+    }
+}
+
+/// The bias's offset on the tape: `bias + 2^31` is four bytes.
+pub(crate) const BIAS_OFFSET: i64 = 1 << 31;
 
 /// How an op's accumulators take their inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +188,9 @@ fn add_range(model: &Model, op: usize, k: usize) -> (i64, i64) {
 }
 
 /// The rescale constants of every output channel of a multiply–accumulate op, and of adds.
-pub(crate) fn channel_rescales(model: &Model, op: usize) -> Vec<Rescale> {
+/// With hashed weights the accumulator's bounds are those of any int8 weights and int32 bias,
+/// so that the circuit does not depend on the weights.
+pub(crate) fn channel_rescales(model: &Model, op: usize, weights: Weights) -> Vec<Rescale> {
     let o = &model.ops()[op];
     let rounding = model.rounding();
     if let Op::Add(a) = o {
@@ -183,13 +209,25 @@ pub(crate) fn channel_rescales(model: &Model, op: usize) -> Vec<Rescale> {
     let zp = i64::from(model.quant(o.inputs()[0]).zero_point);
     let channels = p.bias.len();
     let fan_in = o.weights().len() / channels;
+    let term = |w: i64| {
+        let (a, b) = ((-128 - zp) * w, (127 - zp) * w);
+        (a.min(b), a.max(b))
+    };
     (0..channels)
         .map(|ch| {
-            let (mut lo, mut hi) = (i64::from(p.bias[ch]), i64::from(p.bias[ch]));
-            for &w in &o.weights()[ch * fan_in..(ch + 1) * fan_in] {
-                let (a, b) = ((-128 - zp) * i64::from(w), (127 - zp) * i64::from(w));
-                lo += a.min(b);
-                hi += a.max(b);
+            let (mut lo, mut hi);
+            if weights == Weights::Hashed {
+                let (a, b) = (term(-128), term(127));
+                let n = fan_in as i64;
+                lo = i64::from(i32::MIN) + n * a.0.min(b.0);
+                hi = i64::from(i32::MAX) + n * a.1.max(b.1);
+            } else {
+                (lo, hi) = (i64::from(p.bias[ch]), i64::from(p.bias[ch]));
+                for &w in &o.weights()[ch * fan_in..(ch + 1) * fan_in] {
+                    let (a, b) = term(i64::from(w));
+                    lo += a;
+                    hi += b;
+                }
             }
             Rescale::requant(
                 p.requant[ch],
@@ -232,13 +270,26 @@ pub(crate) struct Census {
     pub input: Visibility,
     /// Model inputs.
     pub inputs: usize,
+    /// Whether the weights are hashed.
+    pub weights: Weights,
+    /// Words of the weights' hash (hashed weights).
+    pub weight_words: usize,
 }
 
 impl Census {
-    pub(crate) fn new(model: &Model) -> Self {
+    pub(crate) fn new(model: &Model, weights: Weights) -> Self {
         let mut macs = Vec::new();
         let mut sites = 0;
         let mut funcs = model.input_len();
+        let mut weight_words = 0;
+        if weights == Weights::Hashed {
+            for op in model.ops() {
+                if let Some(p) = op.mac() {
+                    funcs += op.weights().len() + 4 * p.bias.len();
+                    weight_words += super::hash::op_words(op.weights().len(), p.bias.len());
+                }
+            }
+        }
         let mut most = [0u32; 5];
         let mut widths = BTreeSet::new();
         let mut note = |r: &Rescale| {
@@ -289,7 +340,7 @@ impl Census {
                     note(&Rescale::average(n, p.clamp));
                 }
             } else {
-                for r in channel_rescales(model, i) {
+                for r in channel_rescales(model, i, weights) {
                     note(&r);
                 }
             }
@@ -310,20 +361,27 @@ impl Census {
             func_table: FuncTags::new(model).rows,
             input: Visibility::Private,
             inputs: model.input_len(),
+            weights,
+            weight_words,
         }
     }
 
-    /// Rows of the input commitment's permutations (0 unless the input is hashed).
+    /// Rows of the commitments' permutations (0 unless the input or the weights are hashed).
     pub(crate) fn hash_rows(&self) -> usize {
-        match self.input {
-            Visibility::Hashed => super::hash::rows(self.inputs),
+        let input = match self.input {
+            Visibility::Hashed => super::hash::sponge_rows(super::hash::word_count(self.inputs)),
             _ => 0,
-        }
+        };
+        let weights = match self.weights {
+            Weights::Hashed => super::hash::sponge_rows(self.weight_words),
+            Weights::Fixed => 0,
+        };
+        input + weights
     }
 
     /// Length of the instance column.
     pub(crate) fn instance_len(&self) -> usize {
-        instance_len(self.classes, self.inputs, self.input)
+        instance_len(self.classes, self.inputs, self.input, self.weights)
     }
 
     /// Multiply–accumulate rows with `lanes` lanes and `accs` accumulators.
@@ -354,8 +412,14 @@ impl Census {
     }
 }
 
-/// Length of the instance column: the outputs, the class, and the input or its commitment.
-pub(crate) fn instance_len(classes: usize, inputs: usize, input: Visibility) -> usize {
+/// Length of the instance column: the outputs, the class, the input or its commitment, and the
+/// weights' hash.
+pub(crate) fn instance_len(
+    classes: usize,
+    inputs: usize,
+    input: Visibility,
+    weights: Weights,
+) -> usize {
     classes
         + 1
         + match input {
@@ -363,6 +427,7 @@ pub(crate) fn instance_len(classes: usize, inputs: usize, input: Visibility) -> 
             Visibility::Public => inputs,
             Visibility::Hashed => 1,
         }
+        + usize::from(weights == Weights::Hashed)
 }
 
 /// The limb widths a range table needs: full limbs, each quantity's top limb, and the 8-bit
@@ -391,6 +456,10 @@ pub(crate) struct Plan {
     pub rows: usize,
     /// Per op: its first row on the function tape.
     pub op_funcs: Vec<usize>,
+    /// Per op: where its hashed weights lie on the tape.
+    pub weight_tape: Vec<Option<WeightTape>>,
+    /// The Poseidon sponges of the commitments.
+    pub sponges: Vec<super::hash::Sponge>,
     pub cols: AdviceColumns,
 }
 
@@ -415,6 +484,8 @@ impl Plan {
             tags,
             rows: 0,
             op_funcs: Vec::with_capacity(model.ops().len()),
+            weight_tape: vec![None; model.ops().len()],
+            sponges: Vec::new(),
             cols,
         };
         let f = |j: usize, row: usize| Cell::new(cols.f(j), row);
@@ -511,12 +582,52 @@ impl Plan {
             }
             plan.cells.push(out);
         }
+        if params.weights_hashed() {
+            for (i, op) in model.ops().iter().enumerate() {
+                let Some(p) = op.mac() else { continue };
+                let tape = WeightTape {
+                    weights: plan.funcs.len(),
+                    biases: plan.funcs.len() + op.weights().len(),
+                };
+                plan.funcs
+                    .extend((0..op.weights().len()).map(|index| Func::Weight {
+                        op: i as u16,
+                        index: index as u32,
+                    }));
+                for channel in 0..p.bias.len() {
+                    plan.funcs.extend((0..4).map(|byte| Func::BiasByte {
+                        op: i as u16,
+                        channel: channel as u32,
+                        byte,
+                    }));
+                }
+                plan.weight_tape[i] = Some(tape);
+            }
+        }
         plan.argmax = plan.mac_rows.max(plan.funcs.len());
         let rescale_rows = plan.sites.len().div_ceil(p) * len;
         plan.rows = (plan.argmax + plan.classes).max(rescale_rows);
-        if params.hashed() {
-            plan.rows = plan.rows.max(super::hash::rows(model.input_len()));
-        }
+        let weight_words =
+            params.weights_hashed().then(|| {
+                let mut words = Vec::new();
+                for (i, tape) in plan.weight_tape.iter().enumerate() {
+                    let Some(t) = tape else { continue };
+                    let n = model.ops()[i].weights().len();
+                    words.extend((0..n).step_by(super::hash::BYTES_PER_WORD).map(|s| {
+                        t.weights + s..t.weights + (s + super::hash::BYTES_PER_WORD).min(n)
+                    }));
+                    let channels = model.ops()[i].mac().map_or(0, |p| p.bias.len());
+                    words.extend((0..channels).map(|ch| t.biases + 4 * ch..t.biases + 4 * ch + 4));
+                }
+                words
+            });
+        plan.sponges = super::hash::sponges(
+            params.input_hashed().then_some(model.input_len()),
+            weight_words,
+        );
+        plan.rows = plan
+            .rows
+            .max(plan.sponges.last().map_or(0, super::hash::Sponge::end));
         Ok(plan)
     }
 
@@ -589,9 +700,9 @@ impl Plan {
 }
 
 /// Every op's per-channel rescale constants ([`channel_rescales`]), indexed by op.
-pub(crate) fn all_rescales(model: &Model) -> Vec<Vec<Rescale>> {
+pub(crate) fn all_rescales(model: &Model, weights: Weights) -> Vec<Vec<Rescale>> {
     (0..model.ops().len())
-        .map(|i| channel_rescales(model, i))
+        .map(|i| channel_rescales(model, i, weights))
         .collect()
 }
 

@@ -3,7 +3,7 @@
 use alloc::{vec, vec::Vec};
 
 use super::{
-    plan::{all_rescales, Func, MacBlock},
+    plan::{all_rescales, Func, MacBlock, BIAS_OFFSET},
     rescale::{add_input, limbs},
     Layout, Poseidon, Visibility,
 };
@@ -22,11 +22,13 @@ pub struct Witness {
     /// The outputs as `u = q + 128`, then the class, then (public input) the input's
     /// `u = q + 128`.
     pub instance: Vec<i64>,
-    /// The input commitment's advice columns (hashed input), in [`super::AdviceColumns`] order
+    /// The commitments' advice columns (hashed input or weights), in [`super::AdviceColumns`] order
     /// after the integer ones: field elements.
     pub wide: Vec<Vec<Fr>>,
-    /// The input's commitment (hashed input): the instance's last value.
+    /// The input's commitment (hashed input): after the class in the instance.
     pub commitment: Option<Fr>,
+    /// The weights' hash (hashed weights): the instance's last value.
+    pub weights_hash: Option<Fr>,
 }
 
 impl Witness {
@@ -58,6 +60,7 @@ impl Witness {
             .iter()
             .map(|&v| Fr::from(v))
             .chain(self.commitment)
+            .chain(self.weights_hash)
             .collect()
     }
 
@@ -106,7 +109,8 @@ fn tap_value(model: &Model, trace: &Trace, block: &MacBlock, t: &Tap) -> i64 {
 
 impl Layout {
     /// The witness of `trace`, an inference of `model` (the model this layout was made from).
-    /// A layout that commits to its input needs a salt: [`Layout::witness_with_salt`].
+    /// A layout that hashes its input or its weights needs Poseidon (and a salt for the input):
+    /// [`Layout::witness_with_salt`].
     pub fn witness(&self, model: &Model, trace: &Trace) -> Result<Witness, InferError> {
         if self.params.hashed() {
             return Err(InferError::NoSalt);
@@ -115,7 +119,8 @@ impl Layout {
     }
 
     /// The witness of `trace` with the input's commitment under `salt` where the layout
-    /// commits to its input (elsewhere the salt is not used).
+    /// commits to its input (elsewhere the salt is not used), and the weights' hash where it
+    /// hashes them.
     pub fn witness_with_salt(
         &self,
         model: &Model,
@@ -125,9 +130,16 @@ impl Layout {
     ) -> Result<Witness, InferError> {
         let mut w = self.integer_witness(model, trace)?;
         if self.params.hashed() {
-            let (wide, commitment) = self.hash_witness(poseidon, salt, &trace.input);
+            let tape = &w.advice[self.advice_columns().f(1)];
+            let (wide, hashes) = self.hash_witness(poseidon, salt, tape);
             w.wide = wide;
-            w.commitment = Some(commitment);
+            let mut hashes = hashes.into_iter();
+            if self.params.input_hashed() {
+                w.commitment = hashes.next();
+            }
+            if self.params.weights_hashed() {
+                w.weights_hash = hashes.next();
+            }
         }
         Ok(w)
     }
@@ -159,14 +171,34 @@ impl Layout {
                 .map_or(0, |&t| u(model.quant(t).zero_point));
             let per_acc = plan.block_taps(model, block, b);
             let row0 = block.row as usize;
+            if let (Some(_), Some(p)) = (plan.weight_tape[i], op.mac()) {
+                for (a, taps) in per_acc.iter().enumerate() {
+                    if taps.is_empty() {
+                        continue;
+                    }
+                    let ch = block.channel as usize + a;
+                    col[cols.bias(a)][row0] = i64::from(p.bias[ch]) + BIAS_OFFSET;
+                    for (index, (_, wt)) in taps.iter().enumerate() {
+                        let (r, lane) = match op {
+                            Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w),
+                            _ => (index / group, a * group + index % group),
+                        };
+                        col[cols.weight(a, lane)][row0 + r] = wt + 128;
+                    }
+                }
+            }
             let rows = block.rows as usize;
             let mut sums = vec![0i64; b];
+            // Fixed weights fold the zero point into the bias (a fixed column); hashed ones take
+            // it from each lane, row by row, as the gate does. The block's sums are the same.
+            let hashed = plan.weight_tape[i].is_some();
+            let lane_zp = if hashed { zp_u } else { 0 };
             for (a, taps) in per_acc.iter().enumerate() {
                 let bias = match op.mac() {
                     Some(p) if !taps.is_empty() => {
                         let ch = block.channel as usize + a;
                         let sum_w: i64 = taps.iter().map(|(_, wt)| wt).sum();
-                        i64::from(p.bias[ch]) - zp_u * sum_w
+                        i64::from(p.bias[ch]) - (zp_u - lane_zp) * sum_w
                     }
                     _ => 0,
                 };
@@ -182,7 +214,7 @@ impl Layout {
                         if let Some((t, wt)) = taps.get(index) {
                             let x = tap_value(model, trace, block, t);
                             col[cols.x(lane)][row0 + r] = x;
-                            sums[a] += x * wt;
+                            sums[a] += (x - lane_zp) * wt;
                         }
                     }
                     col[cols.acc(a)][row0 + r] = sums[a];
@@ -194,7 +226,7 @@ impl Layout {
         }
 
         // Rescale blocks.
-        let channels = all_rescales(model);
+        let channels = all_rescales(model, self.params.weights);
         let offsets = self.params.template.offsets();
         let p = usize::from(self.params.slots);
         for (s, site) in plan.sites.iter().enumerate() {
@@ -261,6 +293,17 @@ impl Layout {
                         .unwrap_or(0);
                     (0, m, u(trace.ops[i].out[element as usize]))
                 }
+                Func::Weight { op, index } => (
+                    0,
+                    i64::from(model.ops()[usize::from(op)].weights()[index as usize]) + 128,
+                    0,
+                ),
+                Func::BiasByte { op, channel, byte } => {
+                    let bias = model.ops()[usize::from(op)]
+                        .mac()
+                        .map_or(0, |p| i64::from(p.bias[channel as usize]));
+                    (0, ((bias + BIAS_OFFSET) >> (8 * (3 - byte))) & 0xff, 0)
+                }
             };
             col[cols.f(0)][row] = f0;
             col[cols.f(1)][row] = f1;
@@ -293,6 +336,7 @@ impl Layout {
             instance,
             wide: Vec::new(),
             commitment: None,
+            weights_hash: None,
         })
     }
 }

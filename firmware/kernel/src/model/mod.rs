@@ -398,6 +398,27 @@ impl Model {
         class_label(self.classes(), class)
     }
 
+    /// The model with every weight and bias zeroed (its shapes, quantisation and the rest
+    /// kept): what a verifier of a hashed-weights proof knows of it.
+    pub fn without_weights(&self) -> Model {
+        let mut file = self.file.clone();
+        for op in &mut file.ops {
+            let (weights, bias) = match op {
+                Op::Conv2d(c) => (&mut c.weights, &mut c.bias),
+                Op::DepthwiseConv2d(c) => (&mut c.weights, &mut c.bias),
+                Op::Dense(d) => (&mut d.weights, &mut d.bias),
+                _ => continue,
+            };
+            weights.fill(0);
+            bias.fill(0);
+        }
+        Model {
+            file,
+            shapes: self.shapes.clone(),
+            quants: self.quants.clone(),
+        }
+    }
+
     /// Total weights of all ops.
     pub fn weight_count(&self) -> usize {
         self.ops().iter().map(|op| op.weights().len()).sum()

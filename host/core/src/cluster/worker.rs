@@ -112,7 +112,7 @@ impl Worker {
         let mut provers = HashMap::new();
         for (keys, backend) in keys {
             let prover = proof::zk_prover(&keys, backend)?;
-            provers.insert(keys.model_hash, Prover { keys, prover });
+            provers.insert(keys.model_id, Prover { keys, prover });
         }
         Ok(Worker {
             cluster,

@@ -18,7 +18,10 @@ mod verify;
 use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use zkedge_kernel::{infer::InferError, layout::Visibility};
+use zkedge_kernel::{
+    infer::InferError,
+    layout::{Visibility, Weights},
+};
 
 use crate::{circuit::field, keys::Keys};
 
@@ -28,8 +31,8 @@ pub use verify::*;
 /// The first four bytes of a proof file.
 pub const MAGIC: [u8; 4] = *b"ZKP1";
 /// The proof file version this build reads and writes (2: the SRS's identity in the header,
-/// canonical encodings only; 3: what the proof reveals of the input).
-pub const PROOF_VERSION: u16 = 3;
+/// canonical encodings only; 3: what the proof reveals of the input; 4: the weights' hash).
+pub const PROOF_VERSION: u16 = 4;
 /// Largest proof file accepted.
 pub const MAX_PROOF_FILE: u64 = 4 << 20;
 
@@ -63,6 +66,9 @@ pub struct ProofFile {
     pub class: u32,
     /// What the proof reveals of the input (as the keys' input visibility says).
     pub input: Revealed,
+    /// The Poseidon hash of the model's weights and biases (hashed weights), a canonical
+    /// scalar, little-endian: the last value of the instance.
+    pub weights: Option<[u8; 32]>,
     /// The halo2 transcript.
     pub proof: Vec<u8>,
 }
@@ -123,6 +129,17 @@ pub enum ProofError {
     /// Not the one encoding this build writes.
     #[error("proof file is not canonical: {0}")]
     NonCanonical(&'static str),
+    /// The proof names a weights' hash where the keys fix the weights, or the reverse.
+    #[error(
+        "the proof's weights are {found}; the verifying key makes them {expected} \
+         (the proof was made with other keys)"
+    )]
+    WrongWeights {
+        /// The keys' weights.
+        expected: &'static str,
+        /// The proof's.
+        found: &'static str,
+    },
     /// The proof reveals another part of the input than the keys make public.
     #[error(
         "the proof reveals a {found} input; the verifying key makes it {expected} \
@@ -191,6 +208,7 @@ impl ProofFile {
             output,
             class,
             input,
+            weights: keys.weights_hash,
             proof,
         }
     }
@@ -223,6 +241,13 @@ impl ProofFile {
                 ));
             }
         }
+        if let Some(h) = &file.weights {
+            if Option::<Fr>::from(Fr::from_repr(*h)).is_none() {
+                return Err(ProofError::NonCanonical(
+                    "the weights' hash is not a canonical scalar",
+                ));
+            }
+        }
         // postcard reads overlong varints; the one encoding is the one we write.
         if file.to_bytes() != bytes {
             return Err(ProofError::NonCanonical(
@@ -251,6 +276,20 @@ impl ProofFile {
             // Checked canonical when the file was read.
             Revealed::Commitment(c) => v.push(Fr::from_repr(*c).unwrap_or(Fr::from(0u64))),
         }
+        // Checked canonical when the file was read.
+        v.extend(
+            self.weights
+                .map(|h| Fr::from_repr(h).unwrap_or(Fr::from(0u64))),
+        );
         v
+    }
+
+    /// The weights this proof was made with.
+    pub fn weights_visibility(&self) -> Weights {
+        if self.weights.is_some() {
+            Weights::Hashed
+        } else {
+            Weights::Fixed
+        }
     }
 }

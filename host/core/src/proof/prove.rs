@@ -45,6 +45,14 @@ pub fn commitment(input: &[i8], salt: &Fr) -> Fr {
     ))
 }
 
+/// The hash of `model`'s weights and biases, as a hashed-weights proof carries it.
+pub fn weights_hash(model: &zkedge_kernel::model::Model) -> Fr {
+    crate::convert::halo2_fr(&zkedge_kernel::layout::hash::weights_hash(
+        crate::poseidon::poseidon(),
+        model,
+    ))
+}
+
 /// An inference and its proof.
 pub struct Proved {
     /// Every value the inference computed.
@@ -63,33 +71,28 @@ pub fn witness(
     salt: Option<Fr>,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<(zkedge_kernel::layout::Witness, Revealed, Option<Fr>), ProofError> {
-    Ok(match keys.layout.input_visibility() {
-        Visibility::Private => (
-            keys.layout.witness(&keys.model, trace)?,
-            Revealed::Nothing,
-            None,
-        ),
-        Visibility::Public => (
-            keys.layout.witness(&keys.model, trace)?,
-            Revealed::Input(trace.input.clone()),
-            None,
-        ),
+    let visibility = keys.layout.input_visibility();
+    let salt = (visibility == Visibility::Hashed).then(|| salt.unwrap_or_else(|| random_salt(rng)));
+    // Elsewhere than a hashed input the salt is not read.
+    let w = keys.layout.witness_with_salt(
+        &keys.model,
+        trace,
+        crate::poseidon::poseidon(),
+        crate::convert::fr(&salt.unwrap_or(Fr::from(0u64))),
+    )?;
+    let revealed = match visibility {
+        Visibility::Private => Revealed::Nothing,
+        Visibility::Public => Revealed::Input(trace.input.clone()),
         Visibility::Hashed => {
-            let salt = salt.unwrap_or_else(|| random_salt(rng));
-            let w = keys.layout.witness_with_salt(
-                &keys.model,
-                trace,
-                crate::poseidon::poseidon(),
-                crate::convert::fr(&salt),
-            )?;
             let c = w
                 .commitment
                 .as_ref()
                 .map(crate::convert::halo2_fr)
                 .unwrap_or(Fr::from(0u64));
-            (w, Revealed::Commitment(c.to_repr()), Some(salt))
+            Revealed::Commitment(c.to_repr())
         }
-    })
+    };
+    Ok((w, revealed, salt))
 }
 
 /// Runs the model on `input` and proves the result with stock halo2-axiom.

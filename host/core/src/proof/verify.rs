@@ -23,7 +23,7 @@ use halo2_proofs::{
     halo2curves::{ff::PrimeField, group::GroupEncoding},
     transcript::{Transcript, TranscriptRead},
 };
-use zkedge_kernel::layout::Visibility;
+use zkedge_kernel::layout::{Visibility, Weights};
 
 use crate::keys::Keys;
 
@@ -59,6 +59,8 @@ pub struct Expected {
     pub inputs: Option<usize>,
     /// What the keys make public of the input.
     pub input: Visibility,
+    /// Whether the keys hash the weights.
+    pub weights: Weights,
 }
 
 /// Checks `proof`'s header against `expected`, then its transcript with halo2-axiom's verifier
@@ -93,6 +95,12 @@ pub fn verify_with(
             found: proof.input.visibility().name(),
         });
     }
+    if proof.weights_visibility() != expected.weights {
+        return Err(ProofError::WrongWeights {
+            expected: expected.weights.name(),
+            found: proof.weights_visibility().name(),
+        });
+    }
     if let (Revealed::Input(x), Some(inputs)) = (&proof.input, expected.inputs) {
         if x.len() != inputs {
             return Err(ProofError::InputShape {
@@ -120,6 +128,7 @@ pub fn verify(keys: &Keys, proof: &ProofFile) -> Result<(), ProofError> {
         outputs: keys.model.output_len(),
         inputs: Some(keys.model.input_len()),
         input: keys.layout.input_visibility(),
+        weights: keys.layout.weights(),
     };
     verify_with(&keys.srs, &keys.vk, &expected, proof)
 }

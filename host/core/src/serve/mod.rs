@@ -315,7 +315,7 @@ impl DeviceService {
         backend: &mut B,
         model: &[u8; 32],
     ) -> Result<ReplyBody<'static>, ErrorReply> {
-        if *model != self.keys.model_hash {
+        if *model != self.keys.model_id {
             return Err(refuse(ErrorCode::UnknownModel, 0));
         }
         if let Err(e) = self.prover.ensure_loaded(backend, &self.keys.srs) {
@@ -455,6 +455,7 @@ impl DeviceService {
             // A device sends integer columns only: served keys keep their input private.
             wide: Vec::new(),
             commitment: None,
+            weights_hash: None,
         };
         let done = self.prove_and_keep(
             router,
@@ -608,7 +609,7 @@ impl DeviceService {
             return Err(refuse(ErrorCode::Unsatisfied, 0));
         }
         if let Some(gateway) = &self.gateway {
-            let job = Job::new(self.keys.model_hash, input, multiopen);
+            let job = Job::new(self.keys.model_id, input, multiopen);
             let outcome = gateway.prove(&job);
             let done = self.answer_from_cluster(outcome, &output, class, start)?;
             self.finished = Some(done);
@@ -752,10 +753,12 @@ impl DeviceService {
         )
     }
 
-    /// Witness mode and device-made proofs carry no input: only keys that keep it private
-    /// serve them (input mode serves public-input keys too).
+    /// Witness mode and device-made proofs carry no input and no weights' hash: only keys that
+    /// keep the input private and the weights fixed serve them (input mode serves the others).
     fn private_only(&self) -> Result<(), ErrorReply> {
-        if self.keys.layout.input_visibility() == Visibility::Private {
+        if self.keys.layout.input_visibility() == Visibility::Private
+            && self.keys.layout.weights() == zkedge_kernel::layout::Weights::Fixed
+        {
             Ok(())
         } else {
             Err(refuse(ErrorCode::Forbidden, 0))
