@@ -67,7 +67,8 @@ function fill(tr, entry, v) {
   cell(tr, v.model);
   cell(tr, v.valid ? `${v.class} "${v.label}"` : "");
   cell(tr, v.valid ? `[${v.output.join(", ")}]` : "", "mono");
-  cell(tr, v.valid ? v.input + (v.input_value ? ` ${v.input_value}` : "") : "", "mono");
+  cell(tr, v.valid ? v.input + (v.input_value ? ` ${v.input_value}` : "") +
+    (v.weights_hash ? `; weights hashed ${v.weights_hash}` : "") : "", "mono");
   cell(tr, new Date(entry.modified * 1000).toLocaleString());
   cell(tr, v.digest ? v.digest.slice(0, 16) + "…" : "", "mono").title = v.digest ?? "";
   cell(tr, `${v.ms.toFixed(1)} ms`);
@@ -161,7 +162,9 @@ function manual() {
     if (v.valid) {
       const what = document.createElement("p");
       what.textContent = `${v.model}: class ${v.class} "${v.label}", output [${v.output.join(", ")}], ` +
-        `input ${v.input}; verifying key ${v.vk_hash} (compare it with the one you trust); ` +
+        `input ${v.input}; ` +
+        (v.weights_hash ? `weights hash ${v.weights_hash} (compare it with the published one); ` : "") +
+        `verifying key ${v.vk_hash} (compare it with the one you trust); ` +
         `${v.ms.toFixed(1)} ms`;
       out.append(what);
     }

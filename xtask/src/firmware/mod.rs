@@ -117,7 +117,13 @@ impl Built {
     /// Keys for the same model whose circuit hashes its input (the image is the same: the
     /// device learns the keys' visibility from nothing but its plan).
     pub fn hashed_keys(&self) -> Result<PathBuf> {
-        keys(&self.zkedge, &self.model, "hashed")
+        keys(&self.zkedge, &self.model, "hashed", "fixed")
+    }
+
+    /// Keys for the same model whose weights are hashed (private input): the host proves in
+    /// input mode, and the proof names the weights' hash.
+    pub fn hashed_weight_keys(&self) -> Result<PathBuf> {
+        keys(&self.zkedge, &self.model, "private", "hashed")
     }
 }
 
@@ -153,10 +159,13 @@ fn zkedge() -> Result<PathBuf> {
 /// checkout's `zkedge setup` (keys an older build wrote may not load). The dev SRS makes them
 /// deterministic, so identical keys are left in place and the firmware that embeds them is not
 /// rebuilt.
-fn keys(zkedge: &Path, model: &Path, input: &str) -> Result<PathBuf> {
+fn keys(zkedge: &Path, model: &Path, input: &str, weights: &str) -> Result<PathBuf> {
     let mut name = stem(model)?;
     if input != "private" {
         name = format!("{name}-{input}");
+    }
+    if weights != "fixed" {
+        name = format!("{name}-weights-{weights}");
     }
     let dir = root().join("target/firmware/keys").join(name);
     let fresh = dir.with_extension("new");
@@ -172,6 +181,8 @@ fn keys(zkedge: &Path, model: &Path, input: &str) -> Result<PathBuf> {
             &fresh_arg,
             "--input-visibility",
             input,
+            "--weights",
+            weights,
         ],
     )?;
     if same_files(&dir, &fresh)? {
@@ -307,7 +318,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     let model = args.model.clone().unwrap_or_else(default_model);
     let model = fs::canonicalize(&model).with_context(|| format!("{}", model.display()))?;
     let zkedge = zkedge()?;
-    let keys = keys(&zkedge, &model, "private")?;
+    let keys = keys(&zkedge, &model, "private", "fixed")?;
     let assets = root().join("target/firmware/assets").join(stem(&model)?);
     fs::create_dir_all(&assets)?;
     for name in ["model.zkm", "zkedge.zpk"] {

@@ -118,6 +118,34 @@ pub fn run(args: &TestArgs) -> Result<()> {
         "firmware test 3 (hashed-input keys: the device's commitment proven) passed in {:.0} s",
         outcome.wall.as_secs_f64()
     );
+
+    let weight_keys = built.hashed_weight_keys()?;
+    let weights = Spec {
+        built: &built,
+        serial: Serial::Pty,
+        plan: vec![
+            "witness=0".into(),
+            "input=1".into(),
+            "hashed=0".into(),
+            "device=0".into(),
+        ],
+        serve: Vec::new(),
+        keys: Some(weight_keys.clone()),
+        host_delay: Duration::from_millis(300),
+        faults: None,
+        count: false,
+        timeout: TIMEOUT,
+        dir: runs.join("pty-hashed-weights"),
+    };
+    let outcome = launch(&weights)?;
+    checked(&built, &outcome, |o| {
+        check_hashed_weights(&built, &weight_keys, o)
+    })?;
+    eprintln!(
+        "firmware test 4 (hashed-weight keys: input mode, the weights' hash proven) passed in \
+         {:.0} s",
+        outcome.wall.as_secs_f64()
+    );
     eprintln!(
         "\nfirmware tests passed in {:.0} s",
         start.elapsed().as_secs_f64()
@@ -241,6 +269,31 @@ fn check_hashed(built: &Built, keys: &Path, o: &Outcome) -> Result<()> {
         .as_str()
         .context("the host wrote no proof file")?;
     verify_with(built, keys, Path::new(file), &["--commitment", commitment])
+}
+
+/// The host proved the device's reading with keys that hash the model's weights: the proof
+/// must carry the hash that `zkedge vk-hash --weights hashed` computes from the model file.
+fn check_hashed_weights(built: &Built, keys: &Path, o: &Outcome) -> Result<()> {
+    common(o, 0, 1, 0)?;
+    let out = Command::new(&built.zkedge)
+        .args(["vk-hash", "--weights", "hashed", "--model"])
+        .arg(&built.model)
+        .output()
+        .context("running zkedge vk-hash")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("weights hash "))
+        .with_context(|| format!("zkedge vk-hash printed no weights hash: {text}"))?
+        .trim()
+        .to_string();
+    let proofs = o.serve["report"]["proofs"]
+        .as_array()
+        .context("zkedge serve wrote no report")?;
+    let file = proofs[0]["file"]
+        .as_str()
+        .context("the host wrote no proof file")?;
+    verify_with(built, keys, Path::new(file), &["--weights-hash", &hash])
 }
 
 fn check_damaged(o: &Outcome) -> Result<()> {
