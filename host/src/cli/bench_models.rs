@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use serde::Deserialize;
 use zkedge_kernel::{
-    layout::Layout,
+    layout::{Layout, Visibility},
     model::{synthetic, synthetic::Arch, Model},
 };
 
@@ -58,6 +58,10 @@ pub struct Args {
     /// --allow-insecure-dev-srs (the timing is the same).
     #[arg(long)]
     pub srs: Option<PathBuf>,
+    /// The weights: in the verifying key, or hashed (`setup --weights hashed`: private, their
+    /// Poseidon hash in each proof).
+    #[arg(long, value_enum, default_value_t = super::WeightVisibility::Fixed)]
+    pub weights: super::WeightVisibility,
 }
 
 /// What a child process reported.
@@ -151,7 +155,7 @@ pub fn run(args: &Args) -> Result<()> {
         let name = Path::new(spec)
             .file_stem()
             .map_or(spec.clone(), |s| s.to_string_lossy().into_owned());
-        let layout = Layout::new(&m)?;
+        let layout = Layout::with_visibility(&m, Visibility::Private, args.weights.into())?;
         let e = layout.estimate();
         eprintln!(
             "{name}: {} MACs, {}",
@@ -176,7 +180,11 @@ pub fn run(args: &Args) -> Result<()> {
         );
         eprintln!("  setup …");
         let srs = args.srs.as_ref().map(|p| p.to_string_lossy().into_owned());
-        let mut setup_args = vec!["setup", "--model", &mp, "--out", &kp];
+        let weights = match args.weights {
+            super::WeightVisibility::Fixed => "fixed",
+            super::WeightVisibility::Hashed => "hashed",
+        };
+        let mut setup_args = vec!["setup", "--model", &mp, "--out", &kp, "--weights", weights];
         if let Some(srs) = &srs {
             setup_args.extend(["--srs", srs.as_str()]);
         }
