@@ -3,20 +3,23 @@
 //! input or the commitment in the instance, does not — and full proofs of each visibility from
 //! both provers, checked by halo2-axiom's `verify_proof`.
 
+mod common;
+
 use std::{collections::BTreeMap, sync::Arc};
 
+use common::mock::{check, witness};
+
 use ark_ff::{AdditiveGroup, Field};
-use halo2_proofs::{dev::MockProver, halo2curves::bn256::Fr};
+use halo2_proofs::halo2curves::bn256::Fr;
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use zkedge::{
-    circuit::{instance, ModelCircuit},
+    circuit::instance,
     keys::{self, Keys, SrsOrigin},
     proof::{self, MultiOpen, ProofError, ProofFile, Revealed},
     srs,
 };
 use zkedge_kernel::{
-    infer::infer,
-    layout::{Layout, Visibility, Witness},
+    layout::{Layout, Visibility},
     model::{synthetic, synthetic::Spec, Model},
 };
 
@@ -40,37 +43,6 @@ fn model(rng: &mut StdRng, input: [u16; 3]) -> Model {
             Spec::Dense { out: 3 },
         ],
     )
-}
-
-fn poseidon() -> &'static zkedge_kernel::layout::Poseidon {
-    zkedge::poseidon::poseidon()
-}
-
-fn witness(layout: &Layout, model: &Model, input: &[i8], salt: u64) -> Witness {
-    let trace = infer(model, input).unwrap();
-    layout
-        .witness_with_salt(
-            model,
-            &trace,
-            poseidon(),
-            zkedge_kernel::prover::Fr::from(salt),
-        )
-        .unwrap()
-}
-
-fn check(
-    model: &Arc<Model>,
-    layout: &Arc<Layout>,
-    w: Witness,
-    inst: Vec<Fr>,
-) -> Result<(), String> {
-    let circuit = ModelCircuit::prove(model.clone(), layout.clone(), Arc::new(w));
-    let prover = MockProver::run(layout.k(), &circuit, vec![inst]).map_err(|e| e.to_string())?;
-    // MockProver panics while describing some failures (a gate that reads the row above, failing
-    // on row 0, shows the wrapped-around cell, which it poisons): a failure all the same.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prover.verify_par()))
-        .map_err(|_| "MockProver panicked describing a failure".to_string())?
-        .map_err(|e| format!("{} failures, first: {:?}", e.len(), e.first()))
 }
 
 #[test]

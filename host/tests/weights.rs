@@ -5,13 +5,14 @@
 //! proofs from both provers checked by halo2-axiom's `verify_proof`, naming the weights they
 //! were made with.
 
+mod common;
+
 use std::{collections::BTreeMap, sync::Arc};
 
+use common::mock::{check, witness};
+
 use ark_ff::Field as _;
-use halo2_proofs::{
-    dev::MockProver,
-    halo2curves::{bn256::Fr, ff::PrimeField},
-};
+use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use zkedge::{
     bundle::{self, Bundle},
@@ -21,8 +22,7 @@ use zkedge::{
     srs,
 };
 use zkedge_kernel::{
-    infer::infer,
-    layout::{Layout, Params, Visibility, Weights, Witness},
+    layout::{Layout, Params, Visibility, Weights},
     model::{synthetic, synthetic::Spec, Model},
 };
 
@@ -83,33 +83,6 @@ fn reweighted(rng: &mut StdRng, model: &Model) -> Model {
         }
     }
     Model::from_json(&json.to_string()).unwrap()
-}
-
-fn witness(layout: &Layout, model: &Model, input: &[i8], salt: u64) -> Witness {
-    let trace = infer(model, input).unwrap();
-    layout
-        .witness_with_salt(
-            model,
-            &trace,
-            zkedge::poseidon::poseidon(),
-            zkedge_kernel::prover::Fr::from(salt),
-        )
-        .unwrap()
-}
-
-fn check(
-    model: &Arc<Model>,
-    layout: &Arc<Layout>,
-    w: Witness,
-    inst: Vec<Fr>,
-) -> Result<(), String> {
-    let circuit = ModelCircuit::prove(model.clone(), layout.clone(), Arc::new(w));
-    let prover = MockProver::run(layout.k(), &circuit, vec![inst]).map_err(|e| e.to_string())?;
-    // MockProver panics while describing some failures (a gate reading a poisoned cell): a
-    // failure all the same.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prover.verify_par()))
-        .map_err(|_| "MockProver panicked describing a failure".to_string())?
-        .map_err(|e| format!("{} failures, first: {:?}", e.len(), e.first()))
 }
 
 fn layout(model: &Model, input: Visibility) -> Layout {

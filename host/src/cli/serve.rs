@@ -77,6 +77,13 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<()> {
              uploads and device-made proofs are refused (Forbidden)"
         ),
     }
+    if let Some(h) = &keys.weights_hash {
+        eprintln!(
+            "zkedge serve: these keys hash the weights (proofs carry {}): a device is served in \
+             input mode only; witness uploads and device-made proofs are refused (Forbidden)",
+            crate::srs::hex(h)
+        );
+    }
     // Every MSM result relayed to the device is checked first (router::open checks them).
     let (policy, from) = if registry.is_reference(&args.backend) {
         (Policy::NONE, String::new())

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary takes what it needs
 
 pub mod line;
+pub mod mock;
 pub mod nats;
 pub mod snarkjs;
 
