@@ -287,19 +287,17 @@ pub fn generate_choosing(
 }
 
 /// The model's hash as keys name it, the weights' hash where the layout hashes them, and the
-/// hash of the model as the prover holds it.
+/// hash of the model as the prover holds it (the first one where the weights are fixed).
 fn hashes(model: &Model, layout: &Layout) -> ([u8; 32], Option<[u8; 32]>, [u8; 32]) {
-    let weights = layout.weights();
-    let model_hash = crate::files::hash(&crate::bundle::public_model(model, weights).to_bytes());
-    let weights_hash = (weights == Weights::Hashed).then(|| {
-        let h = zkedge_kernel::layout::hash::weights_hash(crate::poseidon::poseidon(), model);
-        crate::convert::halo2_fr(&h).to_repr()
-    });
-    (
-        model_hash,
-        weights_hash,
-        crate::files::hash(&model.to_bytes()),
-    )
+    let model_id = crate::files::hash(&model.to_bytes());
+    match layout.weights() {
+        Weights::Fixed => (model_id, None, model_id),
+        Weights::Hashed => (
+            crate::files::hash(&model.without_weights().to_bytes()),
+            Some(crate::proof::weights_hash(model).to_repr()),
+            model_id,
+        ),
+    }
 }
 
 /// The verifying key's bytes: halo2's compressed format (every point decompressed and so

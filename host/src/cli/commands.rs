@@ -531,7 +531,7 @@ pub fn prove(
         ProverKind::Halo2 => Parts::Halo2,
     };
     let keys = step("loading keys", || Keys::load(keys_dir, parts)).0?;
-    if hash(&model.to_bytes()) != hash(&keys.model.to_bytes()) {
+    if hash(&model.to_bytes()) != keys.model_id {
         bail!(
             "{} is not the model the keys in {} were made for ({}); run `zkedge setup --model {}` first",
             model_path.display(),

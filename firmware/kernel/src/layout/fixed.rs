@@ -6,12 +6,12 @@ use alloc::{vec, vec::Vec};
 use super::{
     hash::Hashed,
     params::{ArgmaxFixed, Visibility, CONSTANTS},
-    plan::{all_rescales, func_table, Func, MacBlock, TAG_RANGE, TAG_RELU},
+    plan::{all_rescales, func_table, shared, Func, MacBlock, TAG_RANGE, TAG_RELU},
     rescale::{constants, limbs},
     Cell, Layout,
 };
 use crate::{
-    infer::taps,
+    infer::{taps, Tap},
     model::{Model, Op},
 };
 
@@ -21,11 +21,7 @@ impl Layout {
     pub fn fixed(&self, model: &Model) -> Vec<Vec<i128>> {
         let plan = &self.plan;
         let fc = self.fixed_columns();
-        let (w, b) = (
-            usize::from(self.params.lanes),
-            usize::from(self.params.accs),
-        );
-        let group = self.params.group();
+        let b = usize::from(self.params.accs);
         let mut col = vec![vec![0i128; plan.rows]; fc.count()];
 
         let hashed = self.params.weights_hashed();
@@ -59,10 +55,7 @@ impl Layout {
                     };
                 }
                 for (index, (_, wt)) in taps.iter().enumerate() {
-                    let (r, lane) = match op {
-                        Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w),
-                        _ => (index / group, a * group + index % group),
-                    };
+                    let (r, lane) = self.params.tap_cell(shared(op), a, index);
                     col[fc.weight(a, lane)][row0 + r] = if private { 1 } else { (*wt).into() };
                 }
             }
@@ -138,29 +131,23 @@ impl Layout {
     pub fn copies(&self, model: &Model) -> Vec<(Cell, Cell)> {
         let plan = &self.plan;
         let cols = self.advice_columns();
-        let (w, b) = (
-            usize::from(self.params.lanes),
-            usize::from(self.params.accs),
-        );
-        let group = self.params.group();
+        let b = usize::from(self.params.accs);
         let mut out = Vec::new();
         for block in &plan.blocks {
             let op = &model.ops()[usize::from(block.op)];
-            for (a, taps) in plan.block_taps(model, block, b).iter().enumerate() {
+            let per_acc = plan.block_taps(model, block, b);
+            for (a, taps) in per_acc.iter().enumerate() {
                 // A shared block's inputs are the same for every accumulator: copy them once.
-                if matches!(op, Op::Conv2d(_) | Op::Dense(_)) && a > 0 {
+                if shared(op) && a > 0 {
                     break;
                 }
                 for (index, (t, _)) in taps.iter().enumerate() {
-                    let (r, lane) = match op {
-                        Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w),
-                        _ => (index / group, a * group + index % group),
-                    };
+                    let (r, lane) = self.params.tap_cell(shared(op), a, index);
                     let to = Cell::new(cols.x(lane), block.row as usize + r);
                     out.push((plan.tap_source(model, block, t), to));
                 }
             }
-            out.extend(self.weight_copies(model, block));
+            out.extend(self.weight_copies(model, block, &per_acc));
         }
         let offsets = self.params.template.offsets();
         let p = usize::from(self.params.slots);
@@ -242,9 +229,15 @@ impl Layout {
         out
     }
 
-    /// Hashed weights: where each used weight and bias cell of `block` is copied from (its one
-    /// cell on the function tape), as `(tape cell, row cell)`.
-    fn weight_copies(&self, model: &Model, block: &MacBlock) -> Vec<(Cell, Cell)> {
+    /// Hashed weights: where each used weight and bias cell of `block` (whose accumulators'
+    /// taps are `per_acc`) is copied from — its one cell on the function tape — as
+    /// `(tape cell, row cell)`.
+    fn weight_copies(
+        &self,
+        model: &Model,
+        block: &MacBlock,
+        per_acc: &[Vec<(Tap, i64)>],
+    ) -> Vec<(Cell, Cell)> {
         let plan = &self.plan;
         let i = usize::from(block.op);
         let Some(tape) = plan.weight_tape[i] else {
@@ -252,15 +245,10 @@ impl Layout {
         };
         let cols = self.advice_columns();
         let op = &model.ops()[i];
-        let (w, b) = (
-            usize::from(self.params.lanes),
-            usize::from(self.params.accs),
-        );
-        let group = self.params.group();
         let fan_in = op.weights().len() / model.shape(i + 1)[0];
         let row0 = block.row as usize;
         let mut out = Vec::new();
-        for (a, taps) in plan.block_taps(model, block, b).iter().enumerate() {
+        for (a, taps) in per_acc.iter().enumerate() {
             if taps.is_empty() {
                 continue;
             }
@@ -270,9 +258,11 @@ impl Layout {
                 Cell::new(cols.bias(a), row0),
             ));
             for (index, (t, _)) in taps.iter().enumerate() {
-                let (r, lane, weight) = match op {
-                    Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w, ch * fan_in + t.weight),
-                    _ => (index / group, a * group + index % group, t.weight),
+                let (r, lane) = self.params.tap_cell(shared(op), a, index);
+                let weight = if shared(op) {
+                    ch * fan_in + t.weight
+                } else {
+                    t.weight
                 };
                 out.push((
                     Cell::new(cols.f(1), tape.weights + weight),
@@ -289,24 +279,16 @@ impl Layout {
     pub fn assigned_cells(&self, model: &Model) -> Vec<(usize, usize, &'static str)> {
         let plan = &self.plan;
         let cols = self.advice_columns();
-        let (w, b) = (
-            usize::from(self.params.lanes),
-            usize::from(self.params.accs),
-        );
-        let group = self.params.group();
+        let b = usize::from(self.params.accs);
         let mut cells = Vec::new();
         for block in &plan.blocks {
             let op = &model.ops()[usize::from(block.op)];
             let o = model.shape(usize::from(block.op) + 1)[0];
-            let shared = matches!(op, Op::Conv2d(_) | Op::Dense(_));
+            let shared = shared(op);
             for (a, taps) in plan.block_taps(model, block, b).iter().enumerate() {
                 if a == 0 || !shared {
                     for index in 0..taps.len() {
-                        let (r, lane) = if shared {
-                            (index / w, index % w)
-                        } else {
-                            (index / group, a * group + index % group)
-                        };
+                        let (r, lane) = self.params.tap_cell(shared, a, index);
                         cells.push((cols.x(lane), block.row as usize + r, op.kind()));
                     }
                 }
@@ -318,11 +300,7 @@ impl Layout {
                 if self.plan.weight_tape[usize::from(block.op)].is_some() && !taps.is_empty() {
                     cells.push((cols.bias(a), block.row as usize, "hashed bias"));
                     for index in 0..taps.len() {
-                        let (r, lane) = if shared {
-                            (index / w, index % w)
-                        } else {
-                            (index / group, a * group + index % group)
-                        };
+                        let (r, lane) = self.params.tap_cell(shared, a, index);
                         cells.push((
                             cols.weight(a, lane),
                             block.row as usize + r,

@@ -175,6 +175,19 @@ impl Params {
         usize::from(self.lanes / self.accs)
     }
 
+    /// Where tap `index` of accumulator `a` lies in its block: the row offset and the lane.
+    /// Accumulators of a conv2d or dense block share the row's lanes (`shared`); elsewhere each
+    /// has its own group of lanes.
+    pub fn tap_cell(&self, shared: bool, a: usize, index: usize) -> (usize, usize) {
+        if shared {
+            let w = usize::from(self.lanes);
+            (index / w, index % w)
+        } else {
+            let group = self.group();
+            (index / group, a * group + index % group)
+        }
+    }
+
     /// Whether the shape is one the circuit can be built with.
     pub fn valid(&self) -> bool {
         self.lanes >= MIN_LANES

@@ -91,6 +91,11 @@ pub(crate) enum Sharing {
     Own,
 }
 
+/// Whether `op`'s accumulators share their lanes ([`Sharing::Shared`]).
+pub(crate) fn shared(op: &Op) -> bool {
+    sharing(op) == Some(Sharing::Shared)
+}
+
 pub(crate) fn sharing(op: &Op) -> Option<Sharing> {
     match op {
         Op::Conv2d(_) | Op::Dense(_) => Some(Sharing::Shared),

@@ -3,7 +3,7 @@
 use alloc::{vec, vec::Vec};
 
 use super::{
-    plan::{all_rescales, Func, MacBlock, BIAS_OFFSET},
+    plan::{all_rescales, shared, Func, MacBlock, BIAS_OFFSET},
     rescale::{add_input, limbs},
     Layout, Poseidon, Visibility,
 };
@@ -179,10 +179,7 @@ impl Layout {
                     let ch = block.channel as usize + a;
                     col[cols.bias(a)][row0] = i64::from(p.bias[ch]) + BIAS_OFFSET;
                     for (index, (_, wt)) in taps.iter().enumerate() {
-                        let (r, lane) = match op {
-                            Op::Conv2d(_) | Op::Dense(_) => (index / w, index % w),
-                            _ => (index / group, a * group + index % group),
-                        };
+                        let (r, lane) = self.params.tap_cell(shared(op), a, index);
                         col[cols.weight(a, lane)][row0 + r] = wt + 128;
                     }
                 }
