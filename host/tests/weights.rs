@@ -181,11 +181,18 @@ fn changing_any_kind_of_cell_breaks_hashed_weights() {
             );
         }
     }
-    // The weights' hash in the instance (its last value), moved by ±1.
-    for delta in [Fr::from(1u64), -Fr::from(1u64)] {
-        let mut wrong = inst.clone();
-        *wrong.last_mut().unwrap() += delta;
-        assert!(check(&model, &layout, honest.clone(), wrong).is_err());
+    // Each public output, the class, and the weights' hash (the instance's last value), moved
+    // by ±1.
+    let outputs = model.output_len();
+    for at in (0..=outputs).chain([inst.len() - 1]) {
+        for delta in [Fr::from(1u64), -Fr::from(1u64)] {
+            let mut wrong = inst.clone();
+            wrong[at] += delta;
+            assert!(
+                check(&model, &layout, honest.clone(), wrong).is_err(),
+                "instance value {at} moved by ±1 still verifies"
+            );
+        }
     }
     // Other weights, consistently hashed: the circuit is satisfied, with their own hash only.
     let other = Arc::new(reweighted(&mut rng, &model));
