@@ -43,21 +43,44 @@ fn windows_for(bits: u32, c: u32) -> u32 {
 /// The window width (bits) the MSM uses for `n` points of full-width scalars: the one that
 /// minimises the estimated cost in field multiplications.
 pub fn window_bits(n: usize) -> u32 {
-    window_bits_for(n, DIGIT_BITS - 2)
+    plan(n, DIGIT_BITS - 2).c
 }
 
-/// The window width for `n` points whose scalars have magnitudes below `2^bits`.
-fn window_bits_for(n: usize, bits: u32) -> u32 {
-    let per_point = if n >= AFFINE_MIN_POINTS { 7 } else { 11 };
-    (2..=20u32)
+/// Up to this many points an MSM adds every window's buckets in one batch-affine pass
+/// ([`windows_sum_shared`]); above it each window is a pass of its own, whose rounds are long
+/// enough to amortise their inversions.
+const SHARED_MAX_POINTS: usize = 1 << 11;
+
+/// How an MSM of `n` points runs: its window width, and whether its windows share their
+/// rounds of affine additions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    c: u32,
+    shared: bool,
+}
+
+/// The plan for `n` points whose scalars have magnitudes below `2^bits`: the window width that
+/// minimises the estimated cost in field multiplications.
+fn plan(n: usize, bits: u32) -> Plan {
+    let shared = n <= SHARED_MAX_POINTS;
+    // Field multiplications per point added to a bucket: ≈ 6 for an affine addition whose
+    // inversion is shared; 7 with one round's inversion per window; 11 for a mixed Jacobian
+    // addition. Each bucket then costs a mixed and a full addition in the running sum.
+    let per_point = if shared {
+        6
+    } else if n >= AFFINE_MIN_POINTS {
+        7
+    } else {
+        11
+    };
+    let c = (2..=20u32)
         .min_by_key(|&c| {
             let windows = u64::from(windows_for(bits, c));
             let buckets = 1u64 << (c - 1);
-            // Each point is added once per window; each bucket costs a mixed and a full
-            // addition in the running sum.
             windows * (per_point * n as u64 + 25 * buckets)
         })
-        .unwrap_or(2)
+        .unwrap_or(2);
+    Plan { c, shared }
 }
 
 /// A point in affine coordinates, never the identity.
@@ -189,15 +212,15 @@ pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr], bits: u32) -> G1Projective
         return G1Projective::zero();
     }
     if bits >= FULL_SCALAR_BITS - 1 {
-        let c = window_bits(n);
-        return msm_digits(bases, &Digits::full(scalars, c), chunk_for(c));
+        let plan = plan(n, DIGIT_BITS - 2);
+        return msm_digits(bases, &Digits::full(scalars, plan.c), plan);
     }
-    let c = window_bits_for(n, bits);
-    let (digits, wide) = Digits::narrow(scalars, bits, c);
+    let plan = plan(n, bits);
+    let (digits, wide) = Digits::narrow(scalars, bits, plan.c);
     let mut sum = if digits.windows == 0 {
         G1Projective::zero()
     } else {
-        msm_digits(bases, &digits, chunk_for(c))
+        msm_digits(bases, &digits, plan)
     };
     if !wide.is_empty() {
         let (b, s): (Vec<G1Affine>, Vec<Fr>) = wide.iter().map(|&i| (bases[i], scalars[i])).unzip();
@@ -213,32 +236,27 @@ fn chunk_for(c: u32) -> usize {
 
 #[cfg(test)]
 fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective {
-    msm_digits(
-        bases,
-        &Digits::full(scalars, window_bits(scalars.len())),
-        chunk,
+    let digits = Digits::full(scalars, window_bits(scalars.len()));
+    windows_combined(
+        &per_window_sums(bases, &digits, chunk),
+        digits.c,
+        digits.windows,
     )
 }
 
-fn msm_digits(bases: &[G1Affine], digits: &Digits, chunk: usize) -> G1Projective {
-    let n = bases.len();
-    let c = digits.c;
-    let windows = digits.windows;
+fn msm_digits(bases: &[G1Affine], digits: &Digits, plan: Plan) -> G1Projective {
+    let sums = if plan.shared {
+        shared_window_sums(bases, digits)
+    } else {
+        per_window_sums(bases, digits, chunk_for(plan.c))
+    };
+    windows_combined(&sums, digits.c, digits.windows)
+}
 
-    // Windows are independent; with more threads than windows can keep busy, split the points
-    // too (each part then pays its own bucket reduction).
-    let parts = (2 * par::threads())
-        .div_ceil(windows)
-        .min(n.div_ceil(1 << 12))
-        .max(1);
-    let part_len = n.div_ceil(parts);
-    let sums = par::map_collect(windows * parts, |task| {
-        let (window, part) = (task % windows, task / windows);
-        let lo = part * part_len;
-        let hi = n.min(lo + part_len);
-        window_sum(&bases[lo..hi], digits, lo, window, chunk)
-    });
-
+/// `Σ_w 2^(c·w) · S_w` from the windows' sums, where `sums` holds parts of each window's sum
+/// (part `p` of window `w` at `p·windows + w`).
+fn windows_combined(sums: &[G1Projective], c: u32, windows: usize) -> G1Projective {
+    let parts = sums.len() / windows.max(1);
     let mut acc = G1Projective::zero();
     for window in (0..windows).rev() {
         for _ in 0..c {
@@ -249,6 +267,69 @@ fn msm_digits(bases: &[G1Affine], digits: &Digits, chunk: usize) -> G1Projective
         }
     }
     acc
+}
+
+/// Each window's sum, every window a pass of its own (its additions sharing the inversions
+/// of its rounds only), split by points too where windows are fewer than the threads.
+fn per_window_sums(bases: &[G1Affine], digits: &Digits, chunk: usize) -> Vec<G1Projective> {
+    let n = bases.len();
+    let windows = digits.windows;
+
+    // Windows are independent; with more threads than windows can keep busy, split the points
+    // too (each part then pays its own bucket reduction).
+    let parts = (2 * par::threads())
+        .div_ceil(windows)
+        .min(n.div_ceil(1 << 12))
+        .max(1);
+    let part_len = n.div_ceil(parts);
+    par::map_collect(windows * parts, |task| {
+        let (window, part) = (task % windows, task / windows);
+        let lo = part * part_len;
+        let hi = n.min(lo + part_len);
+        window_sum(&bases[lo..hi], digits, lo, window, chunk)
+    })
+}
+
+/// Each window's sum, the windows split among the threads and each thread's windows added in
+/// one batch-affine pass ([`Scratch::sort_windows`]): a round's inversion is shared by all of
+/// them, so that small MSMs, whose windows hold too few points to amortise one inversion a
+/// round each, still get affine additions instead of mixed Jacobian ones.
+fn shared_window_sums(bases: &[G1Affine], digits: &Digits) -> Vec<G1Projective> {
+    let windows = digits.windows;
+    let groups = par::threads().min(windows).max(1);
+    let per = windows.div_ceil(groups);
+    let sums = par::map_collect(groups, |g| {
+        let lo = g * per;
+        windows_sum_shared(bases, digits, lo..windows.min(lo + per))
+    });
+    sums.into_iter().flatten().collect()
+}
+
+/// The sums of windows `windows` of `digits` over `bases`, all their buckets filled in one
+/// batch-affine pass.
+fn windows_sum_shared(
+    bases: &[G1Affine],
+    digits: &Digits,
+    windows: core::ops::Range<usize>,
+) -> Vec<G1Projective> {
+    let nb = 1usize << (digits.c - 1);
+    let mut scratch = Scratch::new(windows.len() * nb);
+    scratch.sort_windows(bases, digits, windows.clone());
+    scratch.reduce();
+    (0..windows.len())
+        .map(|k| {
+            let buckets = k * nb..(k + 1) * nb;
+            let (starts, lens) = (&scratch.starts[buckets.clone()], &scratch.lens[buckets]);
+            let high_to_low = starts.iter().zip(lens).rev();
+            running_sum(high_to_low, |acc, (&start, &len)| {
+                if len == 1 {
+                    let p = scratch.pts[start as usize];
+                    *acc += G1Affine::new_unchecked(p.x, p.y);
+                }
+            })
+            .0
+        })
+        .collect()
 }
 
 /// Multiples of a set of bases kept for MSMs over it (the CPU backend's precomputation).
@@ -579,6 +660,59 @@ impl Scratch {
             let y = if d < 0 { -base.y } else { base.y };
             self.pts[(self.starts[b] + self.lens[b]) as usize] = Pt { x: base.x, y };
             self.lens[b] += 1;
+        }
+    }
+
+    /// Counting sort of `bases` into the buckets of each of `windows`: window `windows.start + k`
+    /// takes buckets `k·nb ..`, its bucket `b` the points of digit magnitude `b + 1`.
+    fn sort_windows(
+        &mut self,
+        bases: &[G1Affine],
+        digits: &Digits,
+        windows: core::ops::Range<usize>,
+    ) {
+        let nb = 1usize << (digits.c - 1);
+        debug_assert_eq!(self.lens.len(), windows.len() * nb);
+        // The bucket of base `i` in window `k` of the range, if its digit is not zero.
+        let slot = |k: usize, i: usize| {
+            let d = digits.digit(i, windows.start + k);
+            (d != 0).then(|| (k * nb + d.unsigned_abs() as usize - 1, d < 0))
+        };
+        self.lens.iter_mut().for_each(|l| *l = 0);
+        for k in 0..windows.len() {
+            for (i, base) in bases.iter().enumerate() {
+                if let Some((b, _)) = slot(k, i) {
+                    self.lens[b] += u32::from(!base.is_zero());
+                }
+            }
+        }
+        let mut total = 0u32;
+        for (s, &l) in self.starts.iter_mut().zip(&self.lens) {
+            *s = total;
+            total += l;
+        }
+        self.pts.clear();
+        self.pts.resize(
+            total as usize,
+            Pt {
+                x: Fq::ZERO,
+                y: Fq::ZERO,
+            },
+        );
+        // Reuse `lens` as the fill cursor: it ends where it began.
+        self.lens.iter_mut().for_each(|l| *l = 0);
+        for k in 0..windows.len() {
+            for (i, base) in bases.iter().enumerate() {
+                if base.is_zero() {
+                    continue;
+                }
+                let Some((b, negative)) = slot(k, i) else {
+                    continue;
+                };
+                let y = if negative { -base.y } else { base.y };
+                self.pts[(self.starts[b] + self.lens[b]) as usize] = Pt { x: base.x, y };
+                self.lens[b] += 1;
+            }
         }
     }
 
