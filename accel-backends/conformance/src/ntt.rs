@@ -216,27 +216,48 @@ pub fn round_trips<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng, limits: L
     Ok(())
 }
 
-/// A batch equals the same transforms one by one, and the counters count them.
+/// A batch equals the same transforms one by one, for every kind of transform and for batches
+/// of small vectors (which a backend may spread over threads, a transform each) as well as
+/// larger ones; the counters count them.
 pub fn batches<B: Backend + ?Sized>(b: &mut B, rng: &mut impl Rng) -> Check {
-    let domain = Domain::with_halo2_root(10).map_err(|e| Failure(e.to_string()))?;
     let g = nonzero(rng);
-    let inputs: Vec<Vec<Fr>> = (0..3).map(|_| oracle::scalars(rng, 1024)).collect();
-    let mut batch = inputs.clone();
-    let before = *b.counters();
-    {
-        let mut views: Vec<&mut [Fr]> = batch.iter_mut().map(|v| v.as_mut_slice()).collect();
-        b.ntt_batch(&mut views, &domain, NttOp::coset_forward(g))
-            .map_err(|e| Failure(format!("batch: {e}")))?;
+    for (log_n, count) in [(10u32, 3usize), (6, 7), (1, 2)] {
+        let domain = Domain::with_halo2_root(log_n).map_err(|e| Failure(e.to_string()))?;
+        let n = 1usize << log_n;
+        let ops = [
+            ("forward", NttOp::forward(), None, false),
+            ("inverse", NttOp::inverse(), None, true),
+            ("coset forward", NttOp::coset_forward(g), Some(g), false),
+            ("coset inverse", NttOp::coset_inverse(g), Some(g), true),
+        ];
+        for (what, op, coset, inverse) in ops {
+            let inputs: Vec<Vec<Fr>> = (0..count).map(|_| oracle::scalars(rng, n)).collect();
+            let mut batch = inputs.clone();
+            let before = *b.counters();
+            {
+                let mut views: Vec<&mut [Fr]> =
+                    batch.iter_mut().map(|v| v.as_mut_slice()).collect();
+                b.ntt_batch(&mut views, &domain, op).map_err(|e| {
+                    Failure(format!("batch of {count} {what} NTTs of 2^{log_n}: {e}"))
+                })?;
+            }
+            let counted = b.counters().since(&before);
+            let ark = oracle::ark_domain(log_n, domain.omega(), coset);
+            for (input, got) in inputs.iter().zip(&batch) {
+                let want = if inverse {
+                    oracle::ark_ifft(&ark, input)
+                } else {
+                    oracle::ark_fft(&ark, input)
+                };
+                same(&format!("batched {what}"), log_n, got, &want)?;
+            }
+            ensure(
+                counted.ntt_calls == count as u64 && counted.ntt_elements == (count * n) as u64,
+                || format!("counters after a batch of {count} 2^{log_n} NTTs: {counted:?}"),
+            )?;
+        }
     }
-    let counted = b.counters().since(&before);
-    for (input, got) in inputs.iter().zip(&batch) {
-        let want = oracle::ark_fft(&oracle::ark_domain(10, domain.omega(), Some(g)), input);
-        same("batched coset forward", 10, got, &want)?;
-    }
-    ensure(
-        counted.ntt_calls == 3 && counted.ntt_elements == 3 * 1024,
-        || format!("counters after a batch of three 2^10 NTTs: {counted:?}"),
-    )
+    Ok(())
 }
 
 /// Mismatched lengths, a zero coset generator, oversize and malformed domains are typed errors.

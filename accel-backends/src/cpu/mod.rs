@@ -136,6 +136,16 @@ impl BackendHooks for Cpu {
         op: NttOp,
         _meter: &mut Meter,
     ) -> Result<(), BackendError> {
-        ntt::ntt(&mut self.twiddles, values, domain, op)
+        ntt::ntt_batch(&mut self.twiddles, &mut [values], domain, op)
+    }
+
+    fn ntt_batch_unchecked(
+        &mut self,
+        batch: &mut [&mut [Fr]],
+        domain: &Domain,
+        op: NttOp,
+        _meter: &mut Meter,
+    ) -> Result<(), BackendError> {
+        ntt::ntt_batch(&mut self.twiddles, batch, domain, op)
     }
 }

@@ -105,34 +105,50 @@ impl TwiddleCache {
     }
 }
 
-pub(super) fn ntt(
+/// Transforms every vector of `batch` over `domain`. Vectors short enough to run serially are
+/// spread over the threads, one whole transform per task: a prover's NTTs of one round come as
+/// one batch of many small columns, which one at a time would leave all threads but one idle.
+pub(super) fn ntt_batch(
     cache: &mut TwiddleCache,
-    values: &mut [Fr],
+    batch: &mut [&mut [Fr]],
     domain: &Domain,
     op: NttOp,
 ) -> Result<(), BackendError> {
     let log_n = domain.log_n();
-    match op.direction {
-        NttDirection::Forward => {
-            if let Some(g) = op.coset {
-                distribute_powers(values, g, Fr::ONE);
-            }
-            cache.with(log_n, domain.omega(), |tw| dif(values, tw))?;
-            bit_reverse(values, log_n);
+    let (root, unscale) = match (op.direction, op.coset) {
+        (NttDirection::Forward, _) => (domain.omega(), None),
+        (NttDirection::Inverse, None) => (domain.omega_inv(), None),
+        (NttDirection::Inverse, Some(g)) => (
+            domain.omega_inv(),
+            Some(g.inverse().ok_or(BackendError::ZeroCosetGenerator)?),
+        ),
+    };
+    cache.with(log_n, root, |tw| {
+        let one = |values: &mut [Fr]| transform(values, tw, domain, op, unscale);
+        let threads = par::threads();
+        if threads > 1 && batch.len() > 1 && domain.size() <= SERIAL_MAX {
+            par::for_each_chunk_mut(batch, batch.len().div_ceil(threads), |_, part| {
+                part.iter_mut().for_each(|v| one(v))
+            });
+        } else {
+            batch.iter_mut().for_each(|v| one(v));
         }
-        NttDirection::Inverse => {
-            cache.with(log_n, domain.omega_inv(), |tw| dif(values, tw))?;
-            bit_reverse(values, log_n);
-            match op.coset {
-                Some(g) => {
-                    let g_inv = g.inverse().ok_or(BackendError::ZeroCosetGenerator)?;
-                    distribute_powers(values, g_inv, domain.size_inv());
-                }
-                None => scale(values, domain.size_inv()),
-            }
+    })
+}
+
+/// One transform with the twiddles of its root; `unscale` is `g⁻¹` for an inverse coset NTT.
+fn transform(values: &mut [Fr], tw: &Twiddles, domain: &Domain, op: NttOp, unscale: Option<Fr>) {
+    if let (NttDirection::Forward, Some(g)) = (op.direction, op.coset) {
+        distribute_powers(values, g, Fr::ONE);
+    }
+    dif(values, tw);
+    bit_reverse(values, domain.log_n());
+    if op.direction == NttDirection::Inverse {
+        match unscale {
+            Some(g_inv) => distribute_powers(values, g_inv, domain.size_inv()),
+            None => scale(values, domain.size_inv()),
         }
     }
-    Ok(())
 }
 
 /// Decimation in frequency, natural order in, bit-reversed order out.
