@@ -4,9 +4,10 @@
 //! goes (negated when `d < 0`) into bucket `|d|`. Buckets are filled by sorting the points by
 //! bucket and adding them pairwise in rounds, all additions of a round in affine coordinates
 //! sharing one field inversion (Montgomery's trick): about 5M + 1S an addition, against
-//! 7M + 4S for the mixed Jacobian addition a projective bucket costs. Small MSMs, where the
-//! inversions do not amortise, use projective buckets. The buckets are then summed with the
-//! running-sum trick and the windows combined by doubling.
+//! 7M + 4S for the mixed Jacobian addition a projective bucket costs. Small MSMs, whose windows
+//! hold too few points to amortise an inversion each, sort all of a thread's windows into one
+//! array of buckets so that a round's inversion is shared by them all. The buckets are then
+//! summed with the running-sum trick and the windows combined by doubling.
 
 use alloc::{vec, vec::Vec};
 
@@ -16,9 +17,9 @@ use ark_ff::{BigInteger, Field, PrimeField, Zero};
 
 use crate::{par, width, BackendError, FULL_SCALAR_BITS};
 
-/// Below this many points a window uses projective buckets: a round of affine additions needs
-/// an inversion, which small windows cannot amortise.
-const AFFINE_MIN_POINTS: usize = 1 << 9;
+/// Below this many points a precomputed table is neither built nor used: an MSM this small is
+/// all bucket sums and per-call work, which the table's extra points do not save.
+const TABLE_MIN_POINTS: usize = 1 << 9;
 
 /// Points sorted into buckets at a time (at least): bounds the scratch memory of one window
 /// task while keeping several points per bucket, so each round's pass over the buckets pays off.
@@ -64,15 +65,9 @@ struct Plan {
 fn plan(n: usize, bits: u32) -> Plan {
     let shared = n <= SHARED_MAX_POINTS;
     // Field multiplications per point added to a bucket: ≈ 6 for an affine addition whose
-    // inversion is shared; 7 with one round's inversion per window; 11 for a mixed Jacobian
-    // addition. Each bucket then costs a mixed and a full addition in the running sum.
-    let per_point = if shared {
-        6
-    } else if n >= AFFINE_MIN_POINTS {
-        7
-    } else {
-        11
-    };
+    // inversion is shared across windows, 7 with one round's inversion per window. Each bucket
+    // then costs a mixed and a full addition in the running sum.
+    let per_point = if shared { 6 } else { 7 };
     let c = (2..=20u32)
         .min_by_key(|&c| {
             let windows = u64::from(windows_for(bits, c));
@@ -369,7 +364,7 @@ impl Table {
     /// beats the plain MSM.
     pub(super) fn new(bases: &[G1Affine], factor: u32) -> Result<Option<Self>, BackendError> {
         let n = bases.len();
-        if factor < 2 || n < AFFINE_MIN_POINTS {
+        if factor < 2 || n < TABLE_MIN_POINTS {
             return Ok(None);
         }
         let best = (8..=20u32)
@@ -432,7 +427,7 @@ impl Table {
     /// cheaper (a sub-range much shorter than the set).
     pub(super) fn msm(&self, start: usize, scalars: &[Fr]) -> Option<G1Projective> {
         let m = scalars.len();
-        if m < AFFINE_MIN_POINTS
+        if m < TABLE_MIN_POINTS
             || precomputed_cost(m, self.c, self.rows as u32) >= plain_cost(m)
             || start + m > self.n
         {
@@ -511,7 +506,6 @@ fn bucket_sum(
     buckets: core::ops::Range<usize>,
 ) -> G1Projective {
     let (first, nb) = (buckets.start, buckets.len());
-    let total_points: usize = segments.iter().map(|s| s.bases.len()).sum();
     // Bucket `b` of the range holds magnitude `first + b + 1`: the running sum gives
     // `Σ (b + 1)·B`, and `first · Σ B` makes up the rest.
     let shifted = |total: G1Projective, running: G1Projective| {
@@ -521,26 +515,6 @@ fn bucket_sum(
             total + running.mul_bigint([first as u64])
         }
     };
-    if total_points < AFFINE_MIN_POINTS {
-        let mut sums = vec![G1Projective::zero(); nb];
-        for seg in segments {
-            for (i, base) in seg.bases.iter().enumerate() {
-                let d = digits.digit(seg.offset + i, seg.window);
-                let b = d.unsigned_abs() as usize;
-                if b == 0 || b <= first || b > first + nb {
-                    continue;
-                }
-                if d > 0 {
-                    sums[b - 1 - first] += base;
-                } else {
-                    sums[b - 1 - first] -= base;
-                }
-            }
-        }
-        let (total, running) = running_sum(sums.iter().rev(), |acc, b| *acc += b);
-        return shifted(total, running);
-    }
-
     let mut carried: Vec<Option<Pt>> = vec![None; nb];
     let mut scratch = Scratch::new(nb);
     for seg in segments {
