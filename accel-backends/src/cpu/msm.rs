@@ -604,25 +604,10 @@ impl Scratch {
                 }
             }
         }
-        let mut total = 0u32;
-        for (s, &l) in self.starts.iter_mut().zip(&self.lens) {
-            *s = total;
-            total += l;
-        }
-        self.pts.clear();
-        self.pts.resize(
-            total as usize,
-            Pt {
-                x: Fq::ZERO,
-                y: Fq::ZERO,
-            },
-        );
-        // Reuse `lens` as the fill cursor, then restore it.
-        self.lens.iter_mut().for_each(|l| *l = 0);
+        self.lay_out();
         for (b, c) in carried.iter_mut().enumerate() {
             if let Some(p) = c.take() {
-                self.pts[self.starts[b] as usize] = p;
-                self.lens[b] = 1;
+                self.push(b, p);
             }
         }
         for (i, base) in bases.iter().enumerate() {
@@ -632,8 +617,7 @@ impl Scratch {
                 continue;
             }
             let y = if d < 0 { -base.y } else { base.y };
-            self.pts[(self.starts[b] + self.lens[b]) as usize] = Pt { x: base.x, y };
-            self.lens[b] += 1;
+            self.push(b, Pt { x: base.x, y });
         }
     }
 
@@ -660,21 +644,7 @@ impl Scratch {
                 }
             }
         }
-        let mut total = 0u32;
-        for (s, &l) in self.starts.iter_mut().zip(&self.lens) {
-            *s = total;
-            total += l;
-        }
-        self.pts.clear();
-        self.pts.resize(
-            total as usize,
-            Pt {
-                x: Fq::ZERO,
-                y: Fq::ZERO,
-            },
-        );
-        // Reuse `lens` as the fill cursor: it ends where it began.
-        self.lens.iter_mut().for_each(|l| *l = 0);
+        self.lay_out();
         for k in 0..windows.len() {
             for (i, base) in bases.iter().enumerate() {
                 if base.is_zero() {
@@ -684,10 +654,36 @@ impl Scratch {
                     continue;
                 };
                 let y = if negative { -base.y } else { base.y };
-                self.pts[(self.starts[b] + self.lens[b]) as usize] = Pt { x: base.x, y };
-                self.lens[b] += 1;
+                self.push(b, Pt { x: base.x, y });
             }
         }
+    }
+
+    /// Lays the buckets out from the point counts in `lens`: each bucket's start and room for
+    /// every point; `lens` goes back to zero to serve as the fill cursor of [`Self::push`], and
+    /// ends at the counts again.
+    fn lay_out(&mut self) {
+        let mut total = 0u32;
+        for (s, l) in self.starts.iter_mut().zip(self.lens.iter_mut()) {
+            *s = total;
+            total += *l;
+            *l = 0;
+        }
+        self.pts.clear();
+        self.pts.resize(
+            total as usize,
+            Pt {
+                x: Fq::ZERO,
+                y: Fq::ZERO,
+            },
+        );
+    }
+
+    /// Appends `p` to bucket `b`.
+    #[inline]
+    fn push(&mut self, b: usize, p: Pt) {
+        self.pts[(self.starts[b] + self.lens[b]) as usize] = p;
+        self.lens[b] += 1;
     }
 
     /// Adds the points of every bucket pairwise, round after round, until each bucket holds at
