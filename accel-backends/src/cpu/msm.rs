@@ -22,8 +22,9 @@ use crate::{par, width, BackendError, FULL_SCALAR_BITS};
 const TABLE_MIN_POINTS: usize = 1 << 9;
 
 /// Points sorted into buckets at a time (at least): bounds the scratch memory of one window
-/// task while keeping several points per bucket, so each round's pass over the buckets pays off.
-const MIN_CHUNK: usize = 1 << 14;
+/// task (4 MiB of points) while keeping many points per bucket, since each bucket's value
+/// carried from one chunk into the next costs an addition (2^14: 3 % slower at 2^16 points).
+const MIN_CHUNK: usize = 1 << 16;
 
 /// Signed digits must cover `256 ≥ 254 + 2` bits so that `s + K` cannot overflow the windows.
 const DIGIT_BITS: u32 = 256;
@@ -558,11 +559,23 @@ struct Scratch {
     pts: Vec<Pt>,
     starts: Vec<u32>,
     lens: Vec<u32>,
-    /// Index in `pts` of the first point of each pair added in the current round.
-    pairs: Vec<u32>,
-    /// Denominators of the current round, then their inverses.
+    /// Each point's bucket and sign ([`slot`]), read once per sort.
+    slots: Vec<u32>,
+    /// Buckets that still hold two points or more, in the order of `pts`.
+    active: Vec<u32>,
+    next: Vec<u32>,
+    /// Denominators of the current round's additions, and their prefix products.
     dens: Vec<Fq>,
     prefix: Vec<Fq>,
+}
+
+/// A point left out of the buckets (zero digit, another thread's bucket, the identity).
+const NO_SLOT: u32 = u32::MAX;
+
+/// Bucket `b` and the sign of the digit, packed.
+#[inline]
+fn slot(b: usize, negative: bool) -> u32 {
+    (b as u32) << 1 | u32::from(negative)
 }
 
 impl Scratch {
@@ -571,7 +584,9 @@ impl Scratch {
             pts: Vec::new(),
             starts: vec![0; nb],
             lens: vec![0; nb],
-            pairs: Vec::new(),
+            slots: Vec::new(),
+            active: Vec::new(),
+            next: Vec::new(),
             dens: Vec::new(),
             prefix: Vec::new(),
         }
@@ -588,37 +603,28 @@ impl Scratch {
         digit: impl Fn(usize) -> i32,
     ) {
         let nb = self.lens.len();
-        // The bucket of digit `d`, if it is in this set's range.
-        let slot = |d: i32| {
+        self.slots.clear();
+        self.slots.extend(bases.iter().enumerate().map(|(i, base)| {
+            let d = digit(i);
             let b = (d.unsigned_abs() as usize).wrapping_sub(first + 1);
-            (b < nb).then_some(b)
-        };
+            if b < nb && !base.is_zero() {
+                slot(b, d < 0)
+            } else {
+                NO_SLOT
+            }
+        }));
         self.lens
             .iter_mut()
             .zip(carried.iter())
             .for_each(|(l, c)| *l = u32::from(c.is_some()));
-        for (i, base) in bases.iter().enumerate() {
-            if let Some(b) = slot(digit(i)) {
-                if !base.is_zero() {
-                    self.lens[b] += 1;
-                }
-            }
-        }
+        self.count_slots();
         self.lay_out();
         for (b, c) in carried.iter_mut().enumerate() {
             if let Some(p) = c.take() {
                 self.push(b, p);
             }
         }
-        for (i, base) in bases.iter().enumerate() {
-            let d = digit(i);
-            let Some(b) = slot(d) else { continue };
-            if base.is_zero() {
-                continue;
-            }
-            let y = if d < 0 { -base.y } else { base.y };
-            self.push(b, Pt { x: base.x, y });
-        }
+        self.push_slots(bases);
     }
 
     /// Counting sort of `bases` into the buckets of each of `windows`: window `windows.start + k`
@@ -631,32 +637,45 @@ impl Scratch {
     ) {
         let nb = 1usize << (digits.c - 1);
         debug_assert_eq!(self.lens.len(), windows.len() * nb);
-        // The bucket of base `i` in window `k` of the range, if its digit is not zero.
-        let slot = |k: usize, i: usize| {
-            let d = digits.digit(i, windows.start + k);
-            (d != 0).then(|| (k * nb + d.unsigned_abs() as usize - 1, d < 0))
-        };
+        self.slots.clear();
+        for (k, window) in windows.enumerate() {
+            self.slots.extend(bases.iter().enumerate().map(|(i, base)| {
+                let d = digits.digit(i, window);
+                if d != 0 && !base.is_zero() {
+                    slot(k * nb + d.unsigned_abs() as usize - 1, d < 0)
+                } else {
+                    NO_SLOT
+                }
+            }));
+        }
         self.lens.iter_mut().for_each(|l| *l = 0);
-        for k in 0..windows.len() {
-            for (i, base) in bases.iter().enumerate() {
-                if let Some((b, _)) = slot(k, i) {
-                    self.lens[b] += u32::from(!base.is_zero());
-                }
-            }
-        }
+        self.count_slots();
         self.lay_out();
-        for k in 0..windows.len() {
-            for (i, base) in bases.iter().enumerate() {
-                if base.is_zero() {
-                    continue;
-                }
-                let Some((b, negative)) = slot(k, i) else {
-                    continue;
-                };
-                let y = if negative { -base.y } else { base.y };
-                self.push(b, Pt { x: base.x, y });
+        self.push_slots(bases);
+    }
+
+    /// Adds the points of `slots` to the counts in `lens`.
+    fn count_slots(&mut self) {
+        for &s in &self.slots {
+            if s != NO_SLOT {
+                self.lens[(s >> 1) as usize] += 1;
             }
         }
+    }
+
+    /// Pushes `bases` (`−base` where the digit is negative) into their buckets: `slots` holds
+    /// one run of slots over `bases` per window.
+    fn push_slots(&mut self, bases: &[G1Affine]) {
+        let slots = core::mem::take(&mut self.slots);
+        for run in slots.chunks(bases.len().max(1)) {
+            for (&s, base) in run.iter().zip(bases) {
+                if s != NO_SLOT {
+                    let y = if s & 1 == 1 { -base.y } else { base.y };
+                    self.push((s >> 1) as usize, Pt { x: base.x, y });
+                }
+            }
+        }
+        self.slots = slots;
     }
 
     /// Lays the buckets out from the point counts in `lens`: each bucket's start and room for
@@ -688,81 +707,90 @@ impl Scratch {
 
     /// Adds the points of every bucket pairwise, round after round, until each bucket holds at
     /// most one point.
+    ///
+    /// A round takes the buckets still holding two points or more, multiplies up the
+    /// denominators of their pairs (forward), inverts the product once, and walks back
+    /// peeling off each inverse and adding its pair at once. Walking back, a bucket's sums are
+    /// written from its last pair's slots downwards, so no slot is written before it is read and
+    /// the bucket stays contiguous: `start` moves up to its first sum.
     fn reduce(&mut self) {
-        loop {
-            self.pairs.clear();
-            for (&start, &len) in self.starts.iter().zip(&self.lens) {
-                self.pairs.extend((0..len / 2).map(|k| start + 2 * k));
-            }
-            if self.pairs.is_empty() {
-                return;
-            }
-            self.invert_denominators();
-
-            let mut inv = self.dens.iter();
-            for (&start, len) in self.starts.iter().zip(self.lens.iter_mut()) {
-                if *len < 2 {
-                    continue;
+        self.active.clear();
+        self.active
+            .extend((0..self.lens.len() as u32).filter(|&b| self.lens[b as usize] >= 2));
+        while !self.active.is_empty() {
+            self.dens.clear();
+            self.prefix.clear();
+            let mut acc = Fq::ONE;
+            for &b in &self.active {
+                let (start, len) = (self.starts[b as usize] as usize, self.lens[b as usize]);
+                for k in 0..(len / 2) as usize {
+                    let d = denominator(&self.pts[start + 2 * k], &self.pts[start + 2 * k + 1]);
+                    self.prefix.push(acc);
+                    acc *= d;
+                    self.dens.push(d);
                 }
-                let start = start as usize;
-                let mut kept = 0;
-                for k in 0..(*len as usize) / 2 {
-                    let (p, q) = (self.pts[start + 2 * k], self.pts[start + 2 * k + 1]);
-                    let inv = *inv.next().unwrap_or(&Fq::ZERO);
-                    let lambda = if p.x != q.x {
-                        (q.y - p.y) * inv
-                    } else if p.y == q.y {
-                        let xx = p.x.square();
-                        (xx.double() + xx) * inv
-                    } else {
-                        continue; // p = −q: the sum is the identity, which a bucket omits.
-                    };
-                    let x = lambda.square() - p.x - q.x;
-                    let y = lambda * (p.x - x) - p.y;
-                    // Slot `start + kept` ≤ `start + k` was already read.
-                    self.pts[start + kept] = Pt { x, y };
-                    kept += 1;
-                }
-                if *len % 2 == 1 {
-                    self.pts[start + kept] = self.pts[start + *len as usize - 1];
-                    kept += 1;
-                }
-                *len = kept as u32;
             }
+            // Valid points of a prime-order group have y ≠ 0, so no denominator is zero; bases
+            // are validated when loaded.
+            let mut inv = acc.inverse().unwrap_or(Fq::ZERO);
+            let mut i = self.dens.len();
+            self.next.clear();
+            for &b in self.active.iter().rev() {
+                let (start, len) = (self.starts[b as usize] as usize, self.lens[b as usize]);
+                let pairs = (len / 2) as usize;
+                let mut cursor = 2 * pairs;
+                for k in (0..pairs).rev() {
+                    i -= 1;
+                    let inv_k = inv * self.prefix[i];
+                    inv *= self.dens[i];
+                    let (p, q) = (&self.pts[start + 2 * k], &self.pts[start + 2 * k + 1]);
+                    if let Some(sum) = add(p, q, &inv_k) {
+                        // `cursor − 1 ≥ 2k + 1`: slots of this pair or of pairs already added.
+                        cursor -= 1;
+                        self.pts[start + cursor] = sum;
+                    }
+                }
+                let kept = (2 * pairs - cursor) as u32 + len % 2;
+                self.starts[b as usize] = (start + cursor) as u32;
+                self.lens[b as usize] = kept;
+                if kept >= 2 {
+                    self.next.push(b);
+                }
+            }
+            self.next.reverse();
+            core::mem::swap(&mut self.active, &mut self.next);
         }
     }
+}
 
-    /// Fills `dens` with the inverses of the denominators of this round's additions (the
-    /// chord's `x_q − x_p`, or the tangent's `2·y_p` for a doubling), with one inversion.
-    fn invert_denominators(&mut self) {
-        let m = self.pairs.len();
-        self.dens.clear();
-        self.dens.extend(self.pairs.iter().map(|&j| {
-            let (p, q) = (self.pts[j as usize], self.pts[j as usize + 1]);
-            if p.x != q.x {
-                q.x - p.x
-            } else if p.y == q.y {
-                p.y.double()
-            } else {
-                Fq::ONE // p = −q: no division happens.
-            }
-        }));
-        self.prefix.clear();
-        let mut acc = Fq::ONE;
-        for d in &self.dens {
-            acc *= d;
-            self.prefix.push(acc);
-        }
-        // Valid points of a prime-order group have y ≠ 0, so no denominator is zero; bases are
-        // validated when loaded.
-        let mut inv = acc.inverse().unwrap_or(Fq::ZERO);
-        for i in (1..m).rev() {
-            let d = self.dens[i];
-            self.dens[i] = inv * self.prefix[i - 1];
-            inv *= d;
-        }
-        self.dens[0] = inv;
+/// The denominator of `p + q` in affine coordinates: the chord's `x_q − x_p`, or the tangent's
+/// `2·y_p` for a doubling; 1 where `p = −q` (no division happens).
+#[inline]
+fn denominator(p: &Pt, q: &Pt) -> Fq {
+    if p.x != q.x {
+        q.x - p.x
+    } else if p.y == q.y {
+        p.y.double()
+    } else {
+        Fq::ONE
     }
+}
+
+/// `p + q` given the inverse of their [`denominator`]; `None` for the identity (`p = −q`),
+/// which a bucket omits.
+#[inline]
+fn add(p: &Pt, q: &Pt, inv: &Fq) -> Option<Pt> {
+    let lambda = if p.x != q.x {
+        (q.y - p.y) * inv
+    } else if p.y == q.y {
+        let xx = p.x.square();
+        (xx.double() + xx) * inv
+    } else {
+        return None;
+    };
+    let x = lambda.square() - p.x - q.x;
+    let y = lambda * (p.x - x) - p.y;
+    Some(Pt { x, y })
 }
 
 #[cfg(test)]
