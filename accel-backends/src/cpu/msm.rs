@@ -89,15 +89,18 @@ struct Pt {
 /// Scalars recoded so that each window's signed digit is read off independently:
 /// `s + K` with `K = Σ_w 2^(c−1) · 2^(w·c)`, so that `digit_w = bits_w(s + K) − 2^(c−1)` and
 /// `s = Σ_w digit_w · 2^(w·c)`. A narrow scalar is recoded from its signed value `±m`, so
-/// `−3` takes the windows of `3`, not of `r − 3`.
+/// `−3` takes the windows of `3`, not of `r − 3`. Each recoded scalar keeps only the limbs its
+/// windows reach (one for an 8-bit hint, five at full width): the sorts read them once a window.
 struct Digits {
     c: u32,
     windows: usize,
-    shifted: Vec<[u64; 5]>,
+    /// Limbs per scalar: enough for `windows · c` bits and a spare top bit ([`TOO_WIDE`]).
+    stride: usize,
+    shifted: Vec<u64>,
 }
 
-/// Marks a scalar too wide for its hint in [`Digits::narrow`] (no recoded value reaches limb
-/// 4's top bit).
+/// Marks a scalar too wide for its hint in [`Digits::narrow`]: the top limb's top bit is past
+/// every window, so no recoded value sets it.
 const TOO_WIDE: u64 = u64::MAX;
 
 impl Digits {
@@ -114,57 +117,60 @@ impl Digits {
     /// Full-width scalars, `⌈256/c⌉` windows.
     fn full(scalars: &[Fr], c: u32) -> Self {
         let windows = full_windows(c);
-        let k = Self::offset(c, windows);
-        let mut shifted = vec![[0u64; 5]; scalars.len()];
-        par::for_each_chunk_mut(&mut shifted, 1 << 12, |i, out| {
-            let first = i << 12;
-            for (o, s) in out.iter_mut().zip(&scalars[first..]) {
-                let limbs = s.into_bigint().0;
-                *o = add5(&k, &limbs, false);
-            }
-        });
-        Self {
-            c,
-            windows: windows as usize,
-            shifted,
-        }
+        Self::recode(scalars, c, windows, |s| Some((false, s.into_bigint().0)))
     }
 
     /// Scalars with magnitudes below `2^bits`, as signed values; the ones that are not (a wrong
     /// hint) get all-zero digits and their indices are returned.
     fn narrow(scalars: &[Fr], bits: u32, c: u32) -> (Self, Vec<usize>) {
         let windows = windows_for(bits, c);
-        let k = Self::offset(c, windows);
-        let mut shifted = vec![[0u64; 5]; scalars.len()];
-        par::for_each_chunk_mut(&mut shifted, 1 << 12, |i, out| {
-            let first = i << 12;
-            for (o, s) in out.iter_mut().zip(&scalars[first..]) {
-                let (negative, m) = width::signed(s);
-                *o = if m.num_bits() > bits {
-                    [TOO_WIDE; 5]
-                } else {
-                    add5(&k, &m.0, negative)
-                };
-            }
+        let mut digits = Self::recode(scalars, c, windows, |s| {
+            let (negative, m) = width::signed(s);
+            (m.num_bits() <= bits).then_some((negative, m.0))
         });
+        let k = Self::offset(c, windows);
+        let stride = digits.stride;
         let mut wide = Vec::new();
-        for (i, v) in shifted.iter_mut().enumerate() {
-            if v[4] == TOO_WIDE {
+        for (i, v) in digits.shifted.chunks_exact_mut(stride).enumerate() {
+            if v[stride - 1] == TOO_WIDE {
                 wide.push(i);
-                *v = k;
+                v.copy_from_slice(&k[..stride]);
             }
         }
-        let digits = Self {
+        (digits, wide)
+    }
+
+    /// `K ± m` for each scalar's signed magnitude from `signed` (`None`: [`TOO_WIDE`]).
+    fn recode(
+        scalars: &[Fr],
+        c: u32,
+        windows: u32,
+        signed: impl Fn(&Fr) -> Option<(bool, [u64; 4])> + Sync,
+    ) -> Self {
+        let k = Self::offset(c, windows);
+        let stride = (windows * c) as usize / 64 + 1;
+        let mut shifted = vec![0u64; scalars.len() * stride];
+        const CHUNK: usize = 1 << 12;
+        par::for_each_chunk_mut(&mut shifted, CHUNK * stride, |i, out| {
+            let first = i * CHUNK;
+            for (o, s) in out.chunks_exact_mut(stride).zip(&scalars[first..]) {
+                match signed(s) {
+                    Some((negative, m)) => o.copy_from_slice(&add5(&k, &m, negative)[..stride]),
+                    None => o.fill(TOO_WIDE),
+                }
+            }
+        });
+        Self {
             c,
             windows: windows as usize,
+            stride,
             shifted,
-        };
-        (digits, wide)
+        }
     }
 
     #[inline]
     fn digit(&self, i: usize, window: usize) -> i32 {
-        let v = &self.shifted[i];
+        let v = &self.shifted[i * self.stride..(i + 1) * self.stride];
         let bit = window * self.c as usize;
         let (limb, off) = (bit / 64, bit % 64);
         let mut x = v[limb] >> off;
