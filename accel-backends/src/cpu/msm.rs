@@ -67,24 +67,26 @@ struct Plan {
 /// minimises the estimated cost in field multiplications.
 fn plan(n: usize, bits: u32) -> Plan {
     let shared = n <= SHARED_MAX_POINTS;
-    // Field multiplications per point added to a bucket: ≈ 6 for an affine addition whose
-    // inversion is shared across windows, 7 with one round's inversion per window. Each bucket
-    // then costs two affine additions into rows and columns, or, below [`TWO_LEVEL_MIN`]
-    // buckets, a mixed and a full projective addition in the running sum (≈ 32, measured).
-    let per_point = if shared { 6 } else { 7 };
     let c = (2..=20u32)
-        .min_by_key(|&c| {
-            let windows = u64::from(windows_for(bits, c));
-            let buckets = 1u64 << (c - 1);
-            let per_bucket = if buckets >= TWO_LEVEL_MIN as u64 {
-                14
-            } else {
-                32
-            };
-            windows * (per_point * n as u64 + per_bucket * buckets)
-        })
+        .min_by_key(|&c| plan_cost(n, bits, Plan { c, shared }))
         .unwrap_or(2);
     Plan { c, shared }
+}
+
+/// Estimated field multiplications of an MSM of `n` points of `bits` bits run as `plan`.
+fn plan_cost(n: usize, bits: u32, plan: Plan) -> u64 {
+    // Per point added to a bucket: ≈ 6 for an affine addition whose inversion is shared across
+    // windows, 7 with one round's inversion per window.
+    let per_point = if plan.shared { 6 } else { 7 };
+    u64::from(windows_for(bits, plan.c)) * (per_point * n as u64 + buckets_cost(plan.c))
+}
+
+/// Estimated field multiplications to sum one set of `2^(c−1)` buckets: two affine additions a
+/// bucket into rows and columns, or, below [`TWO_LEVEL_MIN`] buckets, a mixed and a full
+/// projective addition in the running sum (≈ 32, measured).
+fn buckets_cost(c: u32) -> u64 {
+    let nb = 1u64 << (c - 1);
+    nb * if nb >= TWO_LEVEL_MIN as u64 { 14 } else { 32 }
 }
 
 /// A point in affine coordinates, never the identity.
@@ -356,13 +358,13 @@ fn full_windows(c: u32) -> u32 {
 /// Estimated cost (field multiplications) of a precomputed MSM of `m` points with windows of
 /// `c` bits and `rows` bucket sets.
 fn precomputed_cost(m: usize, c: u32, rows: u32) -> u64 {
-    u64::from(full_windows(c)) * 7 * m as u64 + u64::from(rows) * 25 * (1u64 << (c - 1))
+    u64::from(full_windows(c)) * 7 * m as u64 + u64::from(rows) * buckets_cost(c)
 }
 
 /// Estimated cost of a plain MSM of `m` full-width points.
 fn plain_cost(m: usize) -> u64 {
-    let c = window_bits(m);
-    u64::from(full_windows(c)) * (7 * m as u64 + 25 * (1u64 << (c - 1)))
+    let bits = DIGIT_BITS - 2;
+    plan_cost(m, bits, plan(m, bits))
 }
 
 impl Table {
