@@ -7,7 +7,7 @@
 mod msm;
 mod ntt;
 
-use alloc::collections::BTreeMap;
+use alloc::{collections::BTreeMap, vec, vec::Vec};
 
 use crate::{
     BackendError, BackendHooks, BasesConfig, Capabilities, Checked, Domain, Fr, G1Affine,
@@ -52,6 +52,19 @@ impl Cpu {
             tables: BTreeMap::new(),
             twiddles: ntt::TwiddleCache::default(),
         }
+    }
+}
+
+impl Cpu {
+    /// Whether `job` is small enough to run on one thread beside others in a batch (and no
+    /// precomputed table takes it).
+    fn runs_on_one_thread(&self, job: &MsmJob<'_>) -> bool {
+        job.scalars.len() <= msm::SMALL_MAX_POINTS
+            && (job.is_narrow()
+                || !self
+                    .tables
+                    .get(&job.bases.id())
+                    .is_some_and(|t| t.takes(job.start, job.scalars.len())))
     }
 }
 
@@ -122,6 +135,47 @@ impl BackendHooks for Cpu {
         }
         let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
         Ok(msm::msm(bases, job.scalars, job.scalar_bits))
+    }
+
+    /// Small jobs run side by side, one a thread (a prover's batches hold dozens of MSMs of a
+    /// few hundred points); the others one after another, each across all threads.
+    fn msm_batch_unchecked(
+        &mut self,
+        jobs: &[MsmJob<'_>],
+        meter: &mut Meter,
+    ) -> Result<Vec<G1Projective>, BackendError> {
+        let small: Vec<usize> = (0..jobs.len())
+            .filter(|&i| self.runs_on_one_thread(&jobs[i]))
+            .collect();
+        if crate::par::threads() < 2 || small.len() < 2 {
+            return jobs
+                .iter()
+                .map(|job| self.msm_unchecked(job, meter))
+                .collect();
+        }
+        let inputs = small
+            .iter()
+            .map(|&i| {
+                let job = &jobs[i];
+                let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
+                Ok((bases, job.scalars, job.scalar_bits))
+            })
+            .collect::<Result<Vec<_>, BackendError>>()?;
+        let small_sums = crate::par::map_collect(inputs.len(), |k| {
+            let (bases, scalars, bits) = inputs[k];
+            msm::msm_one_thread(bases, scalars, bits)
+        });
+        let mut sums = vec![G1Projective::default(); jobs.len()];
+        for (&i, sum) in small.iter().zip(small_sums) {
+            sums[i] = sum;
+        }
+        let mut small = small.into_iter().peekable();
+        for (i, job) in jobs.iter().enumerate() {
+            if small.next_if_eq(&i).is_none() {
+                sums[i] = self.msm_unchecked(job, meter)?;
+            }
+        }
+        Ok(sums)
     }
 
     fn bases_memory_factor(&self, id: u32) -> Option<u32> {

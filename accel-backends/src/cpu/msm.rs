@@ -218,6 +218,22 @@ fn add5(k: &[u64; 5], m: &[u64; 4], negative: bool) -> [u64; 5] {
 /// [`FULL_SCALAR_BITS`] for any scalars. Scalars wider than the hint are summed apart at full
 /// width, so the result never depends on the hint.
 pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr], bits: u32) -> G1Projective {
+    msm_on(bases, scalars, bits, par::threads())
+}
+
+/// Up to this many points an MSM is small enough that a batch of them runs one MSM a thread
+/// ([`msm_one_thread`]) rather than each split across the threads.
+pub(super) const SMALL_MAX_POINTS: usize = SHARED_MAX_POINTS;
+
+/// [`msm`] on the calling thread alone, for a batch of small MSMs run side by side: splitting
+/// each across threads pays every split's fixed costs (its scratch, its bucket sums) again.
+pub(super) fn msm_one_thread(bases: &[G1Affine], scalars: &[Fr], bits: u32) -> G1Projective {
+    debug_assert!(scalars.len() <= SMALL_MAX_POINTS);
+    msm_on(bases, scalars, bits, 1)
+}
+
+/// [`msm`] with the windows of a small MSM split among `threads` threads.
+fn msm_on(bases: &[G1Affine], scalars: &[Fr], bits: u32, threads: usize) -> G1Projective {
     debug_assert_eq!(bases.len(), scalars.len());
     let n = scalars.len();
     if n == 0 {
@@ -225,18 +241,18 @@ pub(super) fn msm(bases: &[G1Affine], scalars: &[Fr], bits: u32) -> G1Projective
     }
     if bits >= FULL_SCALAR_BITS - 1 {
         let plan = plan(n, DIGIT_BITS - 2);
-        return msm_digits(bases, &Digits::full(scalars, plan.c), plan);
+        return msm_digits(bases, &Digits::full(scalars, plan.c), plan, threads);
     }
     let plan = plan(n, bits);
     let (digits, wide) = Digits::narrow(scalars, bits, plan.c);
     let mut sum = if digits.windows == 0 {
         G1Projective::zero()
     } else {
-        msm_digits(bases, &digits, plan)
+        msm_digits(bases, &digits, plan, threads)
     };
     if !wide.is_empty() {
         let (b, s): (Vec<G1Affine>, Vec<Fr>) = wide.iter().map(|&i| (bases[i], scalars[i])).unzip();
-        sum += msm(&b, &s, FULL_SCALAR_BITS);
+        sum += msm_on(&b, &s, FULL_SCALAR_BITS, threads);
     }
     sum
 }
@@ -256,9 +272,9 @@ fn msm_chunked(bases: &[G1Affine], scalars: &[Fr], chunk: usize) -> G1Projective
     )
 }
 
-fn msm_digits(bases: &[G1Affine], digits: &Digits, plan: Plan) -> G1Projective {
+fn msm_digits(bases: &[G1Affine], digits: &Digits, plan: Plan, threads: usize) -> G1Projective {
     let sums = if plan.shared {
-        shared_window_sums(bases, digits)
+        shared_window_sums(bases, digits, threads)
     } else {
         per_window_sums(bases, digits, chunk_for(plan.c))
     };
@@ -306,9 +322,9 @@ fn per_window_sums(bases: &[G1Affine], digits: &Digits, chunk: usize) -> Vec<G1P
 /// one batch-affine pass ([`Scratch::sort_windows`]): a round's inversion is shared by all of
 /// them, so that small MSMs, whose windows hold too few points to amortise one inversion a
 /// round each, still get affine additions instead of mixed Jacobian ones.
-fn shared_window_sums(bases: &[G1Affine], digits: &Digits) -> Vec<G1Projective> {
+fn shared_window_sums(bases: &[G1Affine], digits: &Digits, threads: usize) -> Vec<G1Projective> {
     let windows = digits.windows;
-    let groups = par::threads().min(windows).max(1);
+    let groups = threads.min(windows).max(1);
     let per = windows.div_ceil(groups);
     let sums = par::map_collect(groups, |g| {
         let lo = g * per;
@@ -431,14 +447,19 @@ impl Table {
         self.copies as u32
     }
 
-    /// `Σ scalars[i] · bases[start + i]` with the table, or `None` where the plain MSM is the
-    /// cheaper (a sub-range much shorter than the set).
+    /// Whether [`Self::msm`] computes an MSM of `m` points from `start`: not where the plain
+    /// MSM is the cheaper (a sub-range much shorter than the set).
+    pub(super) fn takes(&self, start: usize, m: usize) -> bool {
+        m >= TABLE_MIN_POINTS
+            && precomputed_cost(m, self.c, self.rows as u32) < plain_cost(m)
+            && start + m <= self.n
+    }
+
+    /// `Σ scalars[i] · bases[start + i]` with the table, or `None` where it does not
+    /// [take](Self::takes) the MSM.
     pub(super) fn msm(&self, start: usize, scalars: &[Fr]) -> Option<G1Projective> {
         let m = scalars.len();
-        if m < TABLE_MIN_POINTS
-            || precomputed_cost(m, self.c, self.rows as u32) >= plain_cost(m)
-            || start + m > self.n
-        {
+        if !self.takes(start, m) {
             return None;
         }
         let digits = Digits::full(scalars, self.c);
