@@ -33,7 +33,8 @@ impl Default for Checked<Cpu> {
 }
 
 /// The most memory, in multiples of a set of bases, the CPU backend spends on precomputing
-/// for it ([`BasesConfig::precompute`]): 16 copies take windows of 16 bits to one bucket set.
+/// for it ([`BasesConfig::precompute`]); a table takes what pays within it (10 copies for
+/// windows of 13 bits, two bucket sets of 10 windows each).
 pub const MAX_PRECOMPUTE: u32 = 16;
 
 /// The CPU backend's hooks: loaded bases (with their precomputed multiples where asked for)
