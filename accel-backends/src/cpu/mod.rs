@@ -54,9 +54,7 @@ impl Cpu {
             twiddles: ntt::TwiddleCache::default(),
         }
     }
-}
 
-impl Cpu {
     /// Whether `job` is small enough to run on one thread beside others in a batch (and no
     /// precomputed table takes it).
     fn runs_on_one_thread(&self, job: &MsmJob<'_>) -> bool {

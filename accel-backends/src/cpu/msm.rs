@@ -620,7 +620,8 @@ fn bucket_sums(
             .map(|s| running_sum((0..nb).rev().map(|b| bucket(s, b)), add))
             .collect();
     }
-    let log_cols = nb.trailing_zeros() / 2;
+    // Square-ish: a table's thread may hold a range of buckets that is no power of two.
+    let log_cols = nb.ilog2() / 2;
     let cols = 1usize << log_cols;
     let rows = nb.div_ceil(cols);
     let per = rows + cols;
