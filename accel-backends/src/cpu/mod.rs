@@ -55,15 +55,21 @@ impl Cpu {
         }
     }
 
+    /// The precomputed table that computes `job`, if one does. Narrow jobs have few windows:
+    /// the plain bases serve them best.
+    fn table_for(&self, job: &MsmJob<'_>) -> Option<&msm::Table> {
+        if job.is_narrow() {
+            return None;
+        }
+        self.tables
+            .get(&job.bases.id())
+            .filter(|t| t.takes(job.start, job.scalars.len()))
+    }
+
     /// Whether `job` is small enough to run on one thread beside others in a batch (and no
     /// precomputed table takes it).
     fn runs_on_one_thread(&self, job: &MsmJob<'_>) -> bool {
-        job.scalars.len() <= msm::SMALL_MAX_POINTS
-            && (job.is_narrow()
-                || !self
-                    .tables
-                    .get(&job.bases.id())
-                    .is_some_and(|t| t.takes(job.start, job.scalars.len())))
+        job.scalars.len() <= msm::SMALL_MAX_POINTS && self.table_for(job).is_none()
     }
 }
 
@@ -122,15 +128,11 @@ impl BackendHooks for Cpu {
         job: &MsmJob<'_>,
         _meter: &mut Meter,
     ) -> Result<G1Projective, BackendError> {
-        // Narrow jobs have few windows: the plain bases serve them best.
-        if !job.is_narrow() {
-            if let Some(sum) = self
-                .tables
-                .get(&job.bases.id())
-                .and_then(|t| t.msm(job.start, job.scalars))
-            {
-                return Ok(sum);
-            }
+        if let Some(sum) = self
+            .table_for(job)
+            .and_then(|t| t.msm(job.start, job.scalars))
+        {
+            return Ok(sum);
         }
         let bases = self.bases.range(job.bases, job.start, job.scalars.len())?;
         Ok(msm::msm(bases, job.scalars, job.scalar_bits))
