@@ -157,7 +157,8 @@ fn prove_with(
 /// [`prove_with`], then halo2-axiom's verifier on the proof before anyone sees it. A proof
 /// made with an accelerator that does not verify is blamed on it: the accelerator is suspect
 /// for the rest of the run and the proof is made again on the CPU. A proof the CPU (or stock
-/// halo2) made that does not verify means the keys are inconsistent: an error.
+/// halo2) made that does not verify is an error: the keys are inconsistent, or (if `zkedge setup`
+/// does not mend it) the CPU backend itself computed wrongly.
 #[allow(clippy::too_many_arguments)]
 fn prove_verified(
     keys: &Keys,
@@ -191,7 +192,8 @@ fn prove_verified(
         };
         bail!(
             "the proof {by} made does not verify ({e}); the keys are inconsistent (a damaged \
-             zkedge.zpk, pk.bin or params.srs); run `zkedge setup` again"
+             zkedge.zpk, pk.bin or params.srs): run `zkedge setup` again; if the proof still \
+             does not verify, the prover or the CPU backend is wrong: please report it"
         );
     };
     eprintln!(
@@ -210,7 +212,8 @@ fn prove_verified(
         registry,
     )?;
     proof::verify(keys, &proved.file).context(
-        "the CPU's proof does not verify either: the keys are inconsistent; run `zkedge setup` again",
+        "the CPU's proof does not verify either: the keys are inconsistent (run `zkedge setup` \
+         again), or the CPU backend is wrong (if it persists: please report it)",
     )?;
     Ok((
         proved,
