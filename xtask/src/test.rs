@@ -72,6 +72,24 @@ pub fn run() -> Result<()> {
             "--lib",
         ],
     )?;
+    // On a CPU with AVX-512 IFMA the MSM's rounds run on eight lanes; its scalar rounds get the
+    // same conformance run here (the `no_std` run above has no CPU detection, hence scalar too,
+    // but single-threaded).
+    sh::run_in(
+        &root(),
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "accel-backends",
+            "--features",
+            "parallel",
+            "--test",
+            "cpu_conformance",
+            "--lib",
+        ],
+        &[("ZKEDGE_NO_IFMA", "1")],
+    )?;
     let python = test_venv()?;
     onnxruntime_parity(&python)?;
     tflm_parity(&python)?;

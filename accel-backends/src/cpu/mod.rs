@@ -16,6 +16,29 @@ use crate::{
 
 pub use msm::window_bits;
 
+/// The eight-lane kernels ([`bn254_ifma`]: the MSM's pair additions, the NTT's butterflies and
+/// scalings), where this CPU has AVX-512 IFMA and the environment does not set
+/// `ZKEDGE_NO_IFMA` (to anything but `0`): the way to compare the two paths, or to rule the
+/// vector one out when a result is in doubt.
+fn lanes() -> Option<bn254_ifma::Ifma> {
+    #[cfg(feature = "std")]
+    {
+        static LANES: std::sync::OnceLock<Option<bn254_ifma::Ifma>> = std::sync::OnceLock::new();
+        *LANES.get_or_init(|| {
+            let off = std::env::var_os("ZKEDGE_NO_IFMA").is_some_and(|v| v != "0");
+            if off {
+                None
+            } else {
+                bn254_ifma::Ifma::detect()
+            }
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        None
+    }
+}
+
 /// The CPU backend, as callers use it: [`Cpu`]'s hooks behind the checked front.
 pub type CpuBackend = Checked<Cpu>;
 

@@ -17,6 +17,9 @@ use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
 use ark_ec::{AdditiveGroup, AffineRepr, PrimeGroup};
 use ark_ff::{BigInteger, Field, PrimeField, Zero};
 
+use bn254_ifma::{Ifma, PairScratch};
+
+use super::lanes;
 use crate::{par, width, BackendError, FULL_SCALAR_BITS};
 
 /// Below this many points a precomputed table is neither built nor used: an MSM this small is
@@ -90,11 +93,7 @@ fn buckets_cost(c: u32) -> u64 {
 }
 
 /// A point in affine coordinates, never the identity.
-#[derive(Clone, Copy)]
-struct Pt {
-    x: Fq,
-    y: Fq,
-}
+use bn254_ifma::Point as Pt;
 
 /// Scalars recoded so that each window's signed digit is read off independently:
 /// `s + K` with `K = Σ_w 2^(c−1) · 2^(w·c)`, so that `digit_w = bits_w(s + K) − 2^(c−1)` and
@@ -699,6 +698,12 @@ struct Scratch {
     /// Denominators of the current round's additions, and their prefix products.
     dens: Vec<Fq>,
     prefix: Vec<Fq>,
+    /// The vector rounds' pairs (each first point's index), their sums, the sums that are the
+    /// identity, and the kernel's own memory.
+    firsts: Vec<u32>,
+    sums: Vec<Pt>,
+    identity: Vec<bool>,
+    lanes: PairScratch,
 }
 
 /// A point left out of the buckets (zero digit, another thread's bucket, the identity).
@@ -721,6 +726,10 @@ impl Scratch {
             next: Vec::new(),
             dens: Vec::new(),
             prefix: Vec::new(),
+            firsts: Vec::new(),
+            sums: Vec::new(),
+            identity: Vec::new(),
+            lanes: PairScratch::default(),
         };
         scratch.reset(nb);
         scratch
@@ -753,14 +762,17 @@ impl Scratch {
     #[cfg(feature = "std")]
     fn bytes(&self) -> usize {
         use core::mem::size_of;
-        self.pts.capacity() * size_of::<Pt>()
+        (self.pts.capacity() + self.sums.capacity()) * size_of::<Pt>()
             + (self.starts.capacity()
                 + self.lens.capacity()
                 + self.slots.capacity()
                 + self.active.capacity()
-                + self.next.capacity())
+                + self.next.capacity()
+                + self.firsts.capacity())
                 * size_of::<u32>()
             + (self.dens.capacity() + self.prefix.capacity()) * size_of::<Fq>()
+            + self.identity.capacity()
+            + self.lanes.bytes()
     }
 
     /// Empties the scratch for `nb` buckets, keeping its memory.
@@ -908,6 +920,9 @@ impl Scratch {
         self.active.clear();
         self.active
             .extend((0..self.lens.len() as u32).filter(|&b| self.lens[b as usize] >= 2));
+        if let Some(ifma) = lanes() {
+            return self.reduce_lanes(ifma);
+        }
         while !self.active.is_empty() {
             self.dens.clear();
             self.prefix.clear();
@@ -949,6 +964,48 @@ impl Scratch {
                 }
             }
             self.next.reverse();
+            core::mem::swap(&mut self.active, &mut self.next);
+        }
+    }
+
+    /// [`Self::reduce`]'s rounds on eight lanes: the kernel adds every pair of the round into
+    /// `sums`, and each bucket takes its sums back from its start, then its odd point.
+    fn reduce_lanes(&mut self, ifma: Ifma) {
+        while !self.active.is_empty() {
+            self.firsts.clear();
+            for &b in &self.active {
+                let (start, len) = (self.starts[b as usize], self.lens[b as usize]);
+                self.firsts.extend((0..len / 2).map(|k| start + 2 * k));
+            }
+            ifma.add_pairs(
+                &self.pts,
+                &self.firsts,
+                &mut self.sums,
+                &mut self.identity,
+                &mut self.lanes,
+            );
+            self.next.clear();
+            let mut i = 0;
+            for &b in &self.active {
+                let (start, len) = (self.starts[b as usize] as usize, self.lens[b as usize]);
+                let pairs = (len / 2) as usize;
+                let mut kept = 0;
+                for _ in 0..pairs {
+                    if !self.identity[i] {
+                        self.pts[start + kept] = self.sums[i];
+                        kept += 1;
+                    }
+                    i += 1;
+                }
+                if len % 2 == 1 {
+                    self.pts[start + kept] = self.pts[start + 2 * pairs];
+                    kept += 1;
+                }
+                self.lens[b as usize] = kept as u32;
+                if kept >= 2 {
+                    self.next.push(b);
+                }
+            }
             core::mem::swap(&mut self.active, &mut self.next);
         }
     }

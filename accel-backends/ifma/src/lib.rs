@@ -1,0 +1,181 @@
+//! BN254 base-field arithmetic on eight lanes at once with AVX-512 IFMA (52-bit multiply-add),
+//! and the one kernel zkedge's CPU MSM spends most of its time in: a round of batch-affine
+//! pair additions.
+//!
+//! Why it exists: arkworks' `Fq` multiplication is a 4×64-bit Montgomery product on the
+//! scalar multiplier, ≈ 45 cycles on the machines we measure on, and the MSM's rounds are
+//! within a few percent of what that allows. IFMA does eight 52×52-bit products an
+//! instruction; five 52-bit limbs hold a 254-bit value, so one vector Montgomery product
+//! computes eight field products. No maintained crate offers this for BN254 (searched
+//! 2026-12); arkworks stays the reference every lane is tested against, and the only
+//! arithmetic anywhere else in zkedge.
+//!
+//! Values stay in arkworks' representation, Montgomery form with R = 2^256, fully reduced:
+//! lanes are filled from and written back to `Fq`'s limbs by bit slicing alone. The vector
+//! Montgomery product runs with R' = 2^260, so it is given one operand times 16
+//! (`mont'(16a, b) = 16ab / 2^260 = ab / 2^256`), which is arkworks' product exactly.
+//!
+//! Without an x86-64 CPU with `avx512f` and `avx512ifma`, or without the `std` feature (the
+//! CPU is detected at run time), [`Ifma::detect`] finds nothing and callers keep their scalar
+//! code.
+#![no_std]
+// The vector kernel loads points with gathers and writes sums with scatters: raw pointers
+// into slices whose bounds are checked first (see `pairs`). Nothing else here is unsafe.
+#![cfg_attr(all(target_arch = "x86_64", feature = "std"), allow(unsafe_code))]
+#![cfg_attr(not(all(target_arch = "x86_64", feature = "std")), forbid(unsafe_code))]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+extern crate alloc;
+
+use ark_bn254::{Fq, Fr};
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod lanes;
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod ntt;
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod pairs;
+
+/// A point in affine coordinates, as the MSM's buckets hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Point {
+    /// The x coordinate.
+    pub x: Fq,
+    /// The y coordinate.
+    pub y: Fq,
+}
+
+/// Proof that this CPU runs AVX-512 IFMA: the only way to reach the vector kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct Ifma(Present);
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[derive(Clone, Copy, Debug)]
+struct Present;
+
+#[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+#[derive(Clone, Copy, Debug)]
+enum Present {}
+
+/// Working memory of [`Ifma::add_pairs`], kept between calls.
+#[derive(Default)]
+pub struct PairScratch {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    prefix: alloc::vec::Vec<lanes::Fq8>,
+}
+
+impl PairScratch {
+    /// The memory it holds, in bytes.
+    pub fn bytes(&self) -> usize {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            self.prefix.capacity() * core::mem::size_of::<lanes::Fq8>()
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        {
+            0
+        }
+    }
+}
+
+impl Ifma {
+    /// This CPU's IFMA, if it has it (`avx512f` and `avx512ifma`, detected at run time).
+    pub fn detect() -> Option<Self> {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            (std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512ifma"))
+            .then_some(Ifma(Present))
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        {
+            None
+        }
+    }
+
+    /// One round of batch-affine additions: `sums[i] = pts[firsts[i]] + pts[firsts[i] + 1]`,
+    /// with `identity[i]` set instead where that sum is the identity (`p = −q`), whose
+    /// `sums[i]` is then left as it was. Doublings (`p = q`) are handled. Every point must be
+    /// on the curve and not the identity (then no denominator is zero); `sums` and `identity`
+    /// are resized to `firsts.len()`.
+    ///
+    /// One field inversion serves the whole round, as in the scalar batch-affine code; the
+    /// pairs are taken eight at a time, each lane with its own chain of prefix products.
+    ///
+    /// # Panics
+    /// If some `firsts[i] + 1` is not an index of `pts`.
+    pub fn add_pairs(
+        self,
+        pts: &[Point],
+        firsts: &[u32],
+        sums: &mut alloc::vec::Vec<Point>,
+        identity: &mut alloc::vec::Vec<bool>,
+        scratch: &mut PairScratch,
+    ) {
+        assert!(
+            firsts.iter().all(|&f| (f as usize) + 1 < pts.len()),
+            "a pair's index is past the points"
+        );
+        let zero = Point {
+            x: Fq::from(0u64),
+            y: Fq::from(0u64),
+        };
+        sums.clear();
+        sums.resize(firsts.len(), zero);
+        identity.clear();
+        identity.resize(firsts.len(), false);
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            let Ifma(Present) = self;
+            // SAFETY: an `Ifma` exists only where `detect` found avx512f and avx512ifma; the
+            // indices are checked above and the outputs sized to `firsts`.
+            unsafe { pairs::add_pairs(pts, firsts, sums, identity, &mut scratch.prefix) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        {
+            let _ = scratch;
+            match self.0 {}
+        }
+    }
+
+    /// The butterflies of one level of a decimation-in-frequency NTT:
+    /// `(lo[i], hi[i]) ← (lo[i] + hi[i], (lo[i] − hi[i])·t[i])`, eight at a time.
+    ///
+    /// # Panics
+    /// If the three slices are not equally long.
+    pub fn dif_butterflies(self, lo: &mut [Fr], hi: &mut [Fr], t: &[Fr]) {
+        assert!(
+            lo.len() == hi.len() && hi.len() == t.len(),
+            "butterflies over unequal slices"
+        );
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            let Ifma(Present) = self;
+            // SAFETY: an `Ifma` exists only where `detect` found avx512f and avx512ifma.
+            unsafe { ntt::dif_butterflies(lo, hi, t) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        {
+            match self.0 {}
+        }
+    }
+
+    /// `values[i] ← values[i] · c · gⁱ`: a coset's shift, an inverse transform's `1/n`.
+    pub fn scale_by_powers(self, values: &mut [Fr], c: Fr, g: Fr) {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            let Ifma(Present) = self;
+            // SAFETY: an `Ifma` exists only where `detect` found avx512f and avx512ifma.
+            unsafe { ntt::scale_by_powers(values, c, g) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        {
+            let _ = (values, c, g);
+            match self.0 {}
+        }
+    }
+}
