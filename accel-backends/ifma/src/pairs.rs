@@ -83,22 +83,25 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// The group's pairs; their y coordinates only where `with_y` asks for them or some lane
+    /// doubles or cancels (the forward pass needs only the x coordinates otherwise, and `yp`,
+    /// `yq` are then placeholders no method reads).
+    ///
     /// # Safety
     /// `at`'s lanes are offsets of points of `pts`, each followed by another point.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    unsafe fn new(pts: &[Point], at: __m512i, live: __mmask8) -> Self {
+    unsafe fn new(pts: &[Point], at: __m512i, live: __mmask8, with_y: bool) -> Self {
         let next = _mm512_add_epi64(at, _mm512_set1_epi64(POINT_WORDS as i64));
         // SAFETY: as the caller says.
-        let (xp, yp, xq, yq) = unsafe {
-            (
-                gather(pts, at, X_WORDS),
-                gather(pts, at, Y_WORDS),
-                gather(pts, next, X_WORDS),
-                gather(pts, next, Y_WORDS),
-            )
-        };
+        let (xp, xq) = unsafe { (gather(pts, at, X_WORDS), gather(pts, next, X_WORDS)) };
         let same_x = xp.eq(xq) & live;
+        let (yp, yq) = if with_y || same_x != 0 {
+            // SAFETY: as the caller says.
+            unsafe { (gather(pts, at, Y_WORDS), gather(pts, next, Y_WORDS)) }
+        } else {
+            (xp, xq)
+        };
         let cancel = if same_x == 0 { 0 } else { same_x & !yp.eq(yq) };
         Self {
             xp,
@@ -156,7 +159,7 @@ pub(crate) unsafe fn add_pairs(
     for g in 0..groups {
         let (idx, live) = group(firsts, g);
         // SAFETY: `group`'s indices are `firsts`' (or pair 0's), checked by the caller.
-        let pair = unsafe { Loaded::new(pts, idx, live) };
+        let pair = unsafe { Loaded::new(pts, idx, live, false) };
         prefix.push(acc);
         acc = acc.mul(pair.denominator(live, one));
     }
@@ -170,7 +173,7 @@ pub(crate) unsafe fn add_pairs(
     for g in (0..groups).rev() {
         let (idx, live) = group(firsts, g);
         // SAFETY: as in the forward pass.
-        let pair = unsafe { Loaded::new(pts, idx, live) };
+        let pair = unsafe { Loaded::new(pts, idx, live, true) };
         let inv_g = inv.mul(prefix[g]);
         inv = inv.mul(pair.denominator(live, one));
         let lambda = pair.numerator().mul(inv_g);

@@ -192,7 +192,7 @@ pub fn decode_narrow_chunk(
 
 /// How many `size`-byte elements `bytes` holds, or `None` if it is not a whole number of them.
 pub fn whole_elements(bytes: &[u8], size: usize) -> Option<usize> {
-    (size != 0 && bytes.len() % size == 0).then(|| bytes.len() / size)
+    (size != 0 && bytes.len().is_multiple_of(size)).then(|| bytes.len() / size)
 }
 
 #[cfg(test)]

@@ -39,6 +39,13 @@ fn lanes() -> Option<bn254_ifma::Ifma> {
     }
 }
 
+/// Whether the CPU backend's MSM rounds and NTT butterflies run on eight lanes (AVX-512 IFMA):
+/// the CPU has it and `ZKEDGE_NO_IFMA` does not turn it off. Either way the results are the
+/// same; only the time differs.
+pub fn eight_lanes() -> bool {
+    lanes().is_some()
+}
+
 /// The CPU backend, as callers use it: [`Cpu`]'s hooks behind the checked front.
 pub type CpuBackend = Checked<Cpu>;
 

@@ -373,6 +373,12 @@ pub(super) struct Table {
 /// 2^16 and 2^18 points, with 13 bits 0.96 and 1.00 (0.89 at 2^14).
 const TABLE_MAX_C: u32 = 13;
 
+/// With the eight-lane additions, tables pay up to this many points only: 0.64–0.82 of the
+/// plain MSM from 2^10 to 2^13 points, 1.02–1.18 at 2^14 and 2^15, 0.93–0.98 at 2^16 (factor
+/// 16, one process, medians of 7). Their copies' points are gathered from ten times the memory,
+/// which the faster arithmetic no longer hides.
+const TABLE_MAX_POINTS_ON_LANES: usize = 1 << 13;
+
 /// Windows of `c` bits that full-width signed digits need.
 fn full_windows(c: u32) -> u32 {
     DIGIT_BITS.div_ceil(c)
@@ -458,6 +464,7 @@ impl Table {
     /// MSM is the cheaper (a sub-range much shorter than the set).
     pub(super) fn takes(&self, start: usize, m: usize) -> bool {
         m >= TABLE_MIN_POINTS
+            && (m <= TABLE_MAX_POINTS_ON_LANES || lanes().is_none())
             && precomputed_cost(m, self.c, self.rows as u32) < plain_cost(m)
             && start + m <= self.n
     }

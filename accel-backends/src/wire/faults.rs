@@ -212,7 +212,7 @@ impl Injector {
             _ => 0,
         };
         let twice = self.faults.duplicate_every.is_some_and(|every| {
-            every > 0 && (self.stats.frames_up + self.stats.frames_down) % every == 0
+            every > 0 && (self.stats.frames_up + self.stats.frames_down).is_multiple_of(every)
         });
         if twice {
             self.stats.duplicated += 1;

@@ -439,6 +439,16 @@ pub fn run_with(
         Command::Backends => {
             for (name, help) in registry.list() {
                 println!("{name:<12} {help}");
+                if name == "cpu" {
+                    let arithmetic = if accel_backends::cpu::eight_lanes() {
+                        "eight lanes (AVX-512 IFMA) for the MSM's additions and the NTT's \
+                         butterflies; ZKEDGE_NO_IFMA=1 turns them off"
+                    } else {
+                        "arkworks' scalar arithmetic (no AVX-512 IFMA on this CPU, or \
+                         ZKEDGE_NO_IFMA set)"
+                    };
+                    println!("{:<12} field arithmetic: {arithmetic}", "");
+                }
                 // Backends that need no argument say how far they precompute bases.
                 if let Ok(backend) = registry.create(name) {
                     let factor = backend.capabilities().max_precompute;

@@ -192,7 +192,7 @@ impl Params {
     pub fn valid(&self) -> bool {
         self.lanes >= MIN_LANES
             && self.accs >= 1
-            && self.lanes % self.accs == 0
+            && self.lanes.is_multiple_of(self.accs)
             && self.slots >= 1
             && (8..=16).contains(&self.limb_bits)
             && self.template.fits(self.limb_bits.into())
@@ -379,7 +379,7 @@ impl AdviceColumns {
                 || c == self.square(1)
                 || c == self.square(2);
         }
-        c < self.w + self.b || c >= self.f(0) || (c - self.w - self.b) % 2 == 0
+        c < self.w + self.b || c >= self.f(0) || (c - self.w - self.b).is_multiple_of(2)
     }
 }
 

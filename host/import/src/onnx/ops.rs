@@ -1331,7 +1331,7 @@ impl Builder<'_> {
             }
             let known: usize = dims.iter().product();
             if let Some(i) = infer {
-                if known == 0 || total % known != 0 {
+                if known == 0 || !total.is_multiple_of(known) {
                     return Err(Problem::Options(format!(
                         "Reshape target {target:?} does not fit"
                     ))
