@@ -5,6 +5,7 @@
 
 use core::arch::x86_64::*;
 use core::marker::PhantomData;
+use core::mem::{offset_of, size_of};
 
 use ark_ff::{BigInt, Fp, MontBackend, MontConfig};
 
@@ -115,20 +116,62 @@ impl<C: MontConfig<4>> Lanes<C> {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(crate) fn to_fq(self) -> [Field<C>; 8] {
-        let words = self.to_words().map(|v| lanes_of(v));
-        core::array::from_fn(|l| {
-            Field::<C>::new_unchecked(BigInt(core::array::from_fn(|k| words[k][l])))
-        })
+        let mut out = [Field::<C>::new_unchecked(BigInt([0; 4])); 8];
+        self.store(&mut out);
+        out
     }
 
     /// Lanes from eight arkworks values.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(crate) fn from_fq(x: &[Field<C>; 8]) -> Self {
-        Self::from_words(core::array::from_fn(|k| {
-            let w: [u64; 8] = core::array::from_fn(|l| x[l].0 .0[k]);
-            from_lanes(w)
-        }))
+        Self::load(x)
+    }
+
+    /// Eight elements, in memory one after another, as lanes: four loads and a transpose.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(crate) fn load(x: &[Field<C>; 8]) -> Self {
+        const { assert!(size_of::<Field<C>>() == 32 && limbs_at::<C>() == 0) };
+        let p = x.as_ptr().cast::<i64>();
+        // SAFETY: `x` is 256 bytes of limbs (asserted above); `loadu` needs no alignment.
+        let z: [__m512i; 4] = core::array::from_fn(|k| unsafe { _mm512_loadu_epi64(p.add(8 * k)) });
+        let (even, odd) = (index(EVEN), index(ODD));
+        // t0: words 0 and 1 of elements 0–3, t1: words 2 and 3; t2, t3 the same for 4–7.
+        let t0 = _mm512_permutex2var_epi64(z[0], even, z[1]);
+        let t1 = _mm512_permutex2var_epi64(z[0], odd, z[1]);
+        let t2 = _mm512_permutex2var_epi64(z[2], even, z[3]);
+        let t3 = _mm512_permutex2var_epi64(z[2], odd, z[3]);
+        Self::from_words([
+            _mm512_shuffle_i64x2::<0x44>(t0, t2),
+            _mm512_shuffle_i64x2::<0xee>(t0, t2),
+            _mm512_shuffle_i64x2::<0x44>(t1, t3),
+            _mm512_shuffle_i64x2::<0xee>(t1, t3),
+        ])
+    }
+
+    /// Writes the lanes as eight elements one after another.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub(crate) fn store(self, x: &mut [Field<C>; 8]) {
+        const { assert!(size_of::<Field<C>>() == 32 && limbs_at::<C>() == 0) };
+        let w = self.to_words();
+        let t0 = _mm512_shuffle_i64x2::<0x44>(w[0], w[1]);
+        let t2 = _mm512_shuffle_i64x2::<0xee>(w[0], w[1]);
+        let t1 = _mm512_shuffle_i64x2::<0x44>(w[2], w[3]);
+        let t3 = _mm512_shuffle_i64x2::<0xee>(w[2], w[3]);
+        let (even, odd) = (index(EVEN), index(ODD));
+        let z = [
+            _mm512_permutex2var_epi64(t0, even, t1),
+            _mm512_permutex2var_epi64(t0, odd, t1),
+            _mm512_permutex2var_epi64(t2, even, t3),
+            _mm512_permutex2var_epi64(t2, odd, t3),
+        ];
+        let p = x.as_mut_ptr().cast::<i64>();
+        for (k, z) in z.into_iter().enumerate() {
+            // SAFETY: as in `load`, and `x` is borrowed mutably.
+            unsafe { _mm512_storeu_epi64(p.add(8 * k), z) };
+        }
     }
 
     /// Lanes where `self` and `other` are equal.
@@ -187,27 +230,26 @@ impl<C: MontConfig<4>> Lanes<C> {
     }
 }
 
+/// Where an element's limbs start within it.
+const fn limbs_at<C: MontConfig<4>>() -> usize {
+    offset_of!(Field<C>, 0) + offset_of!(BigInt<4>, 0)
+}
+
+/// Stage one of the transposes: from two zmm of two elements each, a word's four elements.
+const EVEN: [i64; 8] = [0, 4, 8, 12, 1, 5, 9, 13];
+const ODD: [i64; 8] = [2, 6, 10, 14, 3, 7, 11, 15];
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn index(i: [i64; 8]) -> __m512i {
+    _mm512_set_epi64(i[7], i[6], i[5], i[4], i[3], i[2], i[1], i[0])
+}
+
 /// The field's one, in every lane.
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
 pub(crate) fn one<C: MontConfig<4>>() -> Lanes<C> {
     Lanes::splat(<Field<C> as ark_ff::Field>::ONE)
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
-fn lanes_of(v: __m512i) -> [u64; 8] {
-    let mut out = [0u64; 8];
-    // SAFETY: `out` is 64 writable bytes; `storeu` needs no alignment.
-    unsafe { _mm512_storeu_epi64(out.as_mut_ptr().cast(), v) };
-    out
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
-fn from_lanes(w: [u64; 8]) -> __m512i {
-    // SAFETY: `w` is 64 readable bytes; `loadu` needs no alignment.
-    unsafe { _mm512_loadu_epi64(w.as_ptr().cast()) }
 }
 
 /// Limbs of any size (non-negative) carried into 52-bit limbs; the top limb keeps the rest.
@@ -439,9 +481,10 @@ mod tests {
         };
         let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
         let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+        let off = std::env::var_os("ZKEDGE_NO_IFMA").is_some_and(|v| v != "0");
         assert_eq!(
             crate::Ifma::detect().is_some(),
-            has("avx512f") && has("avx512ifma")
+            has("avx512f") && has("avx512ifma") && !off
         );
     }
 }

@@ -33,6 +33,8 @@ extern crate alloc;
 use ark_bn254::{Fq, Fr};
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod eval;
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
 mod lanes;
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 mod ntt;
@@ -47,6 +49,32 @@ pub struct Point {
     pub x: Fq,
     /// The y coordinate.
     pub y: Fq,
+}
+
+/// One step of a straight-line program over BN254's scalar field (a gate's expression, as a
+/// prover keeps it): each step's value is a constant, a leaf, or a combination of earlier
+/// steps' values, named by their index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A constant.
+    Constant(Fr),
+    /// Leaf `k`'s values ([`Ifma::evaluate`]'s `leaves[k]`).
+    Leaf(usize),
+    /// `−a`.
+    Negated(usize),
+    /// `a + b`.
+    Sum(usize, usize),
+    /// `a · b`.
+    Product(usize, usize),
+    /// `a · c`.
+    Scaled(usize, Fr),
+}
+
+/// Working memory of [`Ifma::evaluate`], kept between calls.
+#[derive(Default)]
+pub struct EvalScratch {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    values: alloc::vec::Vec<lanes::Fr8>,
 }
 
 /// Proof that this CPU runs AVX-512 IFMA: the only way to reach the vector kernels.
@@ -83,13 +111,19 @@ impl PairScratch {
 }
 
 impl Ifma {
-    /// This CPU's IFMA, if it has it (`avx512f` and `avx512ifma`, detected at run time).
+    /// This CPU's IFMA, if it has it (`avx512f` and `avx512ifma`, detected at run time) and the
+    /// environment does not set `ZKEDGE_NO_IFMA` (to anything but `0`): the way to compare the
+    /// two paths, or to rule the vector one out when a result is in doubt. Read once a process.
     pub fn detect() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
-            (std::is_x86_feature_detected!("avx512f")
-                && std::is_x86_feature_detected!("avx512ifma"))
-            .then_some(Ifma(Present))
+            static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            let found = *FOUND.get_or_init(|| {
+                let off = std::env::var_os("ZKEDGE_NO_IFMA").is_some_and(|v| v != "0");
+                !off && std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512ifma")
+            });
+            found.then_some(Ifma(Present))
         }
         #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
         {
@@ -134,6 +168,43 @@ impl Ifma {
             // SAFETY: an `Ifma` exists only where `detect` found avx512f and avx512ifma; the
             // indices are checked above and the outputs sized to `firsts`.
             unsafe { pairs::add_pairs(pts, firsts, sums, identity, &mut scratch.prefix) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        {
+            let _ = scratch;
+            match self.0 {}
+        }
+    }
+
+    /// Runs `steps` at eight points at once: `Leaf(k)` takes `leaves[k]` (one value a point),
+    /// every other step combines earlier ones. Returns the last step's eight values (zeros for
+    /// no steps).
+    ///
+    /// # Panics
+    /// If a step names itself, a later step, or a leaf past `leaves`.
+    pub fn evaluate(
+        self,
+        steps: &[Step],
+        leaves: &[[Fr; 8]],
+        scratch: &mut EvalScratch,
+    ) -> [Fr; 8] {
+        for (i, step) in steps.iter().enumerate() {
+            let ok = match *step {
+                Step::Constant(_) => true,
+                Step::Leaf(k) => k < leaves.len(),
+                Step::Negated(a) | Step::Scaled(a, _) => a < i,
+                Step::Sum(a, b) | Step::Product(a, b) => a < i && b < i,
+            };
+            assert!(
+                ok,
+                "step {i} ({step:?}) names a later step or a missing leaf"
+            );
+        }
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            let Ifma(Present) = self;
+            // SAFETY: an `Ifma` exists only where `detect` found avx512f and avx512ifma.
+            unsafe { eval::evaluate(steps, leaves, &mut scratch.values) }
         }
         #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
         {

@@ -17,26 +17,9 @@ use crate::{
 pub use msm::window_bits;
 
 /// The eight-lane kernels ([`bn254_ifma`]: the MSM's pair additions, the NTT's butterflies and
-/// scalings), where this CPU has AVX-512 IFMA and the environment does not set
-/// `ZKEDGE_NO_IFMA` (to anything but `0`): the way to compare the two paths, or to rule the
-/// vector one out when a result is in doubt.
+/// scalings), where this CPU has AVX-512 IFMA and `ZKEDGE_NO_IFMA` does not turn them off.
 fn lanes() -> Option<bn254_ifma::Ifma> {
-    #[cfg(feature = "std")]
-    {
-        static LANES: std::sync::OnceLock<Option<bn254_ifma::Ifma>> = std::sync::OnceLock::new();
-        *LANES.get_or_init(|| {
-            let off = std::env::var_os("ZKEDGE_NO_IFMA").is_some_and(|v| v != "0");
-            if off {
-                None
-            } else {
-                bn254_ifma::Ifma::detect()
-            }
-        })
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        None
-    }
+    bn254_ifma::Ifma::detect()
 }
 
 /// Whether the CPU backend's MSM rounds and NTT butterflies run on eight lanes (AVX-512 IFMA):
