@@ -72,9 +72,9 @@ pub fn run() -> Result<()> {
             "--lib",
         ],
     )?;
-    // On a CPU with AVX-512 IFMA the MSM's rounds run on eight lanes; its scalar rounds get the
-    // same conformance run here (the `no_std` run above has no CPU detection, hence scalar too,
-    // but single-threaded).
+    // On a CPU with AVX-512 IFMA the MSM's rounds and the NTT's butterflies run on eight lanes;
+    // their scalar code gets the same conformance run here (the `no_std` run above has no CPU
+    // detection, hence scalar too, but single-threaded).
     sh::run_in(
         &root(),
         "cargo",
@@ -88,6 +88,13 @@ pub fn run() -> Result<()> {
             "cpu_conformance",
             "--lib",
         ],
+        &[("ZKEDGE_NO_IFMA", "1")],
+    )?;
+    // The prover's gate evaluation has the same two paths; its proofs go to the stock verifier.
+    sh::run_in(
+        &root(),
+        "cargo",
+        &["test", "-p", "zkedge", "--test", "zk_prover"],
         &[("ZKEDGE_NO_IFMA", "1")],
     )?;
     let python = test_venv()?;
