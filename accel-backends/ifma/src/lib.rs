@@ -1,26 +1,30 @@
-//! BN254 base-field arithmetic on eight lanes at once with AVX-512 IFMA (52-bit multiply-add),
-//! and the one kernel zkedge's CPU MSM spends most of its time in: a round of batch-affine
-//! pair additions.
+//! BN254 field arithmetic on eight lanes at once with AVX-512 IFMA (52-bit multiply-add), and
+//! the kernels zkedge's CPU spends most of its proving time in: a round of the MSM's
+//! batch-affine pair additions (base field), an NTT level's butterflies and a transform's
+//! scalings, and a gate expression evaluated at eight rows (scalar field).
 //!
-//! Why it exists: arkworks' `Fq` multiplication is a 4×64-bit Montgomery product on the
-//! scalar multiplier, ≈ 45 cycles on the machines we measure on, and the MSM's rounds are
-//! within a few percent of what that allows. IFMA does eight 52×52-bit products an
-//! instruction; five 52-bit limbs hold a 254-bit value, so one vector Montgomery product
-//! computes eight field products. No maintained crate offers this for BN254 (searched
-//! 2026-12); arkworks stays the reference every lane is tested against, and the only
+//! Why it exists: arkworks' multiplication is a 4×64-bit Montgomery product on the scalar
+//! multiplier, ≈ 45 cycles on the machines we measure on, and the MSM's rounds and the NTT's
+//! butterflies were within ≈ 15 % and a few percent of what that allows. IFMA does eight
+//! 52×52-bit products an instruction; five 52-bit limbs hold a 254-bit value, so one vector
+//! Montgomery product computes eight field products. No maintained crate offers this for BN254
+//! (searched 2026-12); arkworks stays the reference every lane is tested against, and the only
 //! arithmetic anywhere else in zkedge.
 //!
 //! Values stay in arkworks' representation, Montgomery form with R = 2^256, fully reduced:
-//! lanes are filled from and written back to `Fq`'s limbs by bit slicing alone. The vector
-//! Montgomery product runs with R' = 2^260, so it is given one operand times 16
-//! (`mont'(16a, b) = 16ab / 2^260 = ab / 2^256`), which is arkworks' product exactly.
+//! lanes are filled from and written back to the elements' limbs by bit slicing and
+//! transposes alone. The vector Montgomery product runs with R' = 2^260, so it is given one
+//! operand times 16 (`mont'(16a, b) = 16ab / 2^260 = ab / 2^256`), which is arkworks' product
+//! exactly.
 //!
-//! Without an x86-64 CPU with `avx512f` and `avx512ifma`, or without the `std` feature (the
-//! CPU is detected at run time), [`Ifma::detect`] finds nothing and callers keep their scalar
-//! code.
+//! Without an x86-64 CPU with `avx512f` and `avx512ifma`, without the `std` feature (the CPU is
+//! detected at run time), or with `ZKEDGE_NO_IFMA` set, [`Ifma::detect`] finds nothing and
+//! callers keep their scalar code.
 #![no_std]
-// The vector kernel loads points with gathers and writes sums with scatters: raw pointers
-// into slices whose bounds are checked first (see `pairs`). Nothing else here is unsafe.
+// Unsafe here: calling the `#[target_feature]` kernels (behind an `Ifma`, which proves the CPU
+// has the features), the pair kernel's gathers and scatters (raw pointers into slices whose
+// bounds are checked first, see `pairs`), and unaligned loads and stores of eight elements
+// (256 bytes of limbs, the layout asserted at compile time, see `lanes`).
 #![cfg_attr(all(target_arch = "x86_64", feature = "std"), allow(unsafe_code))]
 #![cfg_attr(not(all(target_arch = "x86_64", feature = "std")), forbid(unsafe_code))]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]

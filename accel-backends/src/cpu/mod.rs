@@ -1,5 +1,7 @@
 //! The CPU reference backend: a Pippenger MSM with batch-affine bucket accumulation and a
-//! cache-blocked radix-2 NTT, both over arkworks' BN254 field and curve arithmetic.
+//! cache-blocked radix-2 NTT, both over arkworks' BN254 field and curve arithmetic; where the
+//! CPU has AVX-512 IFMA, the MSM's pair additions and the NTT's butterflies and scalings run
+//! on eight lanes instead ([`bn254_ifma`], the same values).
 //!
 //! Multi-threaded with rayon under the `parallel` feature; the same code runs serially in
 //! `no_std` (the firmware's local fallback).
