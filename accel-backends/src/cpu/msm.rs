@@ -374,8 +374,8 @@ pub(super) struct Table {
 const TABLE_MAX_C: u32 = 13;
 
 /// With the eight-lane additions, tables pay up to this many points only: 0.64–0.82 of the
-/// plain MSM from 2^10 to 2^13 points, 1.02–1.18 at 2^14 and 2^15, 0.93–0.98 at 2^16 (factor
-/// 16, one process, medians of 7). Their copies' points are gathered from ten times the memory,
+/// plain MSM from 2^10 to 2^13 points, 1.06–1.40 at 2^14, 1.02–1.03 at 2^15, 0.93–0.98 at 2^16
+/// (factor 16, one process, medians of 7). Their copies' points are gathered from ten times the memory,
 /// which the faster arithmetic no longer hides.
 const TABLE_MAX_POINTS_ON_LANES: usize = 1 << 13;
 
