@@ -5,19 +5,19 @@ use alloc::vec::Vec;
 
 use ark_bn254::Fr;
 
-use crate::lanes::Fr8;
+use crate::lanes::{zero, Fr8};
 use crate::Step;
 
 /// See [`crate::Ifma::evaluate`]; `steps` refer only to earlier steps and to `leaves`
-/// (checked by the caller).
+/// (checked when their [`crate::Program`] was built).
 #[target_feature(enable = "avx512f,avx512ifma")]
 pub(crate) fn evaluate(steps: &[Step], leaves: &[[Fr; 8]], values: &mut Vec<Fr8>) -> [Fr; 8] {
     values.clear();
     for step in steps {
         let v = match *step {
             Step::Constant(c) => Fr8::splat(c),
-            Step::Leaf(k) => Fr8::from_fq(&leaves[k]),
-            Step::Negated(a) => Fr8::splat(Fr::from(0u64)).sub(values[a]),
+            Step::Leaf(k) => Fr8::load(&leaves[k]),
+            Step::Negated(a) => zero().sub(values[a]),
             Step::Sum(a, b) => values[a].add(values[b]),
             Step::Product(a, b) => values[a].mul(values[b]),
             Step::Scaled(a, c) => values[a].mul(Fr8::splat(c)),
@@ -30,11 +30,12 @@ pub(crate) fn evaluate(steps: &[Step], leaves: &[[Fr; 8]], values: &mut Vec<Fr8>
 #[cfg(test)]
 mod tests {
     use ark_bn254::Fr;
-    use ark_ff::UniformRand;
+    use ark_ff::{Field, UniformRand};
     use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
+    use std::vec;
     use std::vec::Vec;
 
-    use crate::{EvalScratch, Ifma, Step};
+    use crate::{assert_refused, ifma_or_skip, EvalScratch, Program, Step};
 
     /// The same program, one point at a time with arkworks.
     fn scalar(steps: &[Step], leaves: &[[Fr; 8]], l: usize) -> Fr {
@@ -56,8 +57,7 @@ mod tests {
     /// Random programs of every kind of step, leaves including 0, 1 and −1.
     #[test]
     fn programs_match_arkworks() {
-        let Some(ifma) = Ifma::detect() else {
-            std::eprintln!("no AVX-512 IFMA on this CPU: programs not exercised");
+        let Some(ifma) = ifma_or_skip("programs") else {
             return;
         };
         let mut rng = StdRng::seed_from_u64(14);
@@ -85,7 +85,8 @@ mod tests {
                     _ => Step::Scaled(a, Fr::rand(&mut rng)),
                 });
             }
-            let got = ifma.evaluate(&steps, &leaves, &mut scratch);
+            let program = Program::new(steps.clone(), leaves.len());
+            let got = ifma.evaluate(&program, &leaves, &mut scratch);
             for (l, g) in got.iter().enumerate() {
                 assert_eq!(
                     *g,
@@ -97,13 +98,19 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "names a later step")]
-    fn a_forward_reference_is_refused() {
-        let Some(ifma) = Ifma::detect() else {
-            panic!("names a later step (no IFMA here: nothing to refuse)");
+    fn forward_references_and_missing_leaves_are_refused() {
+        assert_refused("names a later step", || {
+            Program::new(vec![Step::Leaf(0), Step::Sum(0, 2), Step::Leaf(0)], 1);
+        });
+        assert_refused("a missing leaf", || {
+            Program::new(vec![Step::Leaf(1)], 1);
+        });
+        let Some(ifma) = ifma_or_skip("a program given too few leaves") else {
+            return;
         };
-        let leaves = [[Fr::from(1u64); 8]];
-        let steps = [Step::Leaf(0), Step::Sum(0, 2), Step::Leaf(0)];
-        ifma.evaluate(&steps, &leaves, &mut EvalScratch::default());
+        let program = Program::new(vec![Step::Leaf(0), Step::Leaf(1)], 2);
+        assert_refused("the program's leaves", move || {
+            ifma.evaluate(&program, &[[Fr::ONE; 8]], &mut EvalScratch::default());
+        });
     }
 }

@@ -121,13 +121,6 @@ impl<C: MontConfig<4>> Lanes<C> {
         out
     }
 
-    /// Lanes from eight arkworks values.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(crate) fn from_fq(x: &[Field<C>; 8]) -> Self {
-        Self::load(x)
-    }
-
     /// Eight elements, in memory one after another, as lanes: four loads and a transpose.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
@@ -196,7 +189,7 @@ impl<C: MontConfig<4>> Lanes<C> {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(crate) fn sub(self, other: Self) -> Self {
-        let d = signed_carry(core::array::from_fn(|k| {
+        let d = carry(core::array::from_fn(|k| {
             _mm512_sub_epi64(self.0[k], other.0[k])
         }));
         // Negative where the top limb is: add p back there.
@@ -245,6 +238,13 @@ fn index(i: [i64; 8]) -> __m512i {
     _mm512_set_epi64(i[7], i[6], i[5], i[4], i[3], i[2], i[1], i[0])
 }
 
+/// Zero in every lane.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(crate) fn zero<C: MontConfig<4>>() -> Lanes<C> {
+    Lanes::new([_mm512_setzero_si512(); 5])
+}
+
 /// The field's one, in every lane.
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
@@ -252,22 +252,11 @@ pub(crate) fn one<C: MontConfig<4>>() -> Lanes<C> {
     Lanes::splat(<Field<C> as ark_ff::Field>::ONE)
 }
 
-/// Limbs of any size (non-negative) carried into 52-bit limbs; the top limb keeps the rest.
+/// Limbs carried into 52-bit limbs, borrows included; the top limb keeps the rest and the sign.
+/// Every limb is below 2^62 in magnitude, so the arithmetic shift also serves non-negative ones.
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn carry(mut t: [__m512i; 5]) -> [__m512i; 5] {
-    let m = splat(MASK);
-    for k in 0..4 {
-        t[k + 1] = _mm512_add_epi64(t[k + 1], _mm512_srli_epi64::<52>(t[k]));
-        t[k] = _mm512_and_si512(t[k], m);
-    }
-    t
-}
-
-/// Signed limbs carried (borrows included) into 52-bit limbs; the top limb keeps the sign.
-#[inline]
-#[target_feature(enable = "avx512f,avx512ifma")]
-fn signed_carry(mut t: [__m512i; 5]) -> [__m512i; 5] {
     let m = splat(MASK);
     for k in 0..4 {
         t[k + 1] = _mm512_add_epi64(t[k + 1], _mm512_srai_epi64::<52>(t[k]));
@@ -280,7 +269,7 @@ fn signed_carry(mut t: [__m512i; 5]) -> [__m512i; 5] {
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn reduce_once<C: MontConfig<4>>(t: [__m512i; 5]) -> Lanes<C> {
-    let d = signed_carry(core::array::from_fn(|k| {
+    let d = carry(core::array::from_fn(|k| {
         _mm512_sub_epi64(t[k], splat(C::P[k]))
     }));
     let negative = _mm512_cmplt_epi64_mask(d[4], _mm512_setzero_si512());
@@ -392,7 +381,7 @@ mod tests {
     fn lanes<C: MontConfig<4>>(x: &[Field<C>; 8]) -> Lanes<C> {
         assert!(crate::Ifma::detect().is_some());
         // SAFETY: as above.
-        unsafe { Lanes::from_fq(x) }
+        unsafe { Lanes::load(x) }
     }
 
     fn values_of<C: MontConfig<4>>(x: Lanes<C>) -> [Field<C>; 8] {
@@ -429,10 +418,8 @@ mod tests {
     }
 
     fn with_ifma(f: impl FnOnce()) {
-        if crate::Ifma::detect().is_some() {
+        if crate::ifma_or_skip("lane arithmetic").is_some() {
             f()
-        } else {
-            std::eprintln!("no AVX-512 IFMA on this CPU: lane arithmetic not exercised");
         }
     }
 

@@ -74,6 +74,36 @@ pub enum Step {
     Scaled(usize, Fr),
 }
 
+/// A straight-line program whose steps name only earlier steps and leaves below its count,
+/// checked once when built: [`Ifma::evaluate`] then runs it block after block unchecked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    steps: alloc::vec::Vec<Step>,
+    leaves: usize,
+}
+
+impl Program {
+    /// `steps` reading `leaves` leaves.
+    ///
+    /// # Panics
+    /// If a step names itself, a later step, or a leaf `≥ leaves`.
+    pub fn new(steps: alloc::vec::Vec<Step>, leaves: usize) -> Self {
+        for (i, step) in steps.iter().enumerate() {
+            let ok = match *step {
+                Step::Constant(_) => true,
+                Step::Leaf(k) => k < leaves,
+                Step::Negated(a) | Step::Scaled(a, _) => a < i,
+                Step::Sum(a, b) | Step::Product(a, b) => a < i && b < i,
+            };
+            assert!(
+                ok,
+                "step {i} ({step:?}) names a later step or a missing leaf"
+            );
+        }
+        Self { steps, leaves }
+    }
+}
+
 /// Working memory of [`Ifma::evaluate`], kept between calls.
 #[derive(Default)]
 pub struct EvalScratch {
@@ -137,7 +167,7 @@ impl Ifma {
 
     /// One round of batch-affine additions: `sums[i] = pts[firsts[i]] + pts[firsts[i] + 1]`,
     /// with `identity[i]` set instead where that sum is the identity (`p = −q`), whose
-    /// `sums[i]` is then left as it was. Doublings (`p = q`) are handled. Every point must be
+    /// `sums[i]` is then unspecified. Doublings (`p = q`) are handled. Every point must be
     /// on the curve and not the identity (then no denominator is zero); `sums` and `identity`
     /// are resized to `firsts.len()`.
     ///
@@ -158,11 +188,11 @@ impl Ifma {
             firsts.iter().all(|&f| (f as usize) + 1 < pts.len()),
             "a pair's index is past the points"
         );
+        // Every entry is written but the identities', which keep any value.
         let zero = Point {
             x: Fq::from(0u64),
             y: Fq::from(0u64),
         };
-        sums.clear();
         sums.resize(firsts.len(), zero);
         identity.clear();
         identity.resize(firsts.len(), false);
@@ -180,35 +210,24 @@ impl Ifma {
         }
     }
 
-    /// Runs `steps` at eight points at once: `Leaf(k)` takes `leaves[k]` (one value a point),
+    /// Runs `program` at eight points at once: `Leaf(k)` takes `leaves[k]` (one value a point),
     /// every other step combines earlier ones. Returns the last step's eight values (zeros for
     /// no steps).
     ///
     /// # Panics
-    /// If a step names itself, a later step, or a leaf past `leaves`.
+    /// If `leaves` is not as long as the program's leaf count.
     pub fn evaluate(
         self,
-        steps: &[Step],
+        program: &Program,
         leaves: &[[Fr; 8]],
         scratch: &mut EvalScratch,
     ) -> [Fr; 8] {
-        for (i, step) in steps.iter().enumerate() {
-            let ok = match *step {
-                Step::Constant(_) => true,
-                Step::Leaf(k) => k < leaves.len(),
-                Step::Negated(a) | Step::Scaled(a, _) => a < i,
-                Step::Sum(a, b) | Step::Product(a, b) => a < i && b < i,
-            };
-            assert!(
-                ok,
-                "step {i} ({step:?}) names a later step or a missing leaf"
-            );
-        }
+        assert_eq!(leaves.len(), program.leaves, "the program's leaves");
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
             let Ifma(Present) = self;
             // SAFETY: an `Ifma` exists only where `detect` found avx512f and avx512ifma.
-            unsafe { eval::evaluate(steps, leaves, &mut scratch.values) }
+            unsafe { eval::evaluate(&program.steps, leaves, &mut scratch.values) }
         }
         #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
         {
@@ -253,4 +272,27 @@ impl Ifma {
             match self.0 {}
         }
     }
+}
+
+/// Tests' access to the kernels: the CPU's `Ifma`, or `None` with a line saying what is not
+/// exercised here.
+#[cfg(all(test, target_arch = "x86_64", feature = "std"))]
+fn ifma_or_skip(what: &str) -> Option<Ifma> {
+    let found = Ifma::detect();
+    if found.is_none() {
+        std::eprintln!("no AVX-512 IFMA here (or ZKEDGE_NO_IFMA set): {what} not exercised");
+    }
+    found
+}
+
+/// Asserts that `f` panics with a message containing `expected`.
+#[cfg(all(test, target_arch = "x86_64", feature = "std"))]
+fn assert_refused(expected: &str, f: impl FnOnce() + std::panic::UnwindSafe) {
+    let payload = std::panic::catch_unwind(f).expect_err("not refused");
+    let message = payload
+        .downcast_ref::<std::string::String>()
+        .map(|s| s.as_str())
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    assert!(message.contains(expected), "refused with {message:?}");
 }

@@ -18,17 +18,11 @@ use crate::{
 
 pub use msm::window_bits;
 
-/// The eight-lane kernels ([`bn254_ifma`]: the MSM's pair additions, the NTT's butterflies and
-/// scalings), where this CPU has AVX-512 IFMA and `ZKEDGE_NO_IFMA` does not turn them off.
-fn lanes() -> Option<bn254_ifma::Ifma> {
-    bn254_ifma::Ifma::detect()
-}
-
 /// Whether the CPU backend's MSM rounds and NTT butterflies run on eight lanes (AVX-512 IFMA):
 /// the CPU has it and `ZKEDGE_NO_IFMA` does not turn it off. Either way the results are the
 /// same; only the time differs.
 pub fn eight_lanes() -> bool {
-    lanes().is_some()
+    bn254_ifma::Ifma::detect().is_some()
 }
 
 /// The CPU backend, as callers use it: [`Cpu`]'s hooks behind the checked front.

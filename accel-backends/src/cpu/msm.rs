@@ -19,7 +19,6 @@ use ark_ff::{BigInteger, Field, PrimeField, Zero};
 
 use bn254_ifma::{Ifma, PairScratch};
 
-use super::lanes;
 use crate::{par, width, BackendError, FULL_SCALAR_BITS};
 
 /// Below this many points a precomputed table is neither built nor used: an MSM this small is
@@ -375,8 +374,8 @@ const TABLE_MAX_C: u32 = 13;
 
 /// With the eight-lane additions, tables pay up to this many points only: 0.64–0.82 of the
 /// plain MSM from 2^10 to 2^13 points, 1.06–1.40 at 2^14, 1.02–1.03 at 2^15, 0.93–0.98 at 2^16
-/// (factor 16, one process, medians of 7). Their copies' points are gathered from ten times the memory,
-/// which the faster arithmetic no longer hides.
+/// (factor 16, one process, medians of 7). Their copies' points are gathered from ten times
+/// the memory, which the faster arithmetic no longer hides.
 const TABLE_MAX_POINTS_ON_LANES: usize = 1 << 13;
 
 /// Windows of `c` bits that full-width signed digits need.
@@ -464,7 +463,7 @@ impl Table {
     /// MSM is the cheaper (a sub-range much shorter than the set).
     pub(super) fn takes(&self, start: usize, m: usize) -> bool {
         m >= TABLE_MIN_POINTS
-            && (m <= TABLE_MAX_POINTS_ON_LANES || lanes().is_none())
+            && (m <= TABLE_MAX_POINTS_ON_LANES || Ifma::detect().is_none())
             && precomputed_cost(m, self.c, self.rows as u32) < plain_cost(m)
             && start + m <= self.n
     }
@@ -927,7 +926,7 @@ impl Scratch {
         self.active.clear();
         self.active
             .extend((0..self.lens.len() as u32).filter(|&b| self.lens[b as usize] >= 2));
-        if let Some(ifma) = lanes() {
+        if let Some(ifma) = Ifma::detect() {
             return self.reduce_lanes(ifma);
         }
         while !self.active.is_empty() {

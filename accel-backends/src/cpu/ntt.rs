@@ -211,7 +211,7 @@ fn butterflies(lo: &mut [Fr], hi: &mut [Fr], t: &[Fr]) {
 /// `(u, v) ← (u + v, (u − v)·t)` element-wise.
 #[inline]
 fn butterfly_run(lo: &mut [Fr], hi: &mut [Fr], t: &[Fr]) {
-    if let Some(ifma) = super::lanes() {
+    if let Some(ifma) = bn254_ifma::Ifma::detect() {
         return ifma.dif_butterflies(lo, hi, &t[..lo.len()]);
     }
     for ((u, v), w) in lo.iter_mut().zip(hi.iter_mut()).zip(t) {
@@ -254,7 +254,7 @@ fn distribute_powers(a: &mut [Fr], g: Fr, c: Fr) {
     const CHUNK: usize = 1 << 12;
     par::for_each_chunk_mut(a, CHUNK, |i, chunk| {
         let mut p = c * g.pow([(i * CHUNK) as u64]);
-        if let Some(ifma) = super::lanes() {
+        if let Some(ifma) = bn254_ifma::Ifma::detect() {
             return ifma.scale_by_powers(chunk, p, g);
         }
         for x in chunk {
@@ -265,7 +265,7 @@ fn distribute_powers(a: &mut [Fr], g: Fr, c: Fr) {
 }
 
 fn scale(a: &mut [Fr], c: Fr) {
-    par::for_each_chunk_mut(a, 1 << 12, |_, chunk| match super::lanes() {
+    par::for_each_chunk_mut(a, 1 << 12, |_, chunk| match bn254_ifma::Ifma::detect() {
         Some(ifma) => ifma.scale_by_powers(chunk, c, Fr::ONE),
         None => chunk.iter_mut().for_each(|x| *x *= c),
     });

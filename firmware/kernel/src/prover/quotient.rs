@@ -289,17 +289,12 @@ impl<'a> View<'a> {
 
     #[inline]
     fn leaf(&self, key: &ProvingKey, op: Op, row: usize) -> Fr {
-        let (columns, (col, rot)) = match op {
-            Op::Fixed(q) => (&self.fixed, key.fixed_queries[q]),
-            Op::Advice(q) => (&self.advice, key.advice_queries[q]),
-            Op::Instance(q) => (&self.instance, key.instance_queries[q]),
-            _ => return Fr::ZERO,
-        };
-        columns[col][rotated(row, rot, key.n())]
+        self.leaf_column(key, op)
+            .map_or(Fr::ZERO, |(column, rot)| column[rotated(row, rot, key.n())])
     }
 
     /// A leaf's column and rotation (`None` for an op that is no leaf).
-    #[cfg(feature = "std")]
+    #[inline]
     fn leaf_column(&self, key: &ProvingKey, op: Op) -> Option<(&'a [Fr], i32)> {
         let (columns, (col, rot)) = match op {
             Op::Fixed(q) => (&self.fixed, key.fixed_queries[q]),
@@ -443,12 +438,14 @@ fn rows(
         Kind::Gate(g) => {
             let gate = &key.gates[g];
             #[cfg(feature = "std")]
-            if let Some(ifma) = bn254_ifma::Ifma::detect() {
-                return gate_on_lanes(ifma, key, v, gate, scale, first, out);
-            }
+            let done = bn254_ifma::Ifma::detect().map_or(0, |ifma| {
+                gate_on_lanes(ifma, key, v, gate, scale, first, out)
+            });
+            #[cfg(not(feature = "std"))]
+            let done = 0;
             let mut scratch = Vec::new();
-            for (offset, value) in out.iter_mut().enumerate() {
-                let i = first + offset;
+            for (offset, value) in out[done..].iter_mut().enumerate() {
+                let i = first + done + offset;
                 *value += scale * gate.evaluate(&mut scratch, |op| v.leaf(key, op, i));
             }
         }
@@ -523,7 +520,8 @@ fn rows(
 
 /// [`rows`]' gate stage on eight rows at once, where the CPU has AVX-512 IFMA
 /// ([`bn254_ifma::Ifma::evaluate`]): the expression's leaves are read for eight rows, its steps
-/// (and the stage's `scale`) run on lanes; rows past the last eight go one by one.
+/// (and the stage's `scale`) run on lanes. Returns how many rows of `out` it did (a multiple
+/// of eight); the caller does the rest one by one.
 #[cfg(feature = "std")]
 fn gate_on_lanes(
     ifma: bn254_ifma::Ifma,
@@ -533,35 +531,32 @@ fn gate_on_lanes(
     scale: Fr,
     first: usize,
     out: &mut [Fr],
-) {
-    use bn254_ifma::Step;
-    let mut leaf_ops = Vec::new();
+) -> usize {
+    use bn254_ifma::{Program, Step};
+    let mut columns = Vec::new();
     let mut steps: Vec<Step> = gate
         .ops()
         .iter()
         .map(|&op| match op {
             Op::Constant(c) => Step::Constant(c),
-            Op::Fixed(_) | Op::Advice(_) | Op::Instance(_) => {
-                leaf_ops.push(op);
-                Step::Leaf(leaf_ops.len() - 1)
-            }
             Op::Negated(a) => Step::Negated(a),
             Op::Sum(a, b) => Step::Sum(a, b),
             Op::Product(a, b) => Step::Product(a, b),
             Op::Scaled(a, c) => Step::Scaled(a, c),
+            Op::Fixed(_) | Op::Advice(_) | Op::Instance(_) => {
+                columns.extend(v.leaf_column(key, op));
+                Step::Leaf(columns.len() - 1)
+            }
         })
         .collect();
     if let Some(last) = steps.len().checked_sub(1) {
         steps.push(Step::Scaled(last, scale));
     }
-    let columns: Vec<(&[Fr], i32)> = leaf_ops
-        .iter()
-        .filter_map(|&op| v.leaf_column(key, op))
-        .collect();
+    let program = Program::new(steps, columns.len());
     let n = key.n();
-    let mut leaves = vec![[Fr::ZERO; 8]; leaf_ops.len()];
+    let mut leaves = vec![[Fr::ZERO; 8]; columns.len()];
     let mut lanes = bn254_ifma::EvalScratch::default();
-    let (blocks, rest) = out.as_chunks_mut::<8>();
+    let (blocks, _) = out.as_chunks_mut::<8>();
     for (b, block) in blocks.iter_mut().enumerate() {
         let i = first + 8 * b;
         for (leaf, &(column, rot)) in leaves.iter_mut().zip(&columns) {
@@ -572,15 +567,10 @@ fn gate_on_lanes(
                 None => *leaf = core::array::from_fn(|l| column[rotated(i + l, rot, n)]),
             }
         }
-        let values = ifma.evaluate(&steps, &leaves, &mut lanes);
+        let values = ifma.evaluate(&program, &leaves, &mut lanes);
         for (o, x) in block.iter_mut().zip(values) {
             *o += x;
         }
     }
-    let done = first + 8 * blocks.len();
-    let mut scratch = Vec::new();
-    for (offset, value) in rest.iter_mut().enumerate() {
-        let i = done + offset;
-        *value += scale * gate.evaluate(&mut scratch, |op| v.leaf(key, op, i));
-    }
+    8 * blocks.len()
 }
